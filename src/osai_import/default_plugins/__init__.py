@@ -1,0 +1,1 @@
+"""Built-in readers and encoders, written exactly like third-party plugins."""
