@@ -1,0 +1,359 @@
+"""Validate a record stream before upload: ``Checker`` per record, ``run_check`` for a source.
+
+The rules and their stable problem codes are in ``check_rules`` (documented in
+``docs/check.md``); stream-wide name collisions are planned by ``check_names.NamePlan``;
+the report and the printed summary are in ``check_report``. The upload engine uses
+``Checker`` and ``NamePlan`` directly; ``osai-import check`` calls ``run_check``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from osai_import.check_names import NamePlan
+from osai_import.check_report import ProblemSpool, print_summary, write_report
+from osai_import.check_rules import (
+    CODES,
+    check_boxes,
+    fixed_extension,
+    invalid_name_reason,
+    label_problem,
+    normalize,
+    to_stored_frame,
+)
+from osai_import.config import CheckConfig
+from osai_import.errors import ItemError
+from osai_import.imageinfo import ImageInfo, inspect_image
+from osai_import.records import Box, ImageRecord, Problem, Severity
+
+__all__ = [
+    "CODES",
+    "CheckSummary",
+    "CheckedItem",
+    "Checker",
+    "NamePlan",
+    "ProblemSpool",
+    "print_summary",
+    "run_check",
+    "write_report",
+]
+
+_ORIENTATION_WORDS = {
+    2: "mirrored left-right",
+    3: "rotated 180°",
+    4: "mirrored top-bottom",
+    5: "mirrored and rotated 90° counter-clockwise",
+    6: "rotated 90° clockwise",
+    7: "mirrored and rotated 90° clockwise",
+    8: "rotated 90° counter-clockwise",
+}
+
+
+@dataclass(frozen=True)
+class CheckedItem:
+    """A record after checking: sizes from the header, boxes per policy, name NFC.
+
+    ``record`` is ready for the encoder and the upload (its ``problems`` are still the
+    reader's own); ``problems`` holds every problem of the item, the reader's included;
+    ``size`` is the file's size in bytes (0 when it is missing).
+    """
+
+    record: ImageRecord
+    problems: tuple[Problem, ...]
+    size: int
+
+    @property
+    def ok(self) -> bool:
+        """Return True when no problem is an error (the item can be uploaded)."""
+        return all(p.severity is not Severity.ERROR for p in self.problems)
+
+
+class Checker:
+    """Check one record at a time; stateless, so one instance serves many threads."""
+
+    def __init__(self, policy: CheckConfig) -> None:
+        self.policy = policy
+
+    def check(self, record: ImageRecord, *, names: NamePlan | None = None) -> CheckedItem:
+        """Check a record; with ``names`` (a filled NamePlan) also settle its remote name."""
+        item = record.key
+        problems = [p if p.item else replace(p, item=item) for p in record.problems]
+        name = normalize(record.name)
+        if names is not None:
+            name, collision = names.resolve(record)
+            if collision is not None:
+                problems.append(collision)
+        reason = invalid_name_reason(name)
+        if reason:
+            problems.append(
+                Problem(
+                    "name.invalid",
+                    Severity.ERROR,
+                    f"the remote name {name!r} {reason}; rename the file (or fix the name in the "
+                    "source)",
+                    item,
+                )
+            )
+        category = self._category(record, problems)
+        try:
+            info = inspect_image(record.path, self.policy.max_pixels)
+        except ItemError as exc:
+            problems.append(Problem(exc.code, Severity.ERROR, str(exc), item))
+            boxes, box_problems = check_boxes(
+                record.boxes, None, None, self.policy.boxes_outside, item
+            )
+            checked = replace(record, name=name, category=category, boxes=boxes)
+            return CheckedItem(checked, tuple(problems + box_problems), _size_or_zero(record))
+        boxes = self._frame(record, info, problems)
+        self._orientation(record, info, bool(boxes), problems)
+        new_name = fixed_extension(name, info.format)
+        if new_name is not None:
+            problems.append(
+                Problem(
+                    "image.extension_mismatch",
+                    Severity.WARNING,
+                    f"{record.path} holds {info.format.upper()} data but its name {name!r} says "
+                    f"otherwise; it is uploaded as {new_name!r}. Rename the file to match",
+                    item,
+                )
+            )
+            name = new_name
+        boxes, box_problems = check_boxes(
+            boxes, info.width, info.height, self.policy.boxes_outside, item
+        )
+        checked = replace(
+            record,
+            name=name,
+            category=category,
+            boxes=boxes,
+            width=info.width,
+            height=info.height,
+            depth=info.depth,
+        )
+        return CheckedItem(checked, tuple(problems + box_problems), info.size)
+
+    @staticmethod
+    def _category(record: ImageRecord, problems: list[Problem]) -> str | None:
+        if record.category is None:
+            return None
+        category = normalize(record.category).strip() or None
+        if category is not None and label_problem(category):
+            problems.append(
+                Problem(
+                    "label.invalid",
+                    Severity.ERROR,
+                    f"the category {category!r} {label_problem(category)}; fix it in the source",
+                    record.key,
+                )
+            )
+        return category
+
+    @staticmethod
+    def _frame(record: ImageRecord, info: ImageInfo, problems: list[Problem]) -> tuple[Box, ...]:
+        """Compare the size the source states with the header; return boxes in the stored frame."""
+        stated_w, stated_h = record.width, record.height
+        if (stated_w is None or stated_w == info.width) and (
+            stated_h is None or stated_h == info.height
+        ):
+            return record.boxes
+        if info.transposed and (stated_w, stated_h) == (info.height, info.width):
+            # The source measured the upright image, so its boxes are in that frame too.
+            if record.boxes:
+                message = (
+                    f"the source gives {stated_w}x{stated_h}, the size of the image as shown "
+                    f"after its EXIF orientation {info.orientation}, while {record.path} "
+                    f"stores {info.width}x{info.height} pixels: its boxes were converted to the "
+                    "stored pixel frame that OSAI receives. Check a few of them on the platform"
+                )
+                problems.append(Problem("box.exif_frame", Severity.WARNING, message, record.key))
+            return tuple(
+                to_stored_frame(box, info.orientation, info.width, info.height)
+                for box in record.boxes
+            )
+        severity = Severity.ERROR if record.boxes else Severity.WARNING
+        consequence = (
+            "its boxes may be scaled for another image; fix the size or the boxes in the "
+            "source, or replace the image with the one that was annotated"
+            if record.boxes
+            else "the header's size is used; fix the size in the source"
+        )
+        problems.append(
+            Problem(
+                "image.size_mismatch",
+                severity,
+                f"the source says {_dim(stated_w)}x{_dim(stated_h)} but {record.path} is "
+                f"{info.width}x{info.height} pixels: {consequence}",
+                record.key,
+            )
+        )
+        return record.boxes
+
+    def _orientation(
+        self, record: ImageRecord, info: ImageInfo, has_boxes: bool, problems: list[Problem]
+    ) -> None:
+        if info.orientation == 1:
+            return
+        shown = _ORIENTATION_WORDS.get(info.orientation, f"orientation {info.orientation}")
+        if not has_boxes:
+            problems.append(
+                Problem(
+                    "image.exif_orientation",
+                    Severity.WARNING,
+                    f"{record.path} has EXIF orientation {info.orientation} (viewers show it "
+                    f"{shown}); it is uploaded unchanged, which is harmless without boxes",
+                    record.key,
+                )
+            )
+            return
+        error = self.policy.exif_orientation == "error"
+        problems.append(
+            Problem(
+                "image.exif_orientation",
+                Severity.ERROR if error else Severity.WARNING,
+                f"{record.path} has EXIF orientation {info.orientation} (viewers show it {shown}); "
+                f"its boxes are taken in the stored {info.width}x{info.height} pixel frame, as "
+                "most annotation tools write them. If they were drawn on the upright image, "
+                "re-save the image upright without the EXIF tag (e.g. with `exiftran -ai`)"
+                + ("" if error else "; set check.exif_orientation: error to refuse such images"),
+                record.key,
+            )
+        )
+
+
+def _dim(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _size_or_zero(record: ImageRecord) -> int:
+    try:
+        return record.path.stat().st_size if record.path.is_file() else 0
+    except OSError:
+        return 0
+
+
+@dataclass
+class CheckSummary:
+    """Counts of a check: ``categories``, ``boxes_by_label`` and ``bytes`` cover ok items only."""
+
+    images: int = 0
+    ok: int = 0
+    categories: Counter[str] = field(default_factory=Counter)
+    boxes_by_label: Counter[str] = field(default_factory=Counter)
+    problems_by_code: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+    warnings: int = 0
+    bytes: int = 0
+    severity_by_code: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        """Return how many items have an error (and would not be uploaded)."""
+        return self.images - self.ok
+
+    def add(self, item: CheckedItem) -> None:
+        """Count one checked item and its problems."""
+        self.images += 1
+        for problem in item.problems:
+            self.add_problem(problem)
+        if item.ok:
+            self._count_ok(item)
+
+    def add_problem(self, problem: Problem) -> None:
+        """Count one problem found outside ``add`` (a stream-wide one)."""
+        self.problems_by_code[problem.code] += 1
+        if problem.severity is Severity.ERROR:
+            self.errors += 1
+            self.severity_by_code[problem.code] = Severity.ERROR.value
+        else:
+            self.warnings += 1
+            self.severity_by_code.setdefault(problem.code, problem.severity.value)
+
+    def _count_ok(self, item: CheckedItem) -> None:
+        self.ok += 1
+        self.bytes += item.size
+        if item.record.category:
+            self.categories[item.record.category] += 1
+        self.boxes_by_label.update(box.label for box in item.record.boxes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data (counters sorted by count, then name)."""
+        return {
+            "images": self.images,
+            "ok": self.ok,
+            "failed": self.failed,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "bytes": self.bytes,
+            "categories": _sorted_counts(self.categories),
+            "boxes": sum(self.boxes_by_label.values()),
+            "boxes_by_label": _sorted_counts(self.boxes_by_label),
+            "problems_by_code": {
+                code: {"severity": self.severity_by_code.get(code, "warning"), "count": count}
+                for code, count in _sorted_counts(self.problems_by_code).items()
+            },
+        }
+
+
+def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def run_check(
+    records_factory: Callable[[], Iterable[ImageRecord]],
+    policy: CheckConfig,
+    *,
+    on_item: Callable[[CheckedItem], None] | None = None,
+    problems_sink: Callable[[Problem], None] | None = None,
+    workers: int = 4,
+) -> CheckSummary:
+    """Check every record of a source and return the summary; memory stays flat.
+
+    The source is read twice: a first pass learns every remote name (hashes only, no
+    image opened), so that the second pass can give each item its final name and its
+    collision problem as it goes. In the second pass image headers are read by
+    ``workers`` threads; ``on_item`` and ``problems_sink`` are called in stream order,
+    from the calling thread, with final items (the upload plan stores them as they are).
+    """
+    checker = Checker(policy)
+    plan = NamePlan(policy)
+    plan.add_all(records_factory())
+    plan.freeze()
+    summary = CheckSummary()
+
+    def checked(record: ImageRecord) -> CheckedItem:
+        return checker.check(record, names=plan)
+
+    for item in _in_order(records_factory(), checked, workers):
+        summary.add(item)
+        if problems_sink is not None:
+            for problem in item.problems:
+                problems_sink(problem)
+        if on_item is not None:
+            on_item(item)
+    return summary
+
+
+def _in_order(
+    records: Iterable[ImageRecord], work: Callable[[ImageRecord], CheckedItem], workers: int
+) -> Iterator[CheckedItem]:
+    """Run ``work`` on records in threads, yielding results in input order, few in flight."""
+    if workers <= 1:
+        yield from map(work, records)
+        return
+    window = workers * 4
+    pending: deque[Future[CheckedItem]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="osai-check") as pool:
+        try:
+            for record in records:
+                pending.append(pool.submit(work, record))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
