@@ -206,7 +206,8 @@ def test_png_header_claiming_enormous_size_is_refused_without_decoding(tmp_path:
     finally:
         tracemalloc.stop()
     assert caught.value.code == "image.too_large"
-    assert time.perf_counter() - started < 1.0
+    # A hang guard, not a speed target: decoding 10^10 pixels would take minutes.
+    assert time.perf_counter() - started < 20.0
     assert peak < 5_000_000
 
 
@@ -267,7 +268,8 @@ def test_hostile_jpeg_headers_fail_fast(tmp_path: Path) -> None:
     assert code_of(junk) == "image.unreadable"
     assert code_of(many) == "image.unreadable"
     assert code_of(no_frame) == "image.unreadable"
-    assert time.perf_counter() - started < 1.0
+    # A hang guard, not a speed target: a segment-by-segment walk must not run away.
+    assert time.perf_counter() - started < 20.0
 
 
 def test_file_digest_matches_hashlib(tmp_path: Path) -> None:
