@@ -1,0 +1,168 @@
+"""Answer the OSAI endpoints: sign-in, datasets, categories, upload sessions, chunks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request, Response
+
+from osai_import.emulator.auth import TokenIssuer
+from osai_import.emulator.form import read_form
+from osai_import.emulator.problems import Problem, invalid, json_response
+from osai_import.emulator.settings import EmulatorSettings
+from osai_import.emulator.store import Store, remove_files
+from osai_import.emulator.validate import parse_bool, parse_int, validate_chunk
+
+# ASP.NET's System.Text.Json input formatter takes these media types; others get a 415.
+_JSON_TYPES = ("application/json", "text/json")
+
+# The shape of GET /Users is undocumented; this is a plausible small user record.
+_USER = {"id": 1, "email": "local-user@localhost", "firstName": "Local", "lastName": "User",
+         "name": "Local User"}
+
+
+class OsaiApi:
+    """Hold the handlers of the /api endpoints; each returns a Response or raises Problem."""
+
+    def __init__(self, settings: EmulatorSettings, store: Store, issuer: TokenIssuer,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.issuer = issuer
+        self.clock = clock
+
+    def sign_in(self, request: Request, body: IO[bytes]) -> Response:
+        """Exchange the access token (a JSON string) for a bearer token, sent as plain text."""
+        token = _json_body(request, body)
+        if not isinstance(token, str):
+            raise invalid("$", "The JSON value could not be converted to System.String: "
+                          "send the access token as a JSON string.")
+        if not self.issuer.accepts(token):
+            raise Problem(401, "The access token is not valid.")
+        bearer = self.issuer.issue(self.clock(), self.settings.jwt_ttl)
+        # OSAI's example uses response.text verbatim after "Bearer ", so no JSON quotes.
+        return Response(bearer, content_type="text/plain; charset=utf-8")
+
+    def users(self, request: Request, body: IO[bytes]) -> Response:
+        """Describe the signed-in user."""
+        return json_response(_USER)
+
+    def create_dataset(self, request: Request, body: IO[bytes]) -> Response:
+        """Create a dataset from ``{"name": ...}``."""
+        data = _json_object(request, body)
+        name = _required_string(data, "name")
+        return json_response(self.store.create_dataset(name, self.clock()))
+
+    def create_category(self, request: Request, body: IO[bytes]) -> Response:
+        """Create a category from ``{"datasetId": ..., "name": ...}``."""
+        data = _json_object(request, body)
+        dataset_id = _json_int(data, "datasetId")
+        name = _required_string(data, "name")
+        return json_response(self.store.create_category(
+            dataset_id, name, self.clock(), self.settings.unlock_after,
+            refuse_when_locked=self.settings.lock_categories))
+
+    def start_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
+        """Open an upload session and answer its id as a bare JSON number."""
+        dataset_id = parse_int(id, "id", required=True)
+        assert dataset_id is not None
+        session_id = self.store.start_session(dataset_id, self.clock(), self.settings.unlock_after)
+        return json_response(session_id)
+
+    def finish_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
+        """Close an upload session; repeating it, or finishing an expired one, is fine."""
+        dataset_id = parse_int(id, "id", required=True)
+        session_id = parse_int(_arg(request.args, "datasetUploadId"), "datasetUploadId",
+                               required=True)
+        assert dataset_id is not None and session_id is not None
+        self.store.finish_session(dataset_id, session_id, self.clock(),
+                                  self.settings.unlock_after)
+        return Response(b"", status=200)
+
+    def upload_chunk(self, request: Request, body: IO[bytes]) -> Response:
+        """Validate a chunk completely, then store all of it or nothing."""
+        skip = parse_bool(_arg(request.args, "skipUnsupportedImages"), "skipUnsupportedImages")
+        form = read_form(body, request.headers.get("Content-Type", ""),
+                         max_values=self.settings.max_form_values,
+                         max_value_bytes=self.settings.max_value_bytes)
+        chunk = validate_chunk(form, skip_unsupported=skip)
+        categories = [(image.index, image.classify_category_id) for image in chunk.images
+                      if image.classify_category_id is not None]
+        # Checked before writing files so a stale session costs no disk work; checked
+        # again inside the commit because the session may expire in between.
+        self.store.check_chunk(chunk.dataset_id, chunk.session_id, categories, self.clock(),
+                               self.settings.unlock_after)
+        paths = self.store.write_files(chunk.dataset_id, chunk.images)
+        try:
+            ids = self.store.commit_chunk(chunk.dataset_id, chunk.session_id, chunk.images,
+                                          self.clock(), self.settings.unlock_after)
+        except BaseException:
+            remove_files(paths)
+            raise
+        return json_response({
+            "datasetId": chunk.dataset_id, "datasetUploadId": chunk.session_id,
+            "accepted": len(ids), "imageIds": ids, "skipped": chunk.skipped})
+
+
+def _arg(args: MultiDict[str, str], name: str) -> str | None:
+    """Read a query parameter whatever its case, as ASP.NET binding does."""
+    wanted = name.lower()
+    for key, value in args.items(multi=True):
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _json_body(request: Request, body: IO[bytes]) -> Any:
+    """Parse a JSON body, with ASP.NET's 415 and 400 answers."""
+    mimetype = request.mimetype
+    if mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+        raise Problem(415, f"Content-Type {request.content_type or '(none)'!r} is not JSON: "
+                      "send application/json.")
+    raw = body.read()
+    if not raw.strip():
+        raise invalid("", "A non-empty request body is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise invalid("$", f"The body is not valid JSON ({error}).") from None
+
+
+def _json_object(request: Request, body: IO[bytes]) -> dict[str, Any]:
+    """Parse a JSON object body; keys are matched without case, as in ASP.NET."""
+    data = _json_body(request, body)
+    if not isinstance(data, dict):
+        raise invalid("$", "The JSON value could not be converted to an object.")
+    return {str(key).lower(): value for key, value in data.items()}
+
+
+def _required_string(data: dict[str, Any], name: str) -> str:
+    """Return a non-blank string field or raise ASP.NET's 'field is required'."""
+    value = data.get(name.lower())
+    if value is not None and not isinstance(value, str):
+        raise invalid(name, f"The JSON value of {name} could not be converted to System.String.")
+    if value is None or not value.strip():
+        raise invalid(name, f"The {name} field is required.")
+    return value
+
+
+def _json_int(data: dict[str, Any], name: str) -> int:
+    """Return an int field; a numeric string is fine (ASP.NET's web JSON defaults allow it)."""
+    value = data.get(name.lower())
+    if isinstance(value, bool):
+        raise invalid(name, f"The JSON value of {name} could not be converted to System.Int32.")
+    if isinstance(value, int):
+        if not -(2**31) <= value < 2**31:
+            raise invalid(name, f"The JSON value of {name} is out of range for System.Int32.")
+        return value
+    if isinstance(value, str):
+        parsed = parse_int(value, name, required=True)
+        assert parsed is not None
+        return parsed
+    if value is None:
+        raise invalid(name, f"The {name} field is required.")
+    raise invalid(name, f"The JSON value of {name} could not be converted to System.Int32.")

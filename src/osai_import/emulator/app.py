@@ -1,0 +1,248 @@
+"""Route requests to the OSAI handlers and the inspection API, with auth, limits and faults."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
+
+from osai_import.emulator.api import OsaiApi
+from osai_import.emulator.auth import TokenError, TokenIssuer
+from osai_import.emulator.faults import Fault, FaultPlan
+from osai_import.emulator.problems import Problem, json_response, problem_response
+from osai_import.emulator.settings import EmulatorSettings
+from osai_import.emulator.store import Store
+
+# Paths are matched lower-cased: ASP.NET routing ignores case.
+_API = Map([
+    Rule("/api/users/signin", endpoint="SignIn", methods=["POST"]),
+    Rule("/api/users", endpoint="Users", methods=["GET"]),
+    Rule("/api/datasets", endpoint="Datasets", methods=["POST"]),
+    Rule("/api/categories", endpoint="Categories", methods=["POST"]),
+    Rule("/api/datasets/<id>/startuploading", endpoint="StartUploading", methods=["POST"]),
+    Rule("/api/datasets/<id>/finishuploading", endpoint="FinishUploading", methods=["POST"]),
+    Rule("/api/images/uploadchunk", endpoint="UploadChunk", methods=["POST"]),
+], strict_slashes=False)
+_INSPECT = Map([
+    Rule("/_emulator/health", endpoint="health", methods=["GET"]),
+    Rule("/_emulator/stats", endpoint="stats", methods=["GET"]),
+    Rule("/_emulator/datasets", endpoint="datasets", methods=["GET"]),
+    Rule("/_emulator/datasets/<int:dataset_id>", endpoint="dataset", methods=["GET"]),
+], strict_slashes=False)
+_ANONYMOUS = {"SignIn"}
+_log = logging.getLogger("osai_import.emulator")
+_LOSABLE = {"UploadChunk"}
+
+
+class Stats:
+    """Count answers by endpoint and status, and injected faults by kind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._faults: Counter[str] = Counter()
+
+    def answer(self, endpoint: str, status: int | str) -> None:
+        """Count one answer (``status`` is "dropped" for a closed connection)."""
+        with self._lock:
+            self._answers[endpoint][str(status)] += 1
+
+    def fault(self, fault: Fault) -> None:
+        """Count one injected fault."""
+        with self._lock:
+            self._faults[fault.value] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the counters as JSON-ready data."""
+        with self._lock:
+            answers = {name: dict(sorted(counts.items())) for name, counts in
+                       sorted(self._answers.items())}
+            return {"requests": answers,
+                    "total": sum(sum(c.values()) for c in self._answers.values()),
+                    "faults": dict(sorted(self._faults.items()))}
+
+
+class EmulatorApp:
+    """The WSGI application of the emulator."""
+
+    def __init__(self, settings: EmulatorSettings, store: Store, issuer: TokenIssuer,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.issuer = issuer
+        self.clock = clock
+        self.api = OsaiApi(settings, store, issuer, clock)
+        self.faults = FaultPlan(settings.seed)
+        self.stats = Stats()
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self._closing = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Serve one request."""
+        with self._idle:
+            if self._closing:
+                closing = problem_response(503, "The server is shutting down.")
+                return closing(environ, start_response)
+            self._in_flight += 1
+        try:
+            request = Request(environ)
+            try:
+                if request.path.startswith("/_emulator"):
+                    response = self._inspect(request)
+                else:
+                    response = self._api(request, environ)
+            except Exception:
+                # A bug here must reach the client as JSON and the log with its traceback.
+                _log.exception("unexpected error on %s %s", request.method, request.path)
+                response = problem_response(500, "Unexpected error in the emulator; see its log.")
+            return response(environ, start_response)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def close(self, timeout: float) -> None:
+        """Refuse new requests and wait up to ``timeout`` seconds for running ones."""
+        with self._idle:
+            self._closing = True
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    # --- /api ------------------------------------------------------------------------
+
+    def _api(self, request: Request, environ: dict[str, Any]) -> Response:
+        """Apply faults, limits and auth, then run the handler; count the answer."""
+        try:
+            endpoint, args = _API.bind_to_environ(environ).match(request.path.lower())
+        except NotFound:
+            self.stats.answer("(unknown)", 404)
+            return problem_response(404, f"No OSAI endpoint at {request.method} {request.path}.")
+        except MethodNotAllowed as error:
+            self.stats.answer("(unknown)", 405)
+            allowed = ", ".join(error.valid_methods or [])
+            return problem_response(405, f"{request.path} accepts {allowed}, not {request.method}.",
+                                    headers={"Allow": allowed})
+        if self.settings.latency_ms > 0:
+            time.sleep(self.settings.latency_ms / 1000)
+        fault = self.faults.draw(self.settings, losable=endpoint in _LOSABLE)
+        if fault is not Fault.NONE:
+            self.stats.fault(fault)
+        if fault is Fault.FAIL:
+            return self._count(endpoint, problem_response(
+                503, "Injected fault: the service is unavailable (--fail-rate)."))
+        if fault is Fault.THROTTLE:
+            return self._count(endpoint, problem_response(
+                429, "Injected fault: too many requests (--throttle-rate).",
+                headers={"Retry-After": f"{self.settings.retry_after:g}"}))
+        try:
+            response = self._handle(endpoint, args, request, environ)
+        except Problem as problem:
+            response = problem.response()
+        if fault in (Fault.LOSE_500, Fault.LOSE_DROP) and response.status_code == 200:
+            if fault is Fault.LOSE_DROP:
+                _drop_connection(environ)
+                self.stats.answer(endpoint, "dropped")
+                return response
+            response = problem_response(
+                500, "Injected fault: the work was done but its answer is lost (--lose-rate).")
+        return self._count(endpoint, response)
+
+    def _handle(self, endpoint: str, args: Mapping[str, Any], request: Request,
+                environ: dict[str, Any]) -> Response:
+        """Check bearer token and size, read the body within the limit, run the handler."""
+        # ASP.NET authenticates before anything reads the body, so a 401 comes before a 413.
+        if endpoint not in _ANONYMOUS:
+            self._authorize(request)
+        limit = self.settings.max_request_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            raise _too_large(length, limit)
+        body: IO[bytes] = get_input_stream(environ, max_content_length=limit)
+        handlers: dict[str, Callable[..., Response]] = {
+            "SignIn": self.api.sign_in, "Users": self.api.users,
+            "Datasets": self.api.create_dataset, "Categories": self.api.create_category,
+            "StartUploading": self.api.start_uploading,
+            "FinishUploading": self.api.finish_uploading, "UploadChunk": self.api.upload_chunk,
+        }
+        handler = handlers[endpoint]
+        try:
+            return handler(request, body, **args)
+        except RequestEntityTooLarge:
+            raise _too_large(None, limit) from None
+        except ClientDisconnected:
+            raise Problem(400, "The request body ended before its Content-Length.") from None
+        except HTTPException as error:
+            raise Problem(error.code or 400, error.description or str(error)) from None
+
+    def _authorize(self, request: Request) -> None:
+        """Raise a 401 with WWW-Authenticate unless a valid bearer token is sent."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "No bearer token: sign in and send 'Authorization: Bearer <token>'.",
+                          headers={"WWW-Authenticate": "Bearer"})
+        try:
+            self.issuer.check(token.strip(), self.clock())
+        except TokenError as error:
+            description = str(error).replace('"', "'")
+            challenge = f'Bearer error="invalid_token", error_description="{description}"'
+            raise Problem(401, f"The bearer token is refused: {error} Sign in again.",
+                          headers={"WWW-Authenticate": challenge}) from None
+
+    def _count(self, endpoint: str, response: Response) -> Response:
+        """Count an answer and pass it on."""
+        self.stats.answer(endpoint, response.status_code)
+        return response
+
+    # --- /_emulator --------------------------------------------------------------------
+
+    def _inspect(self, request: Request) -> Response:
+        """Answer the inspection API (no auth, no faults)."""
+        try:
+            endpoint, args = _INSPECT.bind_to_environ(request.environ).match()
+        except HTTPException as error:
+            return problem_response(error.code or 404,
+                                    f"No inspection endpoint at {request.method} {request.path}.")
+        now, unlock_after = self.clock(), self.settings.unlock_after
+        if endpoint == "health":
+            return json_response({"ok": True})
+        if endpoint == "stats":
+            return json_response(self.stats.snapshot())
+        if endpoint == "datasets":
+            return json_response(self.store.list_datasets(now, unlock_after))
+        detail = self.store.dataset_detail(args["dataset_id"], now, unlock_after)
+        if detail is None:
+            return problem_response(404, f"Dataset {args['dataset_id']} does not exist.")
+        return json_response(detail)
+
+
+def _too_large(length: int | None, limit: int) -> Problem:
+    """Make the 413 for a body over the request size limit."""
+    size = f"of {length} bytes " if length is not None else ""
+    return Problem(413, f"The request body {size}is larger than the limit of {limit} bytes; "
+                   "send fewer or smaller images per chunk.")
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Close the client's connection so it gets no answer at all."""
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    # The socket may be gone already if the client gave up first.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)

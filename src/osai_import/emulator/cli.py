@@ -1,0 +1,89 @@
+"""The ``serve`` command: run the local OSAI-compatible server until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from osai_import.emulator.server import EmulatorSettings, LocalServer
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; keep loopback unless others must reach it.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to bind; 0 picks a free one.")
+@click.option("--data", "data_dir", default=".osai-local", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the database and image files; reuse it to keep data.")
+@click.option("--token", default=None,
+              help="Access token that SignIn accepts; made up and printed when omitted.")
+@click.option("--jwt-ttl", default=3600.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a bearer token from SignIn stays valid.")
+@click.option("--unlock-after", default=300.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds without an accepted chunk after which a locked dataset unlocks.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Milliseconds added to every /api request.")
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of /api requests answered 503 before doing anything.")
+@click.option("--throttle-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of /api requests answered 429 with Retry-After.")
+@click.option("--lose-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of UploadChunk requests stored whose answer is then lost "
+                   "(a 500 or a dropped connection, alternately).")
+@click.option("--seed", default=None, type=int,
+              help="Seed of the fault generator; the same seed repeats the same faults.")
+@click.option("--lock-categories", is_flag=True,
+              help="Refuse to create categories while the dataset is locked (stricter than "
+                   "OSAI's example client needs).")
+@click.option("--quiet", is_flag=True, help="Do not log each request.")
+def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: float,
+          unlock_after: float, latency_ms: float, fail_rate: float, throttle_rate: float,
+          lose_rate: float, seed: int | None, lock_categories: bool,
+          quiet: bool) -> None:
+    """Run a local OSAI-compatible server (for trying configs and plugins offline)."""
+    if fail_rate + throttle_rate + lose_rate > 1:
+        raise click.BadParameter("--fail-rate + --throttle-rate + --lose-rate must be at most 1")
+    settings = EmulatorSettings(
+        data_dir=data_dir, token=token, jwt_ttl=jwt_ttl, unlock_after=unlock_after,
+        latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
+        lose_rate=lose_rate, seed=seed, lock_categories=lock_categories)
+    server = LocalServer(settings, host=host, port=port)
+    try:
+        server.start()
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("osai_import.emulator").setLevel(logging.INFO)
+    click.echo(f"OSAI emulator serving {server.base_url}  (data: {data_dir.resolve()})")
+    click.echo(f"access token: {server.token}")
+    click.echo("point a config at it with:")
+    click.echo(f"    server: {{url: {server.base_url}}}")
+    click.echo(f"    export OSAI_TOKEN={server.token}")
+    click.echo(f"inspect what arrived: {server.root_url}/_emulator/datasets")
+    click.echo("press Ctrl-C to stop")
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        # A timed wait keeps the main thread responsive to Ctrl-C.
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        click.echo("stopping...")
+        server.stop()
+        click.echo("stopped")

@@ -1,0 +1,100 @@
+"""Build the error answers of the emulator in the shape ASP.NET gives them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+# The `type` links ASP.NET Core puts in problem details, per status.
+_TYPES = {
+    400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+    401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+    404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+    413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+    415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+    429: "https://tools.ietf.org/html/rfc6585#section-4",
+    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+    503: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+}
+_TITLES = {
+    400: "One or more validation errors occurred.",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "An error occurred while processing your request.",
+    503: "Service Unavailable",
+}
+
+
+class Problem(Exception):
+    """Stop handling a request and answer with a problem-details body.
+
+    ``errors`` maps a form or JSON field (``imagesMetadata[3].annotation``) to its
+    messages, as ASP.NET's ``ValidationProblemDetails`` does; ``detail`` defaults to the
+    first message so a client that shows only ``title``/``detail`` still names the field.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.errors = errors or {}
+        if detail is None and self.errors:
+            field, messages = next(iter(self.errors.items()))
+            detail = f"{field}: {messages[0]}"
+        self.detail = detail or _TITLES.get(status, "Error")
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+    def response(self) -> Response:
+        """Render this problem as an ``application/problem+json`` response."""
+        return problem_response(
+            self.status, self.detail, errors=self.errors, headers=self.headers
+        )
+
+
+def invalid(field: str, message: str) -> Problem:
+    """Make the 400 problem for one invalid field."""
+    return Problem(400, errors={field: [message]})
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render a problem-details body with the given status."""
+    body: dict[str, Any] = {
+        "type": _TYPES.get(status, "about:blank"),
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = json_response(body, status)
+    response.content_type = "application/problem+json; charset=utf-8"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Render any JSON value, compact, as ASP.NET's System.Text.Json would."""
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type="application/json; charset=utf-8",
+    )
