@@ -119,6 +119,16 @@ class ImageRecord:
         if not isinstance(self.extras, MappingProxyType):
             object.__setattr__(self, "extras", _frozen_mapping(self.extras))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # mappingproxy cannot be pickled; the plan stores records on disk between phases.
+        return (
+            _rebuild_record,
+            (
+                self.key, self.path, self.name, self.category, self.boxes, self.width,
+                self.height, self.depth, dict(self.extras), self.problems,
+            ),
+        )
+
     @property
     def labels(self) -> set[str]:
         """Return every category name this record refers to (image-level and boxes)."""
@@ -126,3 +136,7 @@ class ImageRecord:
         if self.category:
             names.add(self.category)
         return names
+
+
+def _rebuild_record(*args: Any) -> ImageRecord:
+    return ImageRecord(*args)

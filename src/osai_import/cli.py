@@ -1,0 +1,184 @@
+"""The command line: thin click commands that call the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from osai_import import __version__
+from osai_import.errors import EXIT_USAGE, ConfigError, OsaiImportError
+from osai_import.plugins import PluginLoadWarning, build_plugins
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+class _Group(click.Group):
+    """A group that turns OsaiImportError into one clear message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OsaiImportError as exc:
+            if (ctx.obj or {}).get("debug"):
+                traceback.print_exc()
+            if isinstance(exc, ConfigError):
+                for line in exc.lines:
+                    click.echo(line, err=True)
+            else:
+                click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"osai-import {__version__}")
+    third_party = build_plugins().third_party()
+    if third_party:
+        click.echo("plugins:")
+        for plugin in third_party:
+            dist = f" ({plugin.distribution} {plugin.version})" if plugin.distribution else ""
+            click.echo(f"  {plugin.name}{dist}")
+    else:
+        click.echo("plugins: none installed")
+    ctx.exit(0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+    help="Show the version and the installed plugins, then exit.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Upload image datasets of any layout to ONESTEP AI (OSAI)."""
+    ctx.obj = {"debug": debug}
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", PluginLoadWarning)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(show_all: bool, as_json: bool) -> None:
+    """List the loaded plugins, their versions and the hooks they implement."""
+    found = build_plugins().info
+    shown = [p for p in found if show_all or p.kind != "builtin"]
+    if as_json:
+        _echo_json([p.to_dict() for p in shown])
+        return
+    if not shown:
+        click.echo("no third-party plugins installed (--all shows the built-in ones)")
+    for p in shown:
+        version = f" {p.version}" if p.version else ""
+        dist = f" [{p.distribution}]" if p.distribution and p.kind != "builtin" else ""
+        click.echo(f"{p.name}{version}{dist} ({p.kind}): {', '.join(p.hooks) or 'no hooks'}")
+
+
+def _list_registry(kind: str, as_json: bool) -> None:
+    loaded = build_plugins()
+    registry = loaded.readers if kind == "readers" else loaded.encoders
+    rows = [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in registry]
+    if as_json:
+        _echo_json(rows)
+        return
+    width = max((len(r["name"]) for r in rows), default=0)
+    for r in rows:
+        click.echo(f"{r['name']:<{width}}  {r['description']}  [{r['plugin']}]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def readers(as_json: bool) -> None:
+    """List the registered source readers (values of `source.type`)."""
+    _list_registry("readers", as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def encoders(as_json: bool) -> None:
+    """List the registered annotation encoders (values of `annotations.type`)."""
+    _list_registry("encoders", as_json)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the config file, with every registered reader's options."""
+    from osai_import.schema import config_schema
+
+    _echo_json(config_schema(build_plugins()))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.pass_context
+def check(ctx: click.Context, config: Path, report: Path | None) -> None:
+    """Read every record of CONFIG's source and report problems (no network)."""
+    from osai_import.commands import check_command
+
+    ctx.exit(check_command(config, report))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Plan and print what would be sent; send nothing.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Parallel uploads (default: upload.workers).")
+@click.option("--restart", is_flag=True, help="Ignore the journal: start over with a new dataset.")
+@click.option("--quiet", is_flag=True, help="No progress; the summary only when something went wrong.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    config: Path,
+    dry_run: bool,
+    report: Path | None,
+    workers: int | None,
+    restart: bool,
+    quiet: bool,
+) -> None:
+    """Upload the dataset CONFIG describes (exit 0 all sent, 1 some not, 2 usage, 3 aborted)."""
+    from osai_import.commands import run_command
+    from osai_import.runner import RunOptions
+
+    options = RunOptions(dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet)
+    ctx.exit(run_command(config, options))
+
+
+def main() -> None:
+    """Run the CLI (the console script's entry point)."""
+    try:
+        cli(prog_name="osai-import")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def _add_serve() -> None:
+    # `serve` lives with the local server it starts.
+    from osai_import.emulator.cli import serve
+
+    cli.add_command(serve)
+
+
+_add_serve()
+__all__ = ["cli", "main", "EXIT_USAGE"]

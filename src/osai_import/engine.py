@@ -1,0 +1,296 @@
+"""The upload engine: dataset, categories, one upload session, chunks sent in parallel.
+
+Workers read, encode and send chunks taken from a bounded queue, so memory stays flat
+whatever the dataset's size. Every chunk is marked ``sent`` in the journal before it
+leaves and ``acked`` once the server answered 200; FinishUploading is called whatever
+happens (success, error, Ctrl-C, SIGTERM) so the dataset is never left locked.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from osai_import.base import Encoder
+from osai_import.client import (
+    ChunkItem,
+    OsaiClient,
+    RejectedError,
+    TooLargeError,
+)
+from osai_import.errors import AbortedError, OsaiImportError
+from osai_import.journal import Journal
+from osai_import.records import ImageRecord
+from osai_import.retry import RetryEvent
+
+log = logging.getLogger("osai_import.engine")
+
+# How many times one chunk may ask for a fresh upload session before the run gives up:
+# more than that means the server expires sessions faster than we can use them.
+_MAX_SESSION_RENEWALS = 3
+
+
+@dataclass(frozen=True)
+class Item:
+    """One planned image on its way to the server."""
+
+    record: ImageRecord
+    size: int
+    fingerprint: str
+    resent: bool = False  # found `sent` but not `acked` in the journal: may be stored already
+
+
+@dataclass
+class Tally:
+    """Thread-safe counts of what the upload did."""
+
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    failed_codes: Counter[str] = field(default_factory=Counter)
+    maybe_duplicated: set[str] = field(default_factory=set)
+    retries: Counter[str] = field(default_factory=Counter)
+    sessions: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def ok(self, items: Sequence[Item]) -> None:
+        with self._lock:
+            self.uploaded += len(items)
+            self.uploaded_bytes += sum(i.size for i in items)
+            for item in items:
+                if item.resent:
+                    self.maybe_duplicated.add(item.record.key)
+
+    def fail(self, item: Item, code: str, reason: str) -> None:
+        with self._lock:
+            self.failed[item.record.key] = f"{code}: {reason}"
+            self.failed_codes[code] += 1
+
+    def maybe_dup(self, items: Sequence[Item]) -> None:
+        with self._lock:
+            self.maybe_duplicated.update(i.record.key for i in items)
+
+    def retry(self, event: RetryEvent) -> None:
+        with self._lock:
+            label = str(event.status) if event.status is not None else "connection"
+            self.retries[label] += 1
+
+
+class UploadSession:
+    """The current upload session; renewed when the server expired it."""
+
+    def __init__(self, client: OsaiClient, journal: Journal, server: str, dataset_id: Any) -> None:
+        self.client = client
+        self.journal = journal
+        self.server = server
+        self.dataset_id = dataset_id
+        self._lock = threading.Lock()
+        self.upload_id: Any = None
+        self.generation = 0
+        self.started = 0
+
+    def start(self) -> None:
+        """Start a session and note it in the journal before any image goes out."""
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        upload_id = self.client.start_uploading(self.dataset_id)
+        self.journal.session_started(self.server, self.dataset_id, upload_id)
+        self.upload_id = upload_id
+        self.generation += 1
+        self.started += 1
+
+    def current(self) -> tuple[Any, int]:
+        """Return the upload id and its generation."""
+        with self._lock:
+            return self.upload_id, self.generation
+
+    def renew(self, seen_generation: int) -> None:
+        """Replace an expired session, once, however many workers noticed it."""
+        with self._lock:
+            if self.generation != seen_generation:
+                return  # another worker already replaced it
+            old = self.upload_id
+            self._finish_quietly(old)
+            self._start_locked()
+            log.info("upload session %s expired; continuing in session %s", old, self.upload_id)
+
+    def _finish_quietly(self, upload_id: Any) -> None:
+        try:
+            self.client.finish_uploading(self.dataset_id, upload_id)
+        except OsaiImportError as exc:
+            log.debug("finishing expired session %s: %s", upload_id, exc)
+        self.journal.session_finished(self.server, self.dataset_id, upload_id)
+
+    def finish(self) -> str | None:
+        """Finish the current session; return a warning when the server did not confirm it."""
+        with self._lock:
+            if self.upload_id is None:
+                return None
+            upload_id = self.upload_id
+            try:
+                self.client.finish_uploading(self.dataset_id, upload_id)
+            except OsaiImportError as exc:
+                return (
+                    f"FinishUploading for dataset {self.dataset_id} failed ({exc}); the server "
+                    f"unlocks the dataset by itself after a while, and the next run of this "
+                    f"config finishes session {upload_id} first"
+                )
+            self.journal.session_finished(self.server, self.dataset_id, upload_id)
+            self.upload_id = None
+            return None
+
+
+def chunked(items: Iterator[Item], max_images: int, max_bytes: int) -> Iterator[list[Item]]:
+    """Group items by count and by bytes; an item larger than max_bytes goes alone."""
+    chunk: list[Item] = []
+    size = 0
+    for item in items:
+        # The multipart envelope and base64 annotations add a little to each image.
+        weight = item.size + 512
+        if chunk and (len(chunk) >= max_images or size + weight > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += weight
+    if chunk:
+        yield chunk
+
+
+class Uploader:
+    """Send chunks of items; isolate the items a server refuses; record what happened."""
+
+    def __init__(
+        self,
+        client: OsaiClient,
+        session: UploadSession,
+        encoder: Encoder,
+        journal: Journal,
+        category_ids: dict[str, Any],
+        tally: Tally,
+        *,
+        skip_unsupported: bool,
+        on_done: Callable[[int, int, int], None],
+    ) -> None:
+        self.client = client
+        self.session = session
+        self.encoder = encoder
+        self.journal = journal
+        self.category_ids = category_ids
+        self.tally = tally
+        self.skip_unsupported = skip_unsupported
+        self.on_done = on_done
+
+    def _payload(self, items: Sequence[Item]) -> tuple[list[Item], list[ChunkItem]]:
+        ready: list[Item] = []
+        payload: list[ChunkItem] = []
+        for item in items:
+            record = item.record
+            try:
+                data = record.path.read_bytes()
+            except OSError as exc:
+                self._failed([item], "image.unreadable", f"{record.path}: {exc.strerror or exc}")
+                continue
+            try:
+                annotation = self.encoder.encode(record)
+            except Exception as exc:  # a plugin's encoder: report it against the item
+                self._failed(
+                    [item],
+                    "annotation.encode",
+                    f"encoder {self.encoder.name!r} failed on {record.key}: "
+                    f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            category_id = self.category_ids.get(record.category) if record.category else None
+            payload.append(ChunkItem(record.name, data, annotation, category_id))
+            ready.append(item)
+        return ready, payload
+
+    def _failed(self, items: Sequence[Item], code: str, reason: str) -> None:
+        for item in items:
+            self.tally.fail(item, code, reason)
+        self.on_done(len(items), 0, len(items))
+
+    def send(self, items: list[Item]) -> None:
+        """Send one chunk, splitting it as the server's answers require."""
+        ready, payload = self._payload(items)
+        if ready:
+            self._send(ready, payload, renewals=0)
+
+    def _send(self, items: list[Item], payload: list[ChunkItem], renewals: int) -> None:
+        server, dataset_id = self.session.server, self.session.dataset_id
+        upload_id, generation = self.session.current()
+        self.journal.mark(server, dataset_id, "sent", [(i.record.key, i.fingerprint, None) for i in items])
+        try:
+            result = self.client.upload_chunk(
+                dataset_id, upload_id, payload, skip_unsupported=self.skip_unsupported
+            )
+        except TooLargeError as exc:
+            if len(items) == 1:
+                self._failed(items, "server.too_large", f"{items[0].record.key}: {exc}")
+                return
+            self._halves(items, payload, renewals)
+            return
+        except RejectedError as exc:
+            self._rejected(items, payload, exc, generation, renewals)
+            return
+        if getattr(result, "maybe_committed", False):
+            # An earlier try of this very chunk lost its answer: it may be stored twice.
+            self.tally.maybe_dup(items)
+        self.journal.mark(
+            server, dataset_id, "acked", [(i.record.key, i.fingerprint, None) for i in items]
+        )
+        self.tally.ok(items)
+        self.on_done(len(items), sum(i.size for i in items), 0)
+
+    def _halves(self, items: list[Item], payload: list[ChunkItem], renewals: int) -> None:
+        middle = len(items) // 2
+        self._send(items[:middle], payload[:middle], renewals)
+        self._send(items[middle:], payload[middle:], renewals)
+
+    def _rejected(
+        self,
+        items: list[Item],
+        payload: list[ChunkItem],
+        exc: RejectedError,
+        generation: int,
+        renewals: int,
+    ) -> None:
+        if exc.limit_exceeded and len(items) > 1:
+            # ASP.NET's form value limit answers 400, not 413: split like a 413.
+            self._halves(items, payload, renewals)
+            return
+        if exc.session_expired:
+            if renewals >= _MAX_SESSION_RENEWALS:
+                raise AbortedError(
+                    f"the server keeps expiring upload sessions of dataset "
+                    f"{self.session.dataset_id} ({exc}); try again later"
+                )
+            self.session.renew(generation)
+            with self.tally._lock:
+                self.tally.sessions += 1
+            self._send(items, payload, renewals + 1)
+            return
+        if len(items) == 1:
+            self._failed(items, "server.rejected", f"{items[0].record.key}: {exc}")
+            return
+        blamed = sorted(i for i in exc.image_indexes() if 0 <= i < len(items))
+        if blamed:
+            # The server named culprits: send them alone (a single image that fails is
+            # reported with the server's own words; a wrongly blamed one still goes through)
+            # and the others together.
+            for index in blamed:
+                self._send([items[index]], [payload[index]], renewals)
+            keep = [k for k in range(len(items)) if k not in set(blamed)]
+            if keep:
+                self._send([items[k] for k in keep], [payload[k] for k in keep], renewals)
+            return
+        # A 400 that blames no image: bisect until the culprit is alone.
+        self._halves(items, payload, renewals)

@@ -1,0 +1,81 @@
+"""Progress on stderr: a live bar on a terminal, nothing animated otherwise."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class _RateColumn(ProgressColumn):
+    """Images per second, from rich's own moving estimate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "- img/s")
+
+
+class UploadProgress:
+    """Show images and bytes done of total, rate, ETA and failures so far."""
+
+    def __init__(self, console: Console, total_images: int, total_bytes: int, enabled: bool) -> None:
+        self.enabled = enabled and console.is_terminal
+        self._lock = threading.Lock()
+        self.failures = 0
+        self.done_bytes = 0
+        self.total_mb = total_bytes / 1e6
+        self._progress: Progress | None = None
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]upload"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("images, {task.fields[mb]}"),
+                _RateColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[failures]} failed"),
+                console=console,
+            )
+            self._task = self._progress.add_task(
+                "upload", total=total_images, failures=0, mb=self._mb()
+            )
+
+    def _mb(self) -> str:
+        return f"{self.done_bytes / 1e6:.1f}/{self.total_mb:.1f} MB"
+
+    def __enter__(self) -> UploadProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self, images: int, sent_bytes: int, failed: int = 0) -> None:
+        """Count ``images`` done (uploaded or failed), of which ``failed`` failed."""
+        if self._progress is None:
+            return
+        with self._lock:
+            self.failures += failed
+            self.done_bytes += sent_bytes
+            self._progress.update(
+                self._task, advance=images, failures=self.failures, mb=self._mb()
+            )

@@ -1,0 +1,184 @@
+"""The run report: JSON for machines, a short summary for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from osai_import.errors import EXIT_ABORTED, EXIT_OK, EXIT_PROBLEMS
+
+
+@dataclass
+class RunReport:
+    """Everything a run did, in numbers, with the items that need attention."""
+
+    config: str
+    config_sha256: str
+    server: str
+    dataset_id: Any = None
+    dataset_name: str | None = None
+    dry_run: bool = False
+    read: int = 0
+    planned: int = 0
+    planned_bytes: int = 0
+    skipped_by_code: dict[str, int] = field(default_factory=dict)
+    warnings_by_code: dict[str, int] = field(default_factory=dict)
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    already_uploaded: int = 0
+    changed_since_upload: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    possibly_duplicated: list[str] = field(default_factory=list)
+    categories_created: list[str] = field(default_factory=list)
+    categories: dict[str, Any] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+    durations: dict[str, float] = field(default_factory=dict)
+    aborted: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Return how many items were skipped for problems."""
+        return sum(self.skipped_by_code.values())
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 when everything was uploaded, 1 with skipped/failed items, 3 if aborted."""
+        if self.aborted:
+            return EXIT_ABORTED
+        if self.failed or self.skipped or self.changed_since_upload:
+            return EXIT_PROBLEMS
+        return EXIT_OK
+
+    def throughput(self) -> dict[str, float]:
+        """Return images/s and MB/s of the upload phase."""
+        seconds = self.durations.get("upload", 0.0)
+        if seconds <= 0:
+            return {"images_per_second": 0.0, "megabytes_per_second": 0.0}
+        return {
+            "images_per_second": round(self.uploaded / seconds, 2),
+            "megabytes_per_second": round(self.uploaded_bytes / seconds / 1e6, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data."""
+        return {
+            "config": self.config,
+            "config_sha256": self.config_sha256,
+            "server": self.server,
+            "dataset": {"id": self.dataset_id, "name": self.dataset_name},
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "aborted": self.aborted,
+            "counts": {
+                "read": self.read,
+                "planned": self.planned,
+                "skipped": self.skipped,
+                "skipped_by_code": self.skipped_by_code,
+                "warnings_by_code": self.warnings_by_code,
+                "uploaded": self.uploaded,
+                "already_uploaded": self.already_uploaded,
+                "changed_since_upload": len(self.changed_since_upload),
+                "failed": len(self.failed),
+                "possibly_duplicated": len(self.possibly_duplicated),
+            },
+            "bytes": {"planned": self.planned_bytes, "uploaded": self.uploaded_bytes},
+            "categories": self.categories,
+            "categories_created": self.categories_created,
+            "failed": [{"item": k, "reason": v} for k, v in sorted(self.failed.items())],
+            "possibly_duplicated": sorted(self.possibly_duplicated),
+            "changed_since_upload": sorted(self.changed_since_upload),
+            "retries": self.retries,
+            "upload_sessions": self.sessions,
+            "durations_seconds": {k: round(v, 3) for k, v in self.durations.items()},
+            "throughput": self.throughput(),
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "problems": self.problems,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write the JSON report atomically."""
+        write_json(path, self.to_dict())
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _rows(table: Table, rows: Iterable[tuple[str, Any]]) -> None:
+    for name, value in rows:
+        table.add_row(name, str(value))
+
+
+def print_run_summary(report: RunReport, console: Console) -> None:
+    """Print the human summary of a run."""
+    title = "plan (dry run: nothing sent)" if report.dry_run else "upload"
+    table = Table(title=f"osai-import {title}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    dataset = report.dataset_name or ""
+    if report.dataset_id is not None:
+        dataset = f"{dataset} (id {report.dataset_id})".strip()
+    rows: list[tuple[str, Any]] = [
+        ("server", report.server),
+        ("dataset", dataset or "-"),
+        ("images read", report.read),
+        ("to upload", f"{report.planned} ({report.planned_bytes / 1e6:.1f} MB)"),
+        ("categories", len(report.categories) or "-"),
+    ]
+    if report.skipped:
+        codes = ", ".join(f"{c}: {n}" for c, n in sorted(report.skipped_by_code.items()))
+        rows.append(("skipped", f"{report.skipped} ({codes})"))
+    if not report.dry_run:
+        speed = report.throughput()
+        rows += [
+            ("uploaded", f"{report.uploaded} ({report.uploaded_bytes / 1e6:.1f} MB, "
+             f"{speed['images_per_second']:.1f} images/s)"),
+            ("already uploaded before", report.already_uploaded),
+            ("failed", len(report.failed)),
+            ("possibly duplicated", len(report.possibly_duplicated)),
+        ]
+        if report.retries:
+            rows.append(("retries", ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))))
+    rows.append(("time", f"{report.durations.get('total', 0.0):.1f} s"))
+    _rows(table, rows)
+    console.print(table)
+    for key, reason in list(sorted(report.failed.items()))[:20]:
+        console.print(f"[red]failed[/red] {key}: {reason}", markup=True, highlight=False)
+    if len(report.failed) > 20:
+        console.print(f"... and {len(report.failed) - 20} more failed items (see --report)")
+    shown = [p for p in report.problems if p.get("severity") == "error"][:20]
+    for problem in shown:
+        console.print(f"[yellow]skipped[/yellow] {problem['item']}: [{problem['code']}] {problem['message']}", highlight=False)
+    if report.skipped > len(shown):
+        console.print(f"... {report.skipped - len(shown)} more skipped items (see --report)")
+    for key in report.changed_since_upload[:10]:
+        console.print(
+            f"[yellow]not sent[/yellow] {key}: changed since it was uploaded; OSAI's API cannot "
+            "replace an image: upload to a new dataset (new name and --restart) to send it",
+            highlight=False,
+        )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+    if report.aborted:
+        console.print(f"[red]aborted[/red]: {report.aborted}", highlight=False)
+    for note in report.notes:
+        console.print(note, highlight=False)

@@ -1,0 +1,372 @@
+"""Drive one run: plan, sign in, dataset, categories, upload session, chunks, finish, report."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from osai_import.client import OsaiClient, RetryPolicy
+from osai_import.config import ResolvedConfig
+from osai_import.engine import Item, Tally, UploadSession, Uploader, chunked
+from osai_import.errors import AbortedError, ConfigError, OsaiImportError
+from osai_import.journal import Journal, JournalError
+from osai_import.plan import Plan, make_plan, read_problems
+from osai_import.progress import UploadProgress
+from osai_import.report import RunReport
+
+log = logging.getLogger("osai_import.runner")
+
+
+@dataclass
+class RunOptions:
+    """Command-line choices that override or complete the config."""
+
+    dry_run: bool = False
+    report: Path | None = None
+    workers: int | None = None
+    restart: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class Target:
+    """The server a run talks to: its API base URL, the token, and a stable identity."""
+
+    base_url: str
+    token: str
+    identity: str  # what the journal files things under; stable across runs
+    local_data: Path | None = None
+
+
+def access_token(resolved: ResolvedConfig) -> str | None:
+    """Return the access token from the environment, or raise a ConfigError naming the variable."""
+    server = resolved.config.server
+    if server.is_local:
+        return None
+    token = os.environ.get(server.token_env, "").strip()
+    if not token:
+        raise ConfigError(
+            f"server.token_env: environment variable {server.token_env} is not set; create an "
+            f"access token in OSAI's web app and `export {server.token_env}=...` (tokens never "
+            f"go in the config file)"
+        )
+    return token
+
+
+@contextlib.contextmanager
+def open_target(resolved: ResolvedConfig, token: str | None) -> Iterator[Target]:
+    """Yield the run's target, starting the embedded local server when the config asks."""
+    server = resolved.config.server
+    if not server.is_local:
+        assert server.base_url is not None and token is not None
+        yield Target(server.base_url, token, server.base_url)
+        return
+    from osai_import.emulator import EmulatorSettings, LocalServer
+
+    data_dir = resolved.loaded.local_data_dir
+    with LocalServer(EmulatorSettings(data_dir=data_dir)) as local:
+        yield Target(local.base_url, local.token, f"local:{data_dir}", data_dir)
+
+
+@contextlib.contextmanager
+def locked_journal(folder: Path) -> Iterator[Journal]:
+    """Open the journal, holding an exclusive lock so two runs never share it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / "run.lock"
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise JournalError(
+                f"{folder}: another osai-import run is using this journal; wait for it to end "
+                f"or set upload.journal to another folder"
+            ) from None
+        journal = Journal(folder)
+        try:
+            yield journal
+        finally:
+            journal.close()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # SIGTERM must unlock the dataset like Ctrl-C does; handlers only work in the main thread.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fill_plan(report: RunReport, plan: Plan) -> None:
+    summary = plan.summary.to_dict()
+    report.read = plan.summary.images
+    report.planned = plan.planned
+    report.planned_bytes = plan.planned_bytes
+    problems = read_problems(plan.problems_file)
+    report.problems = problems
+    skipped: dict[str, int] = {}
+    warned: dict[str, int] = {}
+    seen_error_items: set[str] = set()
+    for p in problems:
+        if p["severity"] == "error":
+            # An item with two errors is one skipped item: count it under its first code.
+            if p["item"] not in seen_error_items:
+                seen_error_items.add(p["item"])
+                skipped[p["code"]] = skipped.get(p["code"], 0) + 1
+        else:
+            warned[p["code"]] = warned.get(p["code"], 0) + 1
+    report.skipped_by_code = skipped
+    report.warnings_by_code = warned
+    del summary
+
+
+def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunReport:
+    """Run a config end to end and return its report (also written with ``--report``)."""
+    started = time.monotonic()
+    config = resolved.config
+    token = access_token(resolved)  # before any work: a missing token is a usage error
+    report = RunReport(
+        config=str(resolved.loaded.path),
+        config_sha256=resolved.loaded.text_hash,
+        server=config.server.base_url or f"local ({resolved.loaded.local_data_dir})",
+        dataset_id=config.dataset.id,
+        dataset_name=config.dataset.name,
+        dry_run=options.dry_run,
+    )
+    try:
+        with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt():
+            t0 = time.monotonic()
+            plan = make_plan(resolved, journal)
+            report.durations["plan"] = time.monotonic() - t0
+            _fill_plan(report, plan)
+            report.categories = {name: None for name in plan.categories}
+            if options.dry_run:
+                return report
+            if plan.has_errors and config.upload.on_problem == "stop":
+                report.warnings.append(
+                    f"stopped before uploading: {report.skipped} item(s) have errors and "
+                    f"upload.on_problem is `stop`; fix them or set it to `skip`"
+                )
+                return report
+            with open_target(resolved, token) as target:
+                if target.local_data is not None:
+                    report.server = f"local ({target.local_data})"
+                _upload(resolved, options, console, journal, target, plan, report)
+    except KeyboardInterrupt:
+        report.aborted = "interrupted; run the same command again to resume"
+    except AbortedError as exc:
+        report.aborted = str(exc)
+    finally:
+        report.durations["total"] = time.monotonic() - started
+        if options.report is not None:
+            report.write(options.report)
+    return report
+
+
+def _upload(
+    resolved: ResolvedConfig,
+    options: RunOptions,
+    console: Console,
+    journal: Journal,
+    target: Target,
+    plan: Plan,
+    report: RunReport,
+) -> None:
+    config = resolved.config
+    upload = config.upload
+    workers = options.workers or upload.workers
+    tally = Tally()
+    client = OsaiClient(
+        target.base_url,
+        target.token,
+        timeout=config.server.timeout,
+        retry=RetryPolicy(attempts=upload.retries + 1, base=upload.backoff, cap=upload.max_backoff),
+        pool_size=workers + 2,
+        on_retry=tally.retry,
+    )
+    server = target.identity
+    try:
+        if options.restart:
+            journal.forget(server)
+        client.sign_in()
+        dataset_id = _dataset(client, journal, server, config.dataset.name, config.dataset.id)
+        report.dataset_id = dataset_id
+        for stale in journal.open_sessions(server, dataset_id):
+            # A run that died left this session open: finish it so the dataset is unlocked.
+            with contextlib.suppress(OsaiImportError):
+                client.finish_uploading(dataset_id, stale)
+            journal.session_finished(server, dataset_id, stale)
+        category_ids = _categories(client, journal, server, dataset_id, plan.categories, report)
+        report.categories = dict(sorted(category_ids.items()))
+        session = UploadSession(client, journal, server, dataset_id)
+        session.start()
+        t0 = time.monotonic()
+        try:
+            _send_all(resolved, options, console, journal, server, dataset_id, session,
+                      category_ids, tally, plan, report, workers)
+        finally:
+            report.durations["upload"] = time.monotonic() - t0
+            warning = session.finish()
+            if warning:
+                report.warnings.append(warning)
+            report.uploaded = tally.uploaded
+            report.uploaded_bytes = tally.uploaded_bytes
+            report.failed = dict(tally.failed)
+            report.possibly_duplicated = sorted(tally.maybe_duplicated)
+            report.retries = dict(tally.retries)
+            report.sessions = session.started
+    finally:
+        client.close()
+        if target.local_data is not None:
+            report.notes.append(
+                f"The images went to the embedded local server; its data is in "
+                f"{target.local_data}.\nLook at it: osai-import serve --data "
+                f"{target.local_data}\nthen open http://127.0.0.1:8080/_emulator/datasets/"
+                f"{report.dataset_id}"
+            )
+
+
+def _dataset(client: OsaiClient, journal: Journal, server: str, name: str | None, given: Any) -> Any:
+    if given is not None:
+        return given
+    assert name is not None
+    known = journal.dataset_id(server, name)
+    if known is not None:
+        return known
+    dataset = client.create_dataset(name)
+    journal.set_dataset(server, name, dataset.id)
+    return dataset.id
+
+
+def _categories(
+    client: OsaiClient,
+    journal: Journal,
+    server: str,
+    dataset_id: Any,
+    names: list[str],
+    report: RunReport,
+) -> dict[str, Any]:
+    known = journal.categories(server, dataset_id)
+    for name in names:
+        if name in known:
+            continue
+        category = client.create_category(dataset_id, name)
+        journal.set_category(server, dataset_id, name, category.id)
+        known[name] = category.id
+        report.categories_created.append(name)
+    return {name: known[name] for name in names}
+
+
+def _send_all(
+    resolved: ResolvedConfig,
+    options: RunOptions,
+    console: Console,
+    journal: Journal,
+    server: str,
+    dataset_id: Any,
+    session: UploadSession,
+    category_ids: dict[str, Any],
+    tally: Tally,
+    plan: Plan,
+    report: RunReport,
+    workers: int,
+) -> None:
+    upload = resolved.config.upload
+    states = journal.item_states(server, dataset_id)
+    to_send = plan.planned
+    sent_bytes = plan.planned_bytes
+
+    def pending() -> Iterator[Item]:
+        for record, size, fp in journal.iter_plan():
+            state = states.get(record.key)
+            if state is not None and state[0] == "acked":
+                if state[1] == fp:
+                    report.already_uploaded += 1
+                else:
+                    report.changed_since_upload.append(record.key)
+                continue
+            yield Item(record, size, fp, resent=state is not None)
+
+    progress = UploadProgress(console, to_send, sent_bytes, enabled=not options.quiet)
+    uploader = Uploader(
+        session.client, session, resolved.encoder(), journal, category_ids, tally,
+        skip_unsupported=upload.skip_unsupported,
+        on_done=progress.advance,
+    )
+    work: queue.Queue[list[Item] | None] = queue.Queue(maxsize=workers * 2)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                chunk = work.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if chunk is None:
+                return
+            try:
+                uploader.send(chunk)
+            except BaseException as exc:  # stop everything; the main thread reports it
+                errors.append(exc)
+                stop.set()
+                return
+
+    threads = [threading.Thread(target=worker, name=f"upload-{n}", daemon=True) for n in range(workers)]
+    with progress:
+        for thread in threads:
+            thread.start()
+        try:
+            for chunk in chunked(pending(), upload.chunk_images, upload.chunk_bytes):
+                while not stop.is_set():
+                    try:
+                        work.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            for _ in threads:
+                while not stop.is_set():
+                    try:
+                        work.put(None, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except BaseException:
+            # Ctrl-C or SIGTERM: stop waits and retries at once; in-flight requests end.
+            session.client.cancel()
+            raise
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    if errors:
+        first = errors[0]
+        if isinstance(first, OsaiImportError):
+            raise AbortedError(str(first)) from first
+        raise first
