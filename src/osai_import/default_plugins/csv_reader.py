@@ -1,1 +1,564 @@
-"""Built-in plugin (being written)."""
+"""The `csv` reader: a CSV manifest, one row per image or one row per box.
+
+Rows of one image are merged into one record, emitted in the order the images first
+appear, even when the rows are scattered. Memory stays bounded by reading the file
+twice: the first pass stores, per image, only the number of its last row; the second
+builds each record and yields it as soon as its last row and every earlier image are
+done, so a manifest grouped by image holds one image in memory at a time. Errors name
+the CSV file and line. See docs/readers/csv.md for every option.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import math
+import os
+import posixpath
+import re
+import stat
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from osai_import import hookimpl
+from osai_import.base import ConfigPath, Reader, ReaderOptions
+from osai_import.errors import SourceError
+from osai_import.records import Box, ImageRecord, Problem, Severity
+
+Column = Annotated[str, Field(min_length=1)] | Annotated[int, Field(ge=0)]
+"""A column: its name in the header, or its 0-based number."""
+_BOX_COLUMNS = {
+    "xyxy": ("xmin_column", "ymin_column", "xmax_column", "ymax_column"),
+    "xywh": ("x_column", "y_column", "width_column", "height_column"),
+}
+_HOT = {"": False, "0": False, "1": True, "false": False, "true": True}
+_MAX_LINE = 16 * 1024 * 1024
+_SHOWN = 10
+
+
+class CsvOptions(ReaderOptions):
+    """Options of the `csv` reader; ``path`` is the CSV file."""
+
+    images: ConfigPath | None = Field(
+        default=None, description="image root (default: the CSV's folder)"
+    )
+    format: Literal["rows", "onehot"] = Field(
+        default="rows", description="`rows`: labels in cells; `onehot`: one 0/1 column per class"
+    )
+    header: bool = Field(default=True, description="the first row names the columns")
+    delimiter: str = Field(default=",", description="one character, `tab`, or `auto`")
+    encoding: str = Field(default="utf-8-sig", description="text encoding of the file")
+    decimal: Literal[".", ","] = Field(default=".", description="decimal mark of numbers")
+    image_column: Column = "image"
+    label_column: Column = "label"
+    category_column: Column | None = None
+    box_format: Literal["xyxy", "xywh"] = "xyxy"
+    xmin_column: Column = "xmin"
+    ymin_column: Column = "ymin"
+    xmax_column: Column = "xmax"
+    ymax_column: Column = "ymax"
+    x_column: Column = "x"
+    y_column: Column = "y"
+    width_column: Column = "width"
+    height_column: Column = "height"
+    bbox_column: Column | None = Field(default=None, description="one cell with four numbers")
+    image_width_column: Column | None = None
+    image_height_column: Column | None = None
+    extensions: list[str] = Field(
+        default_factory=lambda: ["jpg", "jpeg", "png"],
+        description="tried in turn when an image cell names a file without its extension",
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _check_delimiter(cls, value: str) -> str:
+        value = {"tab": "\t", "\\t": "\t"}.get(value, value)
+        if value != "auto" and (len(value) != 1 or value in '"\r\n'):
+            raise ValueError(f"delimiter must be one character, `tab` or `auto`, got {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _check_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}; try utf-8, utf-8-sig, cp1252 or latin-1"
+            ) from None
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _check_extensions(cls, value: list[str]) -> list[str]:
+        return [ext.strip().lstrip(".") for ext in value if ext.strip().lstrip(".")]
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> CsvOptions:
+        given = self.model_fields_set
+        if self.decimal == "," and self.delimiter == ",":
+            raise ValueError("decimal `,` needs another delimiter, such as `;`")
+        other = "xywh" if self.box_format == "xyxy" else "xyxy"
+        wrong = [name for name in _BOX_COLUMNS[other] if name in given]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)} apply to box_format: {other}, not {self.box_format}"
+            )
+        if self.bbox_column is not None and any(n in given for n in _BOX_COLUMNS[self.box_format]):
+            raise ValueError("give either bbox_column or the four box columns, not both")
+        if self.format == "onehot":
+            if not self.header:
+                raise ValueError(
+                    "format: onehot takes its class names from the header; set header: true"
+                )
+            cells = {"label_column", "category_column", "bbox_column", *_BOX_COLUMNS["xyxy"]}
+            extra = sorted(given & (cells | set(_BOX_COLUMNS["xywh"])))
+            if extra:
+                raise ValueError(
+                    f"format: onehot reads classes from 0/1 columns; remove {', '.join(extra)}"
+                )
+        if not self.header:
+            if "image_column" not in given:
+                raise ValueError("with header: false, give image_column as a 0-based column number")
+            named = [n for n in sorted(given) if n.endswith("_column") and _named(self, n)]
+            if named:
+                raise ValueError(
+                    f"with header: false, columns are 0-based numbers; fix {', '.join(named)}"
+                )
+        return self
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Column numbers, resolved against the header."""
+
+    image: int
+    label: int | None = None
+    category: int | None = None
+    box: tuple[int, ...] = ()  # four columns, or one bbox column
+    width: int | None = None
+    height: int | None = None
+    classes: tuple[tuple[int, str], ...] = ()  # onehot: (column, class name)
+    needed: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        used = [self.image, self.label, self.category, *self.box, self.width, self.height]
+        needed = max([c for c in used if c is not None] + [c for c, _ in self.classes]) + 1
+        object.__setattr__(self, "needed", needed)
+
+
+@dataclass
+class _Image:
+    """One image's rows, merged."""
+
+    line: int
+    boxes: list[Box] = field(default_factory=list)
+    categories: dict[str, int] = field(default_factory=dict)
+    size: dict[str, dict[int, int]] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    done: bool = False
+
+
+class CsvReader(Reader):
+    """Read a CSV manifest: one row per image or per box, paths relative to the CSV."""
+
+    name: ClassVar[str] = "csv"
+    Options: ClassVar[type[CsvOptions]] = CsvOptions
+    options: CsvOptions
+
+    def __init__(self, options: CsvOptions) -> None:  # type: ignore[override]
+        super().__init__(options)
+        self._csv = Path(options.path)
+        self._root = Path(os.path.normpath(Path(options.images or self._csv.parent).absolute()))
+        self._extensions = {e.lower() for e in options.extensions}
+
+    def records(self) -> Iterator[ImageRecord]:
+        """Yield one record per image, in the order images first appear in the CSV."""
+        if self.options.images is not None and not self._root.is_dir():
+            raise SourceError(
+                f"{self._root}: the image folder (option `images`) is not a folder; fix the path"
+            )
+        last: dict[str, int] = {}
+        unnamed: list[int] = []
+        blanks = 0
+        for number, line, row, plan in self._rows():
+            cell = _cell(row, plan.image)
+            if cell:
+                last[_key(cell)] = number
+            else:
+                blanks += 1
+                if blanks <= _SHOWN:
+                    unnamed.append(line)
+        if unnamed:
+            more = blanks - _SHOWN
+            shown = ", ".join(map(str, unnamed[:_SHOWN])) + (
+                f" (and {more} more)" if more > 0 else ""
+            )
+            # A row without an image cannot become an item, so it stops the read before
+            # anything is uploaded, listing every such line at once.
+            raise SourceError(
+                f"{self._csv}: line {shown}: the image cell (column "
+                f"{self.options.image_column!r}) is empty; fill it in or delete the row"
+            )
+        pending: dict[str, _Image] = {}
+        for number, line, row, plan in self._rows():
+            key = _key(_cell(row, plan.image))
+            if not key:
+                continue  # the file changed since the first pass
+            image = pending.get(key)
+            if image is None:
+                image = pending[key] = _Image(line)
+            self._merge(image, row, line, plan)
+            image.done = last.get(key, number) <= number
+            while pending:
+                first = next(iter(pending))
+                if not pending[first].done:
+                    break
+                yield self._record(first, pending.pop(first))
+        for key, image in pending.items():  # only when the file changed between the passes
+            yield self._record(key, image)
+
+    # --- reading -------------------------------------------------------------------
+
+    def _rows(self) -> Iterator[tuple[int, int, list[str], _Plan]]:
+        """Yield (data row number, line, stripped cells, plan) for every non-blank row."""
+        delimiter = self.options.delimiter
+        if delimiter == "auto":
+            delimiter = self._sniff()
+        reader = csv.reader(self._lines(), delimiter=delimiter, skipinitialspace=True)
+        plan: _Plan | None = None
+        number, end = 0, 0
+        try:
+            for row in reader:
+                line, end = end + 1, reader.line_num
+                cells = [cell.strip() for cell in row]
+                if not any(cells):
+                    continue
+                if plan is None:
+                    plan = self._plan(cells if self.options.header else None)
+                    if self.options.header:
+                        continue
+                number += 1
+                yield number, line, cells, plan
+        except csv.Error as exc:
+            raise SourceError(
+                f"{self._csv}:{reader.line_num}: unreadable CSV: {exc}; check the quoting"
+            ) from None
+        if plan is None and self.options.header:
+            raise SourceError(
+                f"{self._csv}: the file is empty; a CSV manifest starts with a header row"
+            )
+
+    def _lines(self) -> Iterator[str]:
+        # Decoding line by line (not through TextIOWrapper) is what lets a bad byte be
+        # reported with its line number.
+        decoder = codecs.getincrementaldecoder(self.options.encoding)(errors="strict")
+        done, buffer = 0, ""
+        try:
+            handle = open(self._csv, "rb")
+        except OSError as exc:
+            raise SourceError(
+                f"{self._csv}: cannot open the CSV file: {exc.strerror}; check source.path"
+            ) from None
+        with handle:
+            while True:
+                raw = handle.read(1 << 16)
+                try:
+                    text = decoder.decode(raw, final=not raw)
+                except UnicodeDecodeError as exc:
+                    before = exc.object[: exc.start].count(b"\n")
+                    bad = exc.object[exc.start : exc.start + 4].hex(" ")
+                    line = done + buffer.count("\n") + before + 1
+                    raise SourceError(
+                        f"{self._csv}:{line}: bytes ({bad}) that are not valid "
+                        f"{self.options.encoding}; set the reader's `encoding` (for example "
+                        "cp1252 or latin-1) or re-save the file as UTF-8"
+                    ) from None
+                *complete, buffer = (buffer + text).split("\n")
+                for line in complete:
+                    done += 1
+                    yield line + "\n"
+                if len(buffer) > _MAX_LINE:
+                    raise SourceError(
+                        f"{self._csv}:{done + 1}: a line longer than {_MAX_LINE} characters; "
+                        "is this a CSV file?"
+                    )
+                if not raw:
+                    break
+        if buffer:
+            yield buffer
+
+    def _sniff(self) -> str:
+        sample, lines = "", self._lines()
+        for text in lines:
+            sample += text
+            if len(sample) > 65536:
+                break
+        lines.close()
+        try:
+            return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:
+            return ","  # one column, or too little text to tell
+
+    def _plan(self, header: list[str] | None) -> _Plan:
+        opts, given = self.options, self.options.model_fields_set
+        missing: list[str] = []
+
+        def find(option: str, required: bool) -> int | None:
+            value = getattr(opts, option)
+            if value is None or (header is None and isinstance(value, str)):
+                return None  # without a header only numbered columns exist
+            if isinstance(value, int):
+                if header is not None and value >= len(header):
+                    missing.append(f"{option}: {value} (there are {len(header)} columns)")
+                return value
+            assert header is not None
+            exact = [i for i, name in enumerate(header) if name == value]
+            loose = exact or [
+                i for i, name in enumerate(header) if name.casefold() == value.casefold()
+            ]
+            if len(loose) > 1:
+                raise SourceError(
+                    f"{self._csv}:1: column {value!r} ({option}) appears {len(loose)} times "
+                    "in the header; rename one"
+                )
+            if not loose and (required or option in given):
+                missing.append(f"{option}: {value!r}")
+            return loose[0] if loose else None
+
+        image = find("image_column", True)
+        width, height = find("image_width_column", False), find("image_height_column", False)
+        if opts.format == "onehot":
+            assert header is not None
+            used = {image, width, height}
+            classes = tuple((i, _nfc(n)) for i, n in enumerate(header) if i not in used and n)
+            plan = _Plan(image or 0, classes=classes, width=width, height=height)
+        else:
+            names = (
+                ("bbox_column",) if opts.bbox_column is not None else _BOX_COLUMNS[opts.box_format]
+            )
+            box = [find(name, False) for name in names]
+            found = [c for c in box if c is not None]
+            if found and len(found) < len(box):
+                absent = ", ".join(
+                    repr(getattr(opts, n)) for n, c in zip(names, box, strict=True) if c is None
+                )
+                missing.append(f"box columns {absent} (the other box columns are there)")
+            plan = _Plan(
+                image or 0,
+                label=find("label_column", False),
+                category=find("category_column", False),
+                box=tuple(found) if len(found) == len(box) else (),
+                width=width,
+                height=height,
+            )
+        if missing:
+            columns = ", ".join(map(repr, header)) if header is not None else "none (header: false)"
+            raise SourceError(
+                f"{self._csv}:1: missing column(s) {'; '.join(missing)}. The columns are: "
+                f"{columns}. Rename the columns in the CSV or set the reader's *_column options"
+            )
+        return plan
+
+    # --- merging rows --------------------------------------------------------------
+
+    def _merge(self, image: _Image, row: list[str], line: int, plan: _Plan) -> None:
+        where = f"{self._csv}:{line}"
+        if len(row) < plan.needed:
+            message = f"the row has {len(row)} cells, the reader needs {plan.needed}; add them"
+            image.problems.append(("csv.row", f"{where}: {message}"))
+            return
+        for what, column in (("width", plan.width), ("height", plan.height)):
+            if column is not None and row[column]:
+                value = _number(row[column], self.options.decimal)
+                if value is None or value <= 0 or value != int(value):
+                    message = f"image {what} {row[column]!r} is not a whole number of pixels"
+                    image.problems.append(("csv.value", f"{where}: {message}"))
+                else:
+                    image.size.setdefault(what, {}).setdefault(int(value), line)
+        if plan.classes:
+            self._merge_onehot(image, row, line, plan)
+            return
+        label = row[plan.label] if plan.label is not None else ""
+        category = row[plan.category] if plan.category is not None else ("" if plan.box else label)
+        if category:
+            image.categories.setdefault(_nfc(category), line)
+        if plan.box:
+            box = self._box(row, plan, label, where, image)
+            if box is not None:
+                image.boxes.append(box)
+
+    def _merge_onehot(self, image: _Image, row: list[str], line: int, plan: _Plan) -> None:
+        for column, name in plan.classes:
+            value = _HOT.get(row[column].lower())
+            if value is None:
+                message = f"class column {name!r} holds {row[column]!r}; write 0 or 1"
+                image.problems.append(("csv.value", f"{self._csv}:{line}: {message}"))
+            elif value:
+                image.categories.setdefault(name, line)
+
+    def _box(
+        self, row: list[str], plan: _Plan, label: str, where: str, image: _Image
+    ) -> Box | None:
+        cells = [row[c] for c in plan.box]
+        if len(cells) == 1:
+            if not cells[0]:
+                return None
+            separators = r"[;\s]+" if self.options.decimal == "," else r"[,;\s]+"
+            cells = [c for c in re.split(separators, cells[0].strip("[]() ")) if c]
+            if len(cells) != 4:
+                message = f"the box cell {row[plan.box[0]]!r} does not hold four numbers"
+                image.problems.append(("csv.value", f"{where}: {message}"))
+                return None
+        if not any(cells):
+            return None  # an image without a box
+        if not all(cells):
+            message = f"some box cells are empty ({cells}); fill all four or none"
+            image.problems.append(("csv.box", f"{where}: {message}"))
+            return None
+        numbers = [_number(c, self.options.decimal) for c in cells]
+        if any(n is None for n in numbers):
+            bad = ", ".join(repr(c) for c, n in zip(cells, numbers, strict=True) if n is None)
+            image.problems.append(("csv.value", f"{where}: box value(s) {bad} are not numbers"))
+            return None
+        a, b, c, d = (float(n) for n in numbers)  # type: ignore[arg-type]
+        if self.options.box_format == "xywh":
+            c, d = a + c, b + d
+        return Box(_nfc(label), a, b, c, d)
+
+    # --- one record ------------------------------------------------------------------
+
+    def _record(self, key: str, image: _Image) -> ImageRecord:
+        problems = [Problem(code, Severity.ERROR, message, key) for code, message in image.problems]
+
+        def problem(code: str, message: str) -> None:
+            where = f"{self._csv}:{image.line}"
+            problems.append(Problem(code, Severity.ERROR, f"{where}: {message}", key))
+
+        path, name = self._locate(key, problem)
+        categories = list(image.categories)
+        if len(categories) > 1:
+            listed = ", ".join(f"{c!r} (line {image.categories[c]})" for c in categories)
+            if self.options.format == "onehot":
+                listed = ", ".join(map(repr, categories))
+                problem(
+                    "csv.multilabel",
+                    f"{key} has several classes ({listed}); OSAI keeps one "
+                    "category per image: keep one, or drop the image",
+                )
+            else:
+                problem("csv.conflict", f"rows of {key} give different categories: {listed}")
+        size: dict[str, int | None] = {}
+        for what in ("width", "height"):
+            values = image.size.get(what, {})
+            if len(values) > 1:
+                problem("csv.conflict", f"rows of {key} give different {what}s: {sorted(values)}")
+            size[what] = next(iter(values), None)
+        return ImageRecord(
+            key=key,
+            path=Path(path),
+            name=name,
+            category=categories[0] if categories else None,
+            boxes=tuple(image.boxes),
+            width=size["width"],
+            height=size["height"],
+            extras={"line": image.line},
+            problems=tuple(problems),
+        )
+
+    def _locate(self, key: str, problem: Callable[[str, str], None]) -> tuple[str, str]:
+        # Strings, not Paths, until the record is built: at 100k images every Path
+        # construction is a visible share of the read.
+        name = _nfc(posixpath.basename(key) or key)
+        if "\x00" in key or key in (".", "") or name in (".", ".."):
+            problem("path.invalid", f"{key!r} is not a file path; fix the image cell")
+            return str(self._root), name
+        relative = _inside(key, self._root)
+        if relative is None:
+            problem(
+                "path.outside",
+                f"{key!r} points outside the image folder {self._root}; only images inside it "
+                "are read (set the reader's `images` option to a folder that holds them)",
+            )
+            return str(self._root), name
+        path = os.path.join(self._root, relative)
+        suffix = name.rpartition(".")[2].lower() if "." in name else ""
+        if suffix in self._extensions or _file_id(path) is not None:
+            return path, name
+        # A manifest may name images without their extension (as Kaggle-style CSVs do).
+        ordered = self.options.extensions
+        spellings = dict.fromkeys(x for e in ordered for x in (e, e.lower(), e.upper()))
+        found: dict[tuple[int, int], str] = {}
+        for ext in spellings:
+            ident = _file_id(f"{path}.{ext}")
+            # On case-insensitive disks `1.jpg` and `1.JPG` are one file, not a choice.
+            if ident is not None:
+                found.setdefault(ident, f"{path}.{ext}")
+        choices = [posixpath.basename(p) for p in found.values()]
+        if len(choices) > 1:
+            names = ", ".join(choices)
+            problem("image.ambiguous", f"{key!r} matches {names}; write the full file name")
+        if choices:
+            return f"{path}.{choices[0].rpartition('.')[2]}", _nfc(choices[0])
+        return path, name
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _named(options: CsvOptions, option: str) -> bool:
+    return isinstance(getattr(options, option), str)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _cell(row: list[str], column: int) -> str:
+    return row[column] if column < len(row) else ""
+
+
+def _key(cell: str) -> str:
+    # Windows-made manifests separate folders with backslashes.
+    text = cell.replace("\\", "/")
+    return posixpath.normpath(text) if text else text
+
+
+def _inside(key: str, root: Path) -> str | None:
+    """Return ``key`` relative to ``root``, or None when it leaves it (lexically)."""
+    if re.match(r"^[A-Za-z]:", key):
+        return None  # a Windows drive path: never inside a POSIX folder
+    if key.startswith("/"):
+        prefix = str(root).rstrip("/") + "/"
+        return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None
+    if key == ".." or key.startswith("../"):
+        return None
+    return key
+
+
+def _number(text: str, decimal: str) -> float | None:
+    if decimal == ",":
+        text = text.replace(".", "\x00").replace(",", ".")
+    if "_" in text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+@hookimpl(trylast=True)
+def register_readers(register: Callable[[type[Reader]], None]) -> None:
+    """Register the built-in `csv` reader."""
+    register(CsvReader)

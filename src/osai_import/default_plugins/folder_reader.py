@@ -1,1 +1,459 @@
-"""Built-in plugin (being written)."""
+"""The `folder` reader: a folder of images, one sub-folder per class, optional VOC sidecars.
+
+The walk is sorted (folders and files by name, depth first) and lazy: one directory is
+listed at a time and records are yielded as they are found. Hidden entries (names
+starting with ``.``) are skipped. See docs/readers/folder.md for every option.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from osai_import import hookimpl
+from osai_import.base import Reader, ReaderOptions
+from osai_import.errors import ItemError, SourceError
+from osai_import.records import ImageRecord, Problem, Severity
+from osai_import.voc import parse_voc
+
+_MODES = ("parent", "path", "none")
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:\*\*)?\}")
+_Kind = Literal["dir", "file", "link", "other"]
+
+
+# --- path templates ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Segment:
+    field: str | None = None  # a named segment; "_" is ignored
+    glob: str | None = None  # a literal or glob segment
+
+    def matches(self, part: str) -> bool:
+        return self.glob is None or fnmatchcase(part, self.glob)
+
+
+@dataclass(frozen=True)
+class PathTemplate:
+    """A layout such as ``{split}/{category}/{file}``: one segment per path segment.
+
+    ``*`` or ``{_}`` ignores a segment, literal text (globs allowed) must match it,
+    ``{file}`` is the file name (last), and one ``**`` (or a named ``{name:**}``) spans
+    any number of folders, zero included; a named span joins them with ``/``.
+    """
+
+    head: tuple[_Segment, ...]
+    tail: tuple[_Segment, ...]  # after ``**``; holds everything when there is no ``**``
+    deep: bool
+    span: str | None = None  # the field a named ``{name:**}`` fills
+
+    @classmethod
+    def parse(cls, text: str) -> PathTemplate:
+        """Parse a template; raise ValueError saying what is wrong with it."""
+        parts = text.strip().strip("/").split("/")
+        if not all(parts):
+            raise ValueError(f"template {text!r} has an empty segment (`//`)")
+        segments: list[_Segment] = []
+        names: list[str] = []
+        span_at: int | None = None
+        span: str | None = None
+        for position, part in enumerate(parts):
+            last = position == len(parts) - 1
+            match = _FIELD.fullmatch(part)
+            name = match.group(1) if match else None
+            if last and (part == "**" or name not in (None, "file", "_")):
+                raise ValueError(
+                    f"template {text!r}: the last segment matches the file name; end it with "
+                    "`{file}` (or `*`)"
+                )
+            if name == "file" and not last:
+                raise ValueError(f"template {text!r}: `{{file}}` can only be the last segment")
+            if name is not None and name != "_" and name in names:
+                raise ValueError(f"template {text!r} uses `{{{name}}}` twice")
+            names.append(name or "")
+            if part == "**" or (match and match.group(2)):
+                if span_at is not None:
+                    raise ValueError(f"template {text!r} has more than one `**`")
+                if name == "_":
+                    raise ValueError(f"template {text!r}: write `**`, not `{{_:**}}`")
+                span_at, span = position, name
+                segments.append(_Segment())
+            elif match is None and ("{" in part or "}" in part):
+                raise ValueError(
+                    f"template {text!r}: segment {part!r} must be a whole `{{name}}`, "
+                    "`*`, `**` or literal text"
+                )
+            else:
+                field = None if name in (None, "_", "file") else name
+                segments.append(_Segment(field=field, glob=None if match else part))
+        if span_at is None:
+            return cls((), tuple(segments), False)
+        return cls(tuple(segments[:span_at]), tuple(segments[span_at + 1 :]), True, span)
+
+    def match(self, parts: tuple[str, ...]) -> dict[str, str] | None:
+        """Return the named segments of ``parts`` (file name last), or None if it does not fit."""
+        fixed = len(self.head) + len(self.tail)
+        if len(parts) < fixed or (not self.deep and len(parts) != fixed):
+            return None
+        tail = parts[len(parts) - len(self.tail) :]
+        pairs = [*zip(self.head, parts, strict=False), *zip(self.tail, tail, strict=True)]
+        found: dict[str, str] = {}
+        middle = parts[len(self.head) : len(parts) - len(self.tail)]
+        if self.span is not None and middle:
+            found[self.span] = _nfc(_printable("/".join(middle)))
+        for segment, part in pairs:
+            if not segment.matches(part):
+                return None
+            if segment.field is not None:
+                found[segment.field] = _nfc(_printable(part))
+        return found
+
+
+# --- include / exclude globs ---------------------------------------------------------
+
+
+def _segment_regex(segment: str) -> str:
+    # fnmatch.translate lets `*` cross `/`; here every wildcard stays within one segment.
+    out, i = [], 0
+    while i < len(segment):
+        char = segment[i]
+        start = i + 1 + (segment[i + 1 : i + 2] == "!")
+        end = segment.find("]", start + (segment[start : start + 1] == "]"))
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and end > 0:
+            body = re.sub(r"([\\\[\]^])", r"\\\1", segment[start:end])
+            out.append(("[^/" if start > i + 1 else "[") + body + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def compile_glob(pattern: str, *, anchored: bool = False) -> Callable[[str], bool]:
+    """Compile a glob matched against POSIX relative paths.
+
+    A pattern without ``/`` matches the file name at any depth (``*.png``); one with ``/``
+    matches the whole relative path (a leading ``/`` is allowed), where ``*`` stays
+    within one segment and ``**`` spans any number of segments (``train/**``).
+    """
+    if "/" not in pattern and not anchored:
+        name = re.compile(_segment_regex(pattern))
+        return lambda rel: name.fullmatch(rel.rsplit("/", 1)[-1]) is not None
+    segments = pattern.lstrip("/").split("/")
+    out = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:[^/]*/)*")
+        else:
+            out.append(_segment_regex(segment) + ("" if last else "/"))
+    whole = re.compile("".join(out), re.DOTALL)
+    return lambda rel: whole.fullmatch(rel) is not None
+
+
+# --- options -------------------------------------------------------------------------
+
+
+class FolderOptions(ReaderOptions):
+    """Options of the `folder` reader; ``path`` is the root folder."""
+
+    category: str = Field(
+        default="parent",
+        description="`parent` (the image's folder name), `path` (its folder path from the "
+        "root, joined with `/`), `none`, or a path template such as {split}/{category}/{file}",
+    )
+    recursive: bool = Field(default=True, description="read sub-folders too")
+    extensions: list[str] = Field(
+        default_factory=lambda: ["jpg", "jpeg", "png"],
+        min_length=1,
+        description="image file extensions, any case",
+    )
+    include: list[str] = Field(
+        default_factory=list, description="globs; only matching paths are read"
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="globs; matching paths are skipped"
+    )
+    annotations: Literal["sidecar", "none"] = Field(
+        default="sidecar", description="`sidecar`: read a same-stem .xml beside each image"
+    )
+    follow_symlinks: bool = Field(default=False, description="read symlinked files and folders")
+
+    @field_validator("category")
+    @classmethod
+    def _check_category(cls, value: str) -> str:
+        value = value.strip()
+        if value in _MODES:
+            return value
+        if "{" not in value:
+            close = difflib.get_close_matches(value, _MODES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{hint}category must be `parent`, `path`, `none` or a path template such "
+                f"as {{split}}/{{category}}/{{file}}, got {value!r}"
+            )
+        PathTemplate.parse(value)
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _check_extensions(cls, value: list[str]) -> list[str]:
+        cleaned = [ext.strip().lstrip(".").lower() for ext in value]
+        if not all(cleaned):
+            raise ValueError("an extension is empty; write them like `jpg`, `png`")
+        return cleaned
+
+
+# --- the reader ----------------------------------------------------------------------
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _printable(text: str) -> str:
+    # File names that are not valid UTF-8 reach Python as surrogate escapes, which no
+    # JSON report, journal or HTTP request can carry; show their bytes instead.
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    kind: _Kind
+
+
+class FolderReader(Reader):
+    """Read a folder of images: one sub-folder per class, optional Pascal VOC XML beside each."""
+
+    name: ClassVar[str] = "folder"
+    Options: ClassVar[type[FolderOptions]] = FolderOptions
+    options: FolderOptions
+
+    def __init__(self, options: FolderOptions) -> None:  # type: ignore[override]
+        super().__init__(options)
+        mode = options.category
+        self._template = None if mode in _MODES else PathTemplate.parse(mode)
+        self._extensions = frozenset(options.extensions)
+        self._include = [compile_glob(p) for p in options.include]
+        self._exclude = [compile_glob(p) for p in options.exclude]
+        # `dir/**` excludes prune whole folders instead of listing them.
+        self._prune = [
+            compile_glob(p[:-3], anchored=True)
+            for p in options.exclude
+            if p.endswith("/**") and p[:-3].strip("/")
+        ]
+
+    def records(self) -> Iterator[ImageRecord]:
+        """Yield one record per image, in sorted depth-first order, while walking."""
+        root = Path(self.options.path)
+        try:
+            info = os.stat(root)
+        except OSError as exc:
+            raise SourceError(
+                f"{root}: cannot open the source folder: {exc.strerror}; check source.path"
+            ) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise SourceError(
+                f"{root}: is not a folder; the folder reader's path is the dataset's root folder"
+            )
+        seen = {(info.st_dev, info.st_ino)}
+        stack: list[tuple[tuple[str, ...], Iterator[_Entry], dict[str, list[_Entry]]]] = []
+        stack.append(((), *self._listing(root, ())))
+        while stack:
+            rel_dir, entries, sidecars = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            parts = (*rel_dir, entry.name)
+            full = root.joinpath(*parts)
+            kind = entry.kind
+            if kind == "link" and self.options.follow_symlinks:
+                kind = _target_kind(full)
+            if kind == "dir":
+                rel = "/".join(parts)
+                if not self.options.recursive or any(prune(rel) for prune in self._prune):
+                    continue
+                if self.options.follow_symlinks and not _first_visit(full, seen):
+                    continue
+                stack.append((parts, *self._listing(full, parts)))
+                continue
+            if self._wanted(parts):
+                yield self._record(root, parts, kind, sidecars)
+
+    def _listing(
+        self, folder: Path, rel: tuple[str, ...]
+    ) -> tuple[Iterator[_Entry], dict[str, list[_Entry]]]:
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(
+                    (_Entry(e.name, _kind(e)) for e in scan if not e.name.startswith(".")),
+                    key=lambda e: e.name,
+                )
+        except OSError as exc:
+            hint = f' or exclude it (exclude: ["{"/".join(rel)}/**"])' if rel else ""
+            raise SourceError(
+                f"{folder}: cannot list the folder: {exc.strerror}; fix its permissions{hint}"
+            ) from None
+        sidecars: dict[str, list[_Entry]] = {}
+        if self.options.annotations == "sidecar":
+            for entry in entries:
+                stem, dot, suffix = entry.name.rpartition(".")
+                if dot and suffix.lower() == "xml" and entry.kind != "dir":
+                    sidecars.setdefault(stem, []).append(entry)
+        return iter(entries), sidecars
+
+    def _wanted(self, parts: tuple[str, ...]) -> bool:
+        stem, dot, suffix = parts[-1].rpartition(".")
+        if not (dot and stem and suffix.lower() in self._extensions):
+            return False
+        rel = "/".join(parts)
+        if self._include and not any(match(rel) for match in self._include):
+            return False
+        return not any(match(rel) for match in self._exclude)
+
+    def _record(
+        self, root: Path, parts: tuple[str, ...], kind: _Kind, sidecars: dict[str, list[_Entry]]
+    ) -> ImageRecord:
+        key = _printable("/".join(parts))
+        full = root.joinpath(*parts)
+        problems: list[Problem] = []
+
+        def problem(code: str, severity: Severity, message: str) -> None:
+            problems.append(Problem(code, severity, message, key))
+
+        name = _nfc(parts[-1])
+        if _printable(name) != name:
+            name = os.fsencode(name).decode("utf-8", "replace")
+            message = f"{key}: the file name is not valid UTF-8; it is uploaded as {name!r}"
+            problem("name.encoding", Severity.WARNING, message)
+        if kind == "link":
+            message = f"{full}: is a symbolic link, not read; set follow_symlinks: true to read it"
+            problem("path.symlink", Severity.ERROR, message)
+        elif kind == "other":
+            message = f"{full}: is not a regular file (a pipe, a socket, a device); remove it"
+            problem("path.special", Severity.ERROR, message)
+        category, extras = self._category(parts, key, problem)
+        record: dict[str, Any] = {"category": category, "extras": extras}
+        if kind == "file":
+            self._sidecar(root, parts, sidecars, record, problem)
+        return ImageRecord(key=key, path=full, name=name, problems=tuple(problems), **record)
+
+    def _category(
+        self, parts: tuple[str, ...], key: str, problem: Callable[[str, Severity, str], None]
+    ) -> tuple[str | None, dict[str, str]]:
+        mode = self.options.category
+        folders = parts[:-1]
+        if mode == "none" or (mode in ("parent", "path") and not folders):
+            return None, {}
+        if mode == "parent":
+            return _nfc(_printable(folders[-1])), {}
+        if mode == "path":
+            return _nfc(_printable("/".join(folders))), {}
+        assert self._template is not None
+        found = self._template.match(parts)
+        if found is None:
+            message = (
+                f"{key}: does not fit the category template {mode!r}; move the file, "
+                "adjust the template (`**` spans any folders), or exclude it"
+            )
+            problem("path.template", Severity.ERROR, message)
+            return None, {}
+        category = found.pop("category", None)
+        return category, found
+
+    def _sidecar(
+        self,
+        root: Path,
+        parts: tuple[str, ...],
+        sidecars: dict[str, list[_Entry]],
+        record: dict[str, Any],
+        problem: Callable[[str, Severity, str], None],
+    ) -> None:
+        candidates = sidecars.get(parts[-1].rpartition(".")[0])
+        if not candidates:
+            return
+        # `.xml` before `.XML` before any other spelling, so the choice never depends on the OS.
+        order = {"xml": 0, "XML": 1}
+        candidates = sorted(
+            candidates, key=lambda e: (order.get(e.name.rpartition(".")[2], 2), e.name)
+        )
+        chosen = candidates[0]
+        xml_path = root.joinpath(*parts[:-1], chosen.name)
+        if len(candidates) > 1:
+            others = ", ".join(e.name for e in candidates[1:])
+            message = f"{xml_path}: used as the annotation; also found {others}, ignored"
+            problem("xml.ambiguous", Severity.WARNING, message)
+        annotation = _printable("/".join((*parts[:-1], chosen.name)))
+        record["extras"] = {**record["extras"], "annotation": annotation}
+        if chosen.kind == "link" and not self.options.follow_symlinks:
+            message = (
+                f"{xml_path}: the annotation is a symbolic link, not read; set follow_symlinks"
+            )
+            problem("path.symlink", Severity.ERROR, message + ": true to read it")
+            return
+        try:
+            voc = parse_voc(xml_path, source=_printable(str(xml_path)))
+        except ItemError as exc:
+            problem(exc.code, Severity.ERROR, str(exc))
+            return
+        record.update(boxes=voc.boxes, width=voc.width, height=voc.height, depth=voc.depth)
+
+
+def _target_kind(path: Path) -> _Kind:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "file"  # a broken link: the check step reports the missing file
+    if stat.S_ISDIR(info.st_mode):
+        return "dir"
+    return "file" if stat.S_ISREG(info.st_mode) else "other"
+
+
+def _first_visit(folder: Path, seen: set[tuple[int, int]]) -> bool:
+    # Followed links can reach a folder twice or loop forever; each folder is read once.
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return False
+    ident = (info.st_dev, info.st_ino)
+    if ident in seen:
+        return False
+    seen.add(ident)
+    return True
+
+
+def _kind(entry: os.DirEntry[str]) -> _Kind:
+    try:
+        if entry.is_symlink():
+            return "link"
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+        return "file" if entry.is_file(follow_symlinks=False) else "other"
+    except OSError:
+        return "other"
+
+
+@hookimpl(trylast=True)
+def register_readers(register: Callable[[type[Reader]], None]) -> None:
+    """Register the built-in `folder` reader."""
+    register(FolderReader)

@@ -1,0 +1,254 @@
+"""Parse one Pascal VOC XML annotation safely: no entities, no DTD, no network.
+
+``parse_voc`` is shared by every reader that meets VOC files (the folder reader's
+sidecars, a VOC-directory reader). It refuses any document that declares entities or
+names an external DTD (code ``xml.unsafe``) before anything could be expanded or fetched,
+reports broken XML with its line (``xml.malformed``) and VOC content it cannot use with
+the object it concerns (``xml.invalid``). Coordinates are kept exactly as written (see
+``osai_import.records`` for the convention); ``<part>`` sub-boxes are ignored; class names are
+normalized to Unicode NFC, like every name osai-import sends.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from osai_import.errors import ItemError
+from osai_import.records import Box
+
+MAX_XML_BYTES = 16 * 1024 * 1024
+"""Larger files are refused: a VOC file for one image is a few kilobytes."""
+
+_BOOLS = {"0": False, "1": True, "false": False, "true": True}
+_COORDS = ("xmin", "ymin", "xmax", "ymax")
+# An entity declaration or an external DTD never has a place in a VOC file; seeing one
+# means a hostile or broken file, so it is refused before the parser gets to it.
+_UNSAFE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\b(?:SYSTEM|PUBLIC)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class VocAnnotation:
+    """What a VOC file says about one image: its file name, its size, and its boxes."""
+
+    filename: str | None
+    width: int | None
+    height: int | None
+    depth: int | None
+    boxes: tuple[Box, ...]
+
+
+def _parser() -> etree.XMLParser:
+    # A new parser per call: lxml parsers are not safe to share between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _read(path: Path, source: str) -> bytes:
+    try:
+        # O_NONBLOCK keeps a FIFO named like a sidecar from blocking the open itself.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ItemError(
+            "xml.unreadable", f"{source}: cannot read the XML file: {exc.strerror}"
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ItemError(
+                "xml.unreadable", f"{source}: is not a regular file; remove it or rename it"
+            )
+        if info.st_size > MAX_XML_BYTES:
+            raise ItemError(
+                "xml.invalid",
+                f"{source}: the XML file has {info.st_size} bytes, more than the "
+                f"{MAX_XML_BYTES} a VOC annotation can have; check that it is the right file",
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read(MAX_XML_BYTES + 1)
+        except OSError as exc:
+            raise ItemError(
+                "xml.unreadable", f"{source}: cannot read the XML file: {exc.strerror}"
+            ) from None
+
+
+def _scan_text(data: bytes) -> bytes:
+    # UTF-16/32 documents hide ASCII markup between zero bytes; decode them before scanning.
+    if b"\x00" not in data[:4] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data
+    wide = ("utf-32", "utf-16") if b"\x00\x00" in data[:4] else ("utf-16", "utf-32")
+    for codec in (*wide, "utf-16-be", "utf-32-be"):
+        try:
+            return data.decode(codec).encode("utf-8", errors="replace")
+        except UnicodeDecodeError:
+            continue
+    return data
+
+
+def _local(tag: object) -> str:
+    # Comments and PIs have non-string tags; namespaced tags compare by local name.
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child(element: etree._Element, name: str) -> etree._Element | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _text(element: etree._Element, name: str) -> str | None:
+    child = _child(element, name)
+    if child is None or child.text is None:
+        return None
+    text = child.text.strip()
+    return text or None
+
+
+def _size_value(root: etree._Element, name: str, source: str) -> int | None:
+    size = _child(root, "size")
+    text = _text(size, name) if size is not None else None
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise ItemError(
+            "xml.invalid",
+            f"{source}: <size><{name}> is {text!r}, not a whole number of pixels; fix or remove it",
+        )
+    # 0 is what several tools write when they do not know the size.
+    return int(value) or None
+
+
+def _number(bndbox: etree._Element, name: str, where: str) -> float:
+    text = _text(bndbox, name)
+    if text is None:
+        raise ItemError(
+            "xml.invalid", f"{where}: <bndbox> has no <{name}>; add it or delete the object"
+        )
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or "_" in text:
+        raise ItemError(
+            "xml.invalid", f"{where}: <{name}> is {text!r}, not a number; fix the coordinate"
+        )
+    return value
+
+
+def _flag(obj: etree._Element, name: str, where: str) -> bool:
+    text = _text(obj, name)
+    if text is None:
+        return False
+    try:
+        return _BOOLS[text.lower()]
+    except KeyError:
+        raise ItemError(
+            "xml.invalid", f"{where}: <{name}> is {text!r}; write 0 or 1 (or false/true)"
+        ) from None
+
+
+def _box(obj: etree._Element, index: int, total: int, source: str) -> Box:
+    where = f"{source}: object {index} of {total}"
+    name = _text(obj, "name")
+    if name is None:
+        raise ItemError("xml.invalid", f"{where} has no <name>; give the object its class name")
+    where = f"{where} ({name!r})"
+    bndbox = _child(obj, "bndbox")
+    if bndbox is None:
+        raise ItemError("xml.invalid", f"{where} has no <bndbox>; add one or delete the object")
+    xmin, ymin, xmax, ymax = (_number(bndbox, coord, where) for coord in _COORDS)
+    return Box(
+        label=unicodedata.normalize("NFC", name),
+        xmin=xmin,
+        ymin=ymin,
+        xmax=xmax,
+        ymax=ymax,
+        difficult=_flag(obj, "difficult", where),
+        truncated=_flag(obj, "truncated", where),
+        occluded=_flag(obj, "occluded", where),
+        pose=_text(obj, "pose") or "Unspecified",
+    )
+
+
+def _refuse_unsafe(source: str) -> ItemError:
+    return ItemError(
+        "xml.unsafe",
+        f"{source}: the XML declares entities or an external DTD (<!DOCTYPE ... SYSTEM> or "
+        "<!ENTITY>), which a VOC annotation never needs; it was refused without expanding or "
+        "fetching anything. Remove the DOCTYPE from the file",
+    )
+
+
+def parse_voc(data: bytes | str | os.PathLike[str], *, source: str) -> VocAnnotation:
+    """Parse a Pascal VOC document (a path or its bytes); raise ItemError naming ``source``.
+
+    ``source`` is how messages name the document (usually its path). Codes:
+    ``xml.unreadable`` (cannot read the file), ``xml.unsafe`` (entities or an external
+    DTD: refused, never expanded, nothing else read), ``xml.malformed`` (not well-formed,
+    with the line), ``xml.invalid`` (wrong root, an object without ``name`` or
+    ``bndbox``, a coordinate or flag that is not a number, a bad ``size``).
+    """
+    raw = data if isinstance(data, bytes) else _read(Path(data), source)
+    if len(raw) > MAX_XML_BYTES:
+        raise ItemError("xml.invalid", f"{source}: the XML is larger than {MAX_XML_BYTES} bytes")
+    if _UNSAFE.search(_scan_text(raw)):
+        raise _refuse_unsafe(source)
+    try:
+        root = etree.fromstring(raw, _parser())
+    except etree.XMLSyntaxError as exc:
+        message = str(exc.msg or exc).split(", line ")[0]
+        if "amplification" in message or "entity reference loop" in message:
+            raise _refuse_unsafe(source) from None
+        line = exc.lineno or (exc.position[0] if exc.position else 0)
+        raise ItemError(
+            "xml.malformed", f"{source}:{line}: malformed XML: {message}; fix or delete the file"
+        ) from None
+    if root is None:
+        raise ItemError("xml.malformed", f"{source}: the file holds no XML element")
+    docinfo = root.getroottree().docinfo
+    dtd = docinfo.internalDTD
+    # Second line of defence for encodings the byte scan cannot read.
+    if (
+        docinfo.system_url
+        or docinfo.public_id
+        or (dtd is not None and next(dtd.iterentities(), None) is not None)
+    ):
+        raise _refuse_unsafe(source)
+    if _local(root.tag) != "annotation":
+        raise ItemError(
+            "xml.invalid",
+            f"{source}: the root element is <{_local(root.tag)}>, not <annotation>; "
+            "this is not a Pascal VOC file",
+        )
+    objects = [child for child in root if _local(child.tag) == "object"]
+    boxes = tuple(_box(obj, i, len(objects), source) for i, obj in enumerate(objects, 1))
+    return VocAnnotation(
+        filename=_text(root, "filename"),
+        width=_size_value(root, "width", source),
+        height=_size_value(root, "height", source),
+        depth=_size_value(root, "depth", source),
+        boxes=boxes,
+    )
