@@ -556,3 +556,12 @@ def test_every_code_is_documented() -> None:
     docs = DOCS.read_text("utf-8")
     missing = [code for code in CODES if f"`{code}`" not in docs]
     assert missing == []
+
+
+def test_a_path_the_reader_refused_is_not_opened_again(tmp_path: Path) -> None:
+    refused = Problem("path.outside", Severity.ERROR, "../x.jpg leaves the dataset folder", "row 3")
+    item = Checker(CheckConfig()).check(
+        ImageRecord("../x.jpg", tmp_path, "x.jpg", problems=(refused,))
+    )
+    assert not item.ok
+    assert [p.code for p in item.problems] == ["path.outside"]

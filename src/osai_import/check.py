@@ -72,6 +72,10 @@ class CheckedItem:
         return all(p.severity is not Severity.ERROR for p in self.problems)
 
 
+class _PathRefused(Exception):
+    """The reader already refused this item's path: do not open it."""
+
+
 class Checker:
     """Check one record at a time; stateless, so one instance serves many threads."""
 
@@ -99,10 +103,18 @@ class Checker:
                 )
             )
         category = self._category(record, problems)
+        # A reader that refused the item's path (outside the dataset, a symlink, a device)
+        # points `path` somewhere harmless; opening it would only add a confusing error.
+        path_refused = any(
+            p.severity is Severity.ERROR and p.code.startswith("path.") for p in problems
+        )
         try:
+            if path_refused:
+                raise _PathRefused
             info = inspect_image(record.path, self.policy.max_pixels)
-        except ItemError as exc:
-            problems.append(Problem(exc.code, Severity.ERROR, str(exc), item))
+        except (ItemError, _PathRefused) as exc:
+            if isinstance(exc, ItemError):
+                problems.append(Problem(exc.code, Severity.ERROR, str(exc), item))
             boxes, box_problems = check_boxes(
                 record.boxes, None, None, self.policy.boxes_outside, item
             )
