@@ -41,7 +41,8 @@ class Annotation(NamedTuple):
 
 
 def _first_doc_line(cls: type) -> str:
-    doc = inspect.getdoc(cls) or ""
+    # The class's own docstring only: an undocumented plugin must not borrow Reader's.
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 

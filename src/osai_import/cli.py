@@ -41,8 +41,13 @@ class _Group(click.Group):
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    _setup_warnings()
+    try:
+        third_party = build_plugins().third_party()
+    except OsaiImportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
     click.echo(f"osai-import {__version__}")
-    third_party = build_plugins().third_party()
     if third_party:
         click.echo("plugins:")
         for plugin in third_party:
@@ -51,6 +56,11 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     else:
         click.echo("plugins: none installed")
     ctx.exit(0)
+
+
+def _setup_warnings() -> None:
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", PluginLoadWarning)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,8 +73,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def cli(ctx: click.Context, debug: bool) -> None:
     """Upload image datasets of any layout to ONESTEP AI (OSAI)."""
     ctx.obj = {"debug": debug}
-    warnings.showwarning = _show_warning
-    warnings.simplefilter("always", PluginLoadWarning)
+    _setup_warnings()
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -95,15 +104,14 @@ def plugins(show_all: bool, as_json: bool) -> None:
 
 
 def _list_registry(kind: str, as_json: bool) -> None:
-    loaded = build_plugins()
-    registry = loaded.readers if kind == "readers" else loaded.encoders
-    rows = [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in registry]
+    rows = build_plugins().listing(kind)
     if as_json:
         _echo_json(rows)
         return
     width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['description']}  [{r['plugin']}]")
+        version = f" {r['version']}" if r.get("version") else ""
+        click.echo(f"{r['name']:<{width}}  {r['description']}  [{r['plugin']}{version}]")
 
 
 @cli.command()

@@ -1,19 +1,27 @@
 """Build the plugin manager: built-ins, installed entry points, and a config's local plugins.
 
-A plugin that fails to load gives a warning naming it and a fix, and the tool goes on;
-``OSAI_IMPORT_STRICT_PLUGINS=1`` makes that fatal. ``OSAI_IMPORT_DISABLE_PLUGINS=a,b``
-blocks plugins by name. ``OSAI_IMPORT_TRACE_PLUGINS=1`` prints every hook call to stderr.
+An installed plugin that fails to load gives a warning naming it, its distribution and a
+fix, and the tool goes on; ``OSAI_IMPORT_STRICT_PLUGINS=1`` makes that fatal.
+``OSAI_IMPORT_DISABLE_PLUGINS=a,b`` blocks plugins by name. ``OSAI_IMPORT_TRACE_PLUGINS=1``
+prints every hook call to stderr. A plugin the config names under ``plugins:`` is part of
+the config: if it cannot be loaded, that is a ConfigError.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
+import re
 import sys
+import traceback
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -23,10 +31,13 @@ import pluggy
 
 from osai_import import hookspecs
 from osai_import.base import Encoder, Reader
-from osai_import.errors import PluginError
+from osai_import.errors import ConfigError, OsaiImportError, PluginError
 from osai_import.registry import Registry
 
 ENTRY_POINT_GROUP = "osai_import"
+STRICT_ENV = "OSAI_IMPORT_STRICT_PLUGINS"
+DISABLE_ENV = "OSAI_IMPORT_DISABLE_PLUGINS"
+TRACE_ENV = "OSAI_IMPORT_TRACE_PLUGINS"
 
 # Built-ins are plugins like any other, registered from this explicit list so that
 # start-up never depends on scanning the package.
@@ -48,10 +59,11 @@ class PluginInfo:
     """What `osai-import plugins` shows about one loaded plugin."""
 
     name: str
-    kind: str  # "builtin", "entry point" or "local"
+    kind: str  # "builtin", "entry point", "local" (config `plugins:`) or "extra" (embedding)
     version: str | None = None
     distribution: str | None = None
     hooks: list[str] = field(default_factory=list)
+    source: str | None = None  # the module, entry point value or file it came from
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -61,6 +73,7 @@ class PluginInfo:
             "version": self.version,
             "distribution": self.distribution,
             "hooks": self.hooks,
+            "source": self.source,
         }
 
 
@@ -72,69 +85,312 @@ class Plugins:
     readers: Registry[Reader]
     encoders: Registry[Encoder]
     info: list[PluginInfo]
+    problems: list[str] = field(default_factory=list)  # the warnings given while loading
 
     def third_party(self) -> list[PluginInfo]:
         """Return the plugins that are not built in."""
         return [p for p in self.info if p.kind != "builtin"]
+
+    def listing(self, kind: str) -> list[dict[str, Any]]:
+        """Return JSON-ready rows for `osai-import readers`/`encoders` (kind: the command).
+
+        Each row: the registered name, the plugin that registered it, that plugin's
+        distribution and version, and the class's one-line description.
+        """
+        registry = {"readers": self.readers, "encoders": self.encoders}[kind]
+        by_name = {p.name: p for p in self.info}
+        rows = []
+        for entry in registry:
+            plugin = by_name.get(entry.plugin)
+            rows.append({
+                "name": entry.name,
+                "plugin": entry.plugin,
+                "distribution": plugin.distribution if plugin else None,
+                "version": plugin.version if plugin else None,
+                "description": entry.description,
+            })
+        return rows
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _canonical(name: str) -> str:
+    # Distribution names compare the PEP 503 way; plugin names the same, for forgiveness.
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
+
+
 def _disabled() -> set[str]:
-    raw = os.environ.get("OSAI_IMPORT_DISABLE_PLUGINS", "")
-    return {part.strip() for part in raw.split(",") if part.strip()}
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {_canonical(part) for part in raw.split(",") if part.strip()}
 
 
-def _problem(message: str) -> None:
-    if _env_flag("OSAI_IMPORT_STRICT_PLUGINS"):
-        raise PluginError(message)
-    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+class _Loader:
+    """Per-build state: the manager, what was loaded, and how problems are reported."""
 
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("osai_import")
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = _env_flag(STRICT_ENV)
+        self.disabled = _disabled()
+        self.info: list[PluginInfo] = []
+        self.problems: list[str] = []
 
-def _import_local(spec: str, base_dir: Path | None) -> tuple[str, ModuleType]:
-    """Import a config `plugins:` entry: a path to a .py file, or an importable module name."""
-    if spec.endswith(".py") or "/" in spec or os.sep in spec:
-        path = Path(spec).expanduser()
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
-        name = f"osai_import_local_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[name] = module
+    def is_disabled(self, *names: str | None) -> bool:
+        """Return True when any of ``names`` is in OSAI_IMPORT_DISABLE_PLUGINS."""
+        return any(_canonical(n) in self.disabled for n in names if n)
+
+    def problem(self, message: str) -> None:
+        """Warn about a plugin that is left out, or stop in strict mode."""
+        if self.strict:
+            raise PluginError(message)
+        self.problems.append(message)
+        warnings.warn(message, PluginLoadWarning, stacklevel=4)
+
+    def register(self, plugin: object, name: str, what: str) -> str | None:
+        """Register ``plugin``; return why it was refused, or None."""
+        if self.pm.has_plugin(name):
+            return f"{what} has the same name as plugin {name!r} loaded before it; rename one"
         try:
-            module_spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
+            self.pm.register(plugin, name=name)
+        except ValueError as exc:  # the same object registered twice
+            return f"{what} was not loaded: {exc}"
+        except pluggy.PluginValidationError as exc:
+            return f"{what} was not loaded: {_signature_problem(self.pm, plugin, exc)}"
+        try:
+            # check_pending catches hook functions whose names match no spec (usually a typo).
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            self.pm.unregister(plugin)
+            return f"{what} was not loaded: {_unknown_hooks(self.pm, plugin)}"
+        return None
+
+    def add(self, plugin: object, info: PluginInfo, what: str, fail: Callable[[str], None]) -> None:
+        """Register ``plugin`` and record ``info``; report a refusal through ``fail``."""
+        refused = self.register(plugin, info.name, what)
+        if refused:
+            fail(refused)
+            return
+        if not self.pm.get_hookcallers(plugin) and info.kind != "builtin":
+            fail(f"{what} implements no osai_import hook; decorate its register_readers or "
+                 f"register_encoders function with @osai_import.hookimpl")
+        self.info.append(info)
+
+
+def _spec_names(pm: pluggy.PluginManager) -> list[str]:
+    # pm.hook also holds callers made for unknown names a plugin used: leave those out.
+    return sorted(
+        n for n in dir(pm.hook)
+        if not n.startswith("_") and getattr(getattr(pm.hook, n), "spec", None) is not None
+    )
+
+
+def _hook_functions(pm: pluggy.PluginManager, plugin: object) -> dict[str, Any]:
+    found = {}
+    for attr in dir(plugin):
+        try:
+            if pm.parse_hookimpl_opts(plugin, attr) is not None:
+                found[attr] = getattr(plugin, attr)
+        except Exception:  # an attribute that cannot even be read is no hook
+            continue
+    return found
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
+    known = _spec_names(pm)
+    unknown = []
+    for attr in _hook_functions(pm, plugin):
+        if attr not in known:
+            close = difflib.get_close_matches(attr, known, n=1)
+            unknown.append(f"{attr} (did you mean {close[0]}?)" if close else attr)
+    return (
+        f"it implements {', '.join(unknown) or 'a hook'}, which osai-import does not define "
+        f"(hooks: {', '.join(known)}); fix the function's name"
+    )
+
+
+def _signature_problem(pm: pluggy.PluginManager, plugin: object, exc: Exception) -> str:
+    for attr, function in _hook_functions(pm, plugin).items():
+        spec = getattr(getattr(pm.hook, attr, None), "spec", None)
+        if spec is None:
+            continue
+        try:
+            params = [p for p in inspect.signature(function).parameters if p != "self"]
+        except (TypeError, ValueError):
+            continue
+        extra = [p for p in params if p not in spec.argnames]
+        if extra:
+            return (
+                f"its hook {attr}({', '.join(params)}) asks for {', '.join(extra)}, which the "
+                f"hook does not pass; write it as {attr}({', '.join(spec.argnames)})"
+            )
+    return " ".join(str(exc).split())
+
+
+def _where(exc: BaseException) -> str:
+    # The last frame of the failure is usually the plugin's own line: show it.
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {exc.filename}:{exc.lineno})"
+    machinery = os.path.dirname(importlib.__file__ or "")
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and os.path.dirname(f.filename) != machinery
+        and os.path.dirname(f.filename) != os.path.dirname(metadata.__file__ or "")
+    ]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join((exc.msg if isinstance(exc, SyntaxError) else str(exc)).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _load_builtins(loader: _Loader) -> None:
+    from osai_import import __version__
+
+    for module_name in DEFAULT_PLUGINS:
+        if loader.is_disabled(module_name, module_name.rsplit(".", 1)[-1]):
+            continue
+        what = f"built-in plugin {module_name!r}"
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # a bug of ours must not take the plugins of others down
+            loader.problem(
+                f"{what} failed to load: {_one_line(exc)}{_where(exc)}; this is a bug in "
+                f"osai-import, please report it (OSAI_IMPORT_DISABLE_PLUGINS="
+                f"{module_name.rsplit('.', 1)[-1]} skips it)"
+            )
+            continue
+        info = PluginInfo(module_name, "builtin", __version__, "osai-import", source=module_name)
+        loader.add(module, info, what, loader.problem)
+
+
+def _load_entry_points(loader: _Loader) -> None:
+    try:
+        points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception as exc:  # a corrupt *.dist-info somewhere in the environment
+        loader.problem(
+            f"the installed plugins could not be listed: {_one_line(exc)}; a package's "
+            f"metadata is damaged, reinstall the last package you installed"
+        )
+        return
+    for ep in sorted(points, key=lambda e: (e.name, e.value)):
+        dist = ep.dist.name if ep.dist is not None else None
+        version = ep.dist.version if ep.dist is not None else None
+        if loader.is_disabled(ep.name, dist):
+            continue
+        release = f"{dist or 'unknown'} {version}" if version else dist or "unknown"
+        what = f"plugin {ep.name!r} (distribution {release})"
+        try:
+            plugin = ep.load()
+        except (Exception, SystemExit) as exc:  # any import-time failure of third-party code
+            package = dist or ep.value.split(":")[0].split(".")[0]
+            loader.problem(
+                f"{what} failed to load: {_one_line(exc)}{_where(exc)}; upgrade or reinstall "
+                f"it (pip install --upgrade --force-reinstall {package}), uninstall it "
+                f"(pip uninstall {package}), or skip it with {DISABLE_ENV}={ep.name}"
+            )
+            continue
+        info = PluginInfo(ep.name, "entry point", version, dist, source=ep.value)
+        loader.add(plugin, info, what, loader.problem)
+
+
+def _import_file(path: Path) -> ModuleType:
+    # A digest of the path keeps two `my_layout.py` from different folders apart.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"osai_import_local_{stem}_{digest}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _is_path(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec or spec.startswith("~")
+
+
+def _load_local(loader: _Loader, local: Sequence[str], base_dir: Path | None) -> None:
+    lines: list[str] = []
+    for index, spec in enumerate(local):
+        where = f"plugins.{index}"
+        fail = lines.append
+        if _is_path(spec):
+            path = Path(spec).expanduser()
+            if not path.is_absolute():
+                path = (base_dir or Path.cwd()) / path
+            name, source = path.stem, str(path)
+            if loader.is_disabled(name, spec):
+                continue
+            if not path.is_file():
+                fail(f"{where}: plugin file {path} does not exist; fix the path (relative "
+                     f"paths start at the config's folder)")
+                continue
+            importer: Callable[[], ModuleType] = partial(_import_file, path)
+        else:
+            if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", spec):
+                fail(f"{where}: {spec!r} is neither a .py file nor a module name")
+                continue
+            name, source = spec, spec
+            if loader.is_disabled(name):
+                continue
+            importer = partial(importlib.import_module, spec)
+        try:
+            module = importer()
+        except (Exception, SystemExit) as exc:
+            missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+            if missing and (spec == missing or spec.startswith(f"{missing}.")):
+                fail(f"{where}: no module named {spec!r}; install it, or give the path of a "
+                     f".py file")
+            else:
+                fail(f"{where}: plugin {spec!r} failed to load: {_one_line(exc)}{_where(exc)}; "
+                     f"fix it or remove it from `plugins:`")
+            continue
+        version = getattr(module, "__version__", None)
+        info = PluginInfo(name, "local", version if isinstance(version, str) else None,
+                          source=source)
+        loader.add(module, info, f"plugin {spec!r}", lambda m, w=where: fail(f"{w}: {m}"))
+    if lines:
+        raise ConfigError("a plugin named in the config cannot be used", lines=lines)
+
+
+def _fill(loader: _Loader, hook_name: str, registry: Registry[Any]) -> None:
+    """Call ``hook_name`` once per plugin, in pluggy's order, so names are attributed."""
+    pm = loader.pm
+    impls = list(reversed(getattr(pm.hook, hook_name).get_hookimpls()))  # call order
+    done: set[str] = set()
+    for impl in impls:
+        name = impl.plugin_name
+        if name in done:
+            continue
+        done.add(name)
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+        def register(cls: Any, _plugin: str = name) -> None:
+            problem = registry.problem_with(cls, _plugin)
+            if problem:
+                loader.problem(problem)
+                return
+            registry.add(cls, _plugin)  # a duplicate name stops start-up
+
+        try:
+            caller(register=register)
+        except OsaiImportError:
             raise
-        return path.stem, module
-    return spec, importlib.import_module(spec)
-
-
-def _register(pm: pluggy.PluginManager, plugin: object, name: str, what: str) -> bool:
-    try:
-        pm.register(plugin, name=name)
-    except (ValueError, pluggy.PluginValidationError) as exc:
-        _problem(f"plugin {what} was not loaded: {exc}")
-        return False
-    # check_pending catches hook functions whose names match no spec (usually a typo).
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        pm.unregister(plugin)
-        _problem(f"plugin {what} was not loaded: {exc}; check the spelling of its hook names")
-        return False
-    return True
-
-
-def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> list[str]:
-    callers = pm.get_hookcallers(plugin) or []
-    return sorted(caller.name for caller in callers)
+        except Exception as exc:  # the plugin's own code failed inside its hook
+            loader.problem(
+                f"plugin {name!r} failed in its {hook_name} hook: {_one_line(exc)}"
+                f"{_where(exc)}; fix the plugin or skip it with {DISABLE_ENV}={name}"
+            )
 
 
 def build_plugins(
@@ -147,88 +403,28 @@ def build_plugins(
     """Build the plugin manager and fill the reader and encoder registries.
 
     ``local`` holds a config's ``plugins:`` entries (``.py`` paths, relative to
-    ``base_dir``, or module names). ``extra`` registers ready-made plugin objects by
-    name (for tests and embedding).
+    ``base_dir``, or module names); one that cannot be loaded raises ConfigError with a
+    ``plugins.N: ...`` line each. ``entry_points=False`` leaves installed plugins out.
+    ``extra`` registers ready-made plugin objects by name (for tests and embedding).
+    A duplicate reader or encoder name raises RegistryError naming both plugins.
     """
-    pm = pluggy.PluginManager("osai_import")
-    pm.add_hookspecs(hookspecs)
-    if _env_flag("OSAI_IMPORT_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(sys.stderr.write)
-        pm.enable_tracing()
-    disabled = _disabled()
-    info: list[PluginInfo] = []
-
-    for module_name in DEFAULT_PLUGINS:
-        short = module_name.rsplit(".", 1)[-1]
-        if short in disabled or module_name in disabled:
-            continue
-        module = importlib.import_module(module_name)
-        pm.register(module, name=module_name)
-        info.append(PluginInfo(module_name, "builtin", _own_version(), "osai-import"))
-
+    loader = _Loader()
+    if _env_flag(TRACE_ENV):
+        loader.pm.trace.root.setwriter(sys.stderr.write)
+        loader.pm.enable_tracing()
+    _load_builtins(loader)
     if entry_points:
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in disabled:
-                continue
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
-            what = f"{ep.name!r} (distribution {dist or 'unknown'} {version or ''})".replace(" )", ")")
-            if pm.has_plugin(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:  # any import-time failure of third-party code
-                _problem(
-                    f"plugin {what} failed to load: {type(exc).__name__}: {exc}; "
-                    f"reinstall it, `pip uninstall {dist or ep.name}`, or set "
-                    f"OSAI_IMPORT_DISABLE_PLUGINS={ep.name}"
-                )
-                continue
-            if _register(pm, plugin, ep.name, what):
-                info.append(PluginInfo(ep.name, "entry point", version, dist))
-
-    for spec in local:
-        try:
-            name, module = _import_local(spec, base_dir)
-        except Exception as exc:
-            _problem(
-                f"local plugin {spec!r} (from the config's `plugins:`) failed to load: "
-                f"{type(exc).__name__}: {exc}; fix the file or remove it from `plugins:`"
-            )
-            continue
-        if name in disabled:
-            continue
-        if _register(pm, module, name, f"{spec!r}"):
-            info.append(PluginInfo(name, "local", getattr(module, "__version__", None), None))
-
+        _load_entry_points(loader)
+    _load_local(loader, local, base_dir)
     for name, plugin in extra:
-        if _register(pm, plugin, name, repr(name)):
-            info.append(PluginInfo(name, "local", None, None))
-
-    for item in info:
-        item.hooks = _hooks_of(pm, pm.get_plugin(item.name))
-
+        if not loader.is_disabled(name):
+            loader.add(plugin, PluginInfo(name, "extra", source=repr(plugin)),
+                       f"plugin {name!r}", loader.problem)
+    for item in loader.info:
+        plugin = loader.pm.get_plugin(item.name)
+        item.hooks = sorted(c.name for c in loader.pm.get_hookcallers(plugin) or [])
     readers: Registry[Reader] = Registry("reader", Reader)
     encoders: Registry[Encoder] = Registry("encoder", Encoder)
-    _fill(pm, "register_readers", readers)
-    _fill(pm, "register_encoders", encoders)
-    return Plugins(pm, readers, encoders, info)
-
-
-def _fill(pm: pluggy.PluginManager, hook_name: str, registry: Registry[Any]) -> None:
-    # Each plugin is called on its own so the registry knows who registered what, which
-    # is what makes a duplicate-name error able to name both plugins.
-    all_plugins = [p for p in pm.get_plugins()]
-    for plugin in all_plugins:
-        name = pm.get_name(plugin) or repr(plugin)
-        if hook_name not in _hooks_of(pm, plugin):
-            continue
-        others = [p for p in all_plugins if p is not plugin]
-        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
-        caller(register=lambda cls, _name=name: registry.add(cls, _name))
-
-
-def _own_version() -> str:
-    from osai_import import __version__
-
-    return __version__
+    _fill(loader, "register_readers", readers)
+    _fill(loader, "register_encoders", encoders)
+    return Plugins(loader.pm, readers, encoders, loader.info, loader.problems)
