@@ -41,8 +41,7 @@ class Annotation(NamedTuple):
 
 
 def _first_doc_line(cls: type) -> str:
-    # The class's own docstring only: an undocumented plugin must not borrow Reader's.
-    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    doc = inspect.getdoc(cls) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
