@@ -43,11 +43,15 @@ TESTPLUGIN_INFO = {
 LISTFILE = {
     "name": "listfile",
     "plugin": "testplugin",
+    "distribution": "osai-import-testplugin",
+    "version": "1.2.3",
     "description": "Read a text file listing one `image-path label` pair per line.",
 }
 LABELTXT = {
     "name": "labeltxt",
     "plugin": "testplugin",
+    "distribution": "osai-import-testplugin",
+    "version": "1.2.3",
     "description": "Write the image-level label as a one-line text annotation.",
 }
 
@@ -172,7 +176,7 @@ def test_readers_and_encoders_list_the_installed_plugin(
     assert only_ours(json.loads(readers.stdout)) == [LISTFILE]
     assert only_ours(json.loads(encoders.stdout)) == [LABELTXT]
     [line] = [x for x in text.stdout.splitlines() if x.startswith("listfile ")]
-    assert line.split() == ["listfile", *LISTFILE["description"].split(), "[testplugin]"]
+    assert line.split() == ["listfile", *LISTFILE["description"].split(), "[testplugin", "1.2.3]"]
     assert readers.stderr == "" and encoders.stderr == ""
 
 
