@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from osai_import.cli import cli
+from osai_import.config_file import MAX_NODES
 from osai_import.config import (
-    MAX_NODES,
     LoadedConfig,
     RunConfig,
     load_config,

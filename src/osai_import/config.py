@@ -10,14 +10,12 @@ sections against the options of the reader and encoder the plugins registered;
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +27,7 @@ from pydantic import (
 )
 
 from osai_import.base import ConfigPath, Encoder, PluginOptions, Reader
+from osai_import.config_file import ENV_NAME, read_yaml, substitute_env
 from osai_import.errors import ConfigError, RegistryError
 from osai_import.schema import format_validation_error
 
@@ -37,11 +36,6 @@ REGION_URLS = {
     "us": "https://app-us.onestepai.com/api",
 }
 
-MAX_CONFIG_BYTES = 1_000_000
-MAX_NODES = 200_000  # a YAML alias bomb expands to billions of nodes; no real config nears this
-MAX_DEPTH = 50
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ENV_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 
 
 class _Section(BaseModel):
@@ -60,7 +54,7 @@ class ServerConfig(_Section):
     token_env: str = Field(
         default="OSAI_TOKEN",
         description="name of the environment variable holding the access token",
-        json_schema_extra={"pattern": f"^{_ENV_NAME.pattern}$"},
+        json_schema_extra={"pattern": f"^{ENV_NAME.pattern}$"},
     )
     data: ConfigPath | None = Field(
         default=None,
@@ -72,7 +66,7 @@ class ServerConfig(_Section):
     @field_validator("token_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.fullmatch(value):
+        if not ENV_NAME.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an environment variable name (letters, digits and _, not "
                 f"starting with a digit); name the variable that holds the token, e.g. "
@@ -298,161 +292,6 @@ class ResolvedConfig:
         return self.encoder_cls(self.encoder_options)
 
 
-def substitute_env(value: Any, where: str = "") -> Any:
-    """Replace ``${VAR}`` in every string of a YAML tree from the environment.
-
-    ``${VAR:-text}`` uses ``text`` when VAR is unset or empty; ``$${`` stays a literal
-    ``${``. Keys are left alone. Every variable that is missing is named in one
-    ConfigError, with the path of the value that refers to it.
-    """
-    lines: list[str] = []
-    result = _substitute(value, where, lines)
-    if lines:
-        raise ConfigError(lines[0], lines=lines)
-    return result
-
-
-def _substitute(value: Any, where: str, lines: list[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, _join(where, str(k)), lines) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, _join(where, str(i)), lines) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    here = where or "<top level>"
-
-    def repl(match: re.Match[str]) -> str:
-        if match.group(1) is None:
-            return "${"  # the `$${` escape
-        name, sep, default = match.group(1).partition(":-")
-        if not _ENV_NAME.fullmatch(name):
-            lines.append(
-                f"{here}: ${{{match.group(1)}}} is not a valid variable reference; write "
-                f"${{NAME}} or ${{NAME:-default}}, or $${{ for a literal ${{"
-            )
-            return ""
-        found = os.environ.get(name)
-        if sep and not found:
-            return default
-        if found is None:
-            lines.append(
-                f"{here}: environment variable {name} is not set; export it, or write "
-                f"${{{name}:-default}} to give a default"
-            )
-            return ""
-        return found
-
-    return _ENV_REF.sub(repl, value)
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``safe_load`` that refuses a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, yaml.Node] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # `<<:` merges may be overridden on purpose
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    first = seen.get(key)
-                except TypeError:
-                    continue  # an unhashable key fails with its own message below
-                if first is not None:
-                    raise yaml.constructor.ConstructorError(
-                        None, None,
-                        f"key {key!r} is given twice (first on line {first.start_mark.line + 1}); "
-                        f"keep one",
-                        key_node.start_mark,
-                    )
-                seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
-
-
-def _check_tree(data: Any, path: Path) -> None:
-    """Refuse alias bombs and self-referencing aliases before anything walks the tree."""
-    budget = MAX_NODES
-    stack: list[tuple[Any, frozenset[int]]] = [(data, frozenset())]
-    while stack:
-        value, parents = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise ConfigError(
-                f"{path}: the config expands to more than {MAX_NODES} values (YAML aliases "
-                f"repeated inside each other?); write it out plainly"
-            )
-        if isinstance(value, (dict, list)):
-            if id(value) in parents:
-                raise ConfigError(f"{path}: a YAML alias refers to itself; remove the loop")
-            if len(parents) >= MAX_DEPTH:
-                raise ConfigError(f"{path}: the config nests too deeply; no config needs to")
-            inner = parents | {id(value)}
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, inner) for child in children)
-
-
-def _read_yaml(path: Path) -> tuple[dict[str, Any], bytes]:
-    """Return the config's top-level mapping and its raw bytes, or raise ConfigError."""
-    try:
-        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"{path}: the config is larger than {MAX_CONFIG_BYTES} bytes; a config "
-                f"describes a dataset, it does not hold it"
-            )
-        text = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder; give the path of the YAML config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
-    try:
-        decoded = text.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = text[: exc.start].count(b"\n") + 1
-        column = exc.start - text.rfind(b"\n", 0, exc.start)
-        raise ConfigError(
-            f"{path}:{line}:{column}: the config is not UTF-8 text (byte {text[exc.start]:#04x}); "
-            f"save it as UTF-8"
-        ) from None
-    try:
-        data = yaml.load(decoded, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "cannot be parsed"
-        lines = decoded.splitlines()
-        line = lines[mark.line] if mark and mark.line < len(lines) else ""
-        if "${" in line and "{" in problem:
-            problem += "; put values holding ${VAR} in quotes inside { } mappings"
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: the config nests too deeply; no config needs to") from None
-    if not isinstance(data, dict):
-        got = "an empty file" if data is None else f"a {_kind(data)}"
-        raise ConfigError(
-            f"{path}: the config must be a mapping with at least `dataset:` and `source:` "
-            f"sections, got {got}"
-        )
-    _check_tree(data, path)
-    return data, text
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    return "number" if isinstance(value, (int, float)) else type(value).__name__
-
-
 def _order(line: str) -> int:
     # Lines follow the order of the sections in the file format, unknown keys last.
     top = re.split(r"[.:]", line, maxsplit=1)[0]
@@ -462,7 +301,7 @@ def _order(line: str) -> int:
 
 def _load(path: Path) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
     """Return the loaded config (None when invalid), the raw data, and the problems."""
-    data, text = _read_yaml(path)
+    data, text = read_yaml(path)
     data = substitute_env(data)
     base_dir = path.resolve().parent
     try:
