@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 
-from osai_import.records import ImageRecord
+from osai_import.records import ImageRecord, Problem
 
 
 def _resolve_against_config(value: Path, info: ValidationInfo) -> Path:
@@ -84,6 +84,14 @@ class Reader(_Described, ABC):
     @abstractmethod
     def records(self) -> Iterator[ImageRecord]:
         """Yield every image of the source, lazily, in a deterministic order."""
+
+    def source_problems(self) -> Sequence[Problem]:
+        """Return problems of the last read that concern no single image.
+
+        Called once ``records()`` is exhausted. An annotation that points at an image the
+        source does not list belongs here: it cannot ride on any record.
+        """
+        return ()
 
 
 class Encoder(_Described, ABC):

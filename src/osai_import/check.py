@@ -321,6 +321,7 @@ def run_check(
     on_item: Callable[[CheckedItem], None] | None = None,
     problems_sink: Callable[[Problem], None] | None = None,
     workers: int = 4,
+    source_problems: Callable[[], Iterable[Problem]] | None = None,
 ) -> CheckSummary:
     """Check every record of a source and return the summary; memory stays flat.
 
@@ -346,6 +347,12 @@ def run_check(
                 problems_sink(problem)
         if on_item is not None:
             on_item(item)
+    # Problems that belong to no item (an annotation for an image the source lacks) are
+    # known only once the second read is over.
+    for problem in source_problems() if source_problems is not None else ():
+        summary.add_problem(problem)
+        if problems_sink is not None:
+            problems_sink(problem)
     return summary
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +30,7 @@ from pydantic import (
 from osai_import.base import ConfigPath, Encoder, PluginOptions, Reader
 from osai_import.config_file import ENV_NAME, read_yaml, substitute_env
 from osai_import.errors import ConfigError, RegistryError
+from osai_import.records import ImageRecord, Problem
 from osai_import.schema import format_validation_error
 
 REGION_URLS = {
@@ -290,6 +292,27 @@ class ResolvedConfig:
     def encoder(self) -> Encoder:
         """Return a new encoder for the annotations."""
         return self.encoder_cls(self.encoder_options)
+
+
+class SourceReads:
+    """Hand out record streams of a source, and the stream-wide problems of the last one.
+
+    ``run_check`` reads a source twice; the problems that belong to no image (see
+    ``Reader.source_problems``) come from the reader that did the last read.
+    """
+
+    def __init__(self, resolved: ResolvedConfig) -> None:
+        self.resolved = resolved
+        self._last: Reader | None = None
+
+    def records(self) -> Iterator[ImageRecord]:
+        """Return a new stream of the source's records."""
+        self._last = self.resolved.reader()
+        return self._last.records()
+
+    def source_problems(self) -> Sequence[Problem]:
+        """Return the last read's problems that concern no single image."""
+        return self._last.source_problems() if self._last is not None else ()
 
 
 def _order(line: str) -> int:
