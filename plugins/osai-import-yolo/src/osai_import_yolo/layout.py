@@ -1,0 +1,382 @@
+"""Work out a YOLO dataset's layout: its class names and where each split's images are.
+
+Three layouts are known, tried in this order: Ultralytics (``data.yaml``), Darknet
+(``obj.data`` with ``train.txt`` lists) and plain folders (``images/`` + ``labels/``,
+``<split>/images`` + ``<split>/labels``, ``obj_<split>_data/``, or images beside labels).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from osai_import import ItemError, Problem, Severity, SourceError
+from osai_import_yolo.paths import inside, locate, open_text, read_lines, relative_key
+
+YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
+NAMES_FILES = ("obj.names", "classes.txt", "classes.names")
+_SPLIT_KEYS = ("train", "val", "test")
+_ALIASES = {
+    "val": ("val", "valid", "validation"),
+    "valid": ("valid", "val", "validation"),
+    "train": ("train",),
+    "test": ("test",),
+}
+MAX_CONFIG_BYTES = 1024 * 1024
+_NOT_SPLITS = {"classes", "names", "backup", "eval", "results", "map", "top"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a split's images come from: a folder, or a text file listing image paths."""
+
+    folder: Path | None = None
+    listing: Path | None = None
+    recursive: bool = True
+
+
+@dataclass
+class Split:
+    """A named part of the dataset (``""`` when the dataset has no splits)."""
+
+    name: str
+    sources: list[Source]
+
+
+@dataclass
+class Layout:
+    """Everything the reader needs before its first image."""
+
+    kind: str
+    root: Path
+    names: dict[int, str]
+    names_where: str
+    splits: list[Split]
+    notes: list[Problem] = field(default_factory=list)
+    known_text: set[str] = field(default_factory=set)  # .txt files that are not labels
+
+
+def _note(code: str, message: str, item: str) -> Problem:
+    return Problem(code, Severity.WARNING, message, item)
+
+
+def detect(
+    path: Path,
+    *,
+    names: Sequence[str] | Mapping[int, str] | None,
+    splits: Sequence[str] | None,
+    allow_outside: bool,
+) -> Layout:
+    """Return the layout of the dataset at ``path`` (its root, a data.yaml or an obj.data)."""
+    if not path.exists():
+        raise SourceError(
+            f"{path}: no such file or folder; set source.path to the dataset's root folder "
+            "(the one holding data.yaml, obj.data or images/)"
+        )
+    if path.is_file():
+        root = path.parent
+        if path.suffix.lower() in (".yaml", ".yml"):
+            layout = _ultralytics(path, root, splits, allow_outside)
+        elif path.suffix.lower() == ".data":
+            layout = _darknet(path, root, splits, allow_outside)
+        else:
+            raise SourceError(
+                f"{path}: not a dataset folder, a data.yaml or an obj.data; point "
+                "source.path at one"
+            )
+    else:
+        root = path
+        found = next((root / n for n in YAML_NAMES if (root / n).is_file()), None)
+        data_files = sorted(p for p in root.glob("*.data") if p.is_file())
+        darknet = (
+            root / "obj.data"
+            if (root / "obj.data").is_file()
+            else (data_files[0] if len(data_files) == 1 else None)
+        )
+        if found is not None:
+            layout = _ultralytics(found, root, splits, allow_outside)
+        elif darknet is not None:
+            layout = _darknet(darknet, root, splits, allow_outside)
+        else:
+            layout = Layout("yolo", root, {}, "", _folder_splits(root))
+    if names is not None:
+        layout.names = dict(enumerate(names)) if isinstance(names, Sequence) else dict(names)
+        layout.names_where = "source.names"
+    elif not layout.names:
+        layout.names, layout.names_where = _names_beside(layout.root)
+        layout.known_text.add(Path(layout.names_where).name)
+    if splits is not None:
+        _pick(layout, splits)
+    if not layout.splits:
+        raise SourceError(
+            f"{layout.root}: no images/ folder, data.yaml split or obj.data list; "
+            "is source.path the dataset's root folder?"
+        )
+    return layout
+
+
+def _pick(layout: Layout, wanted: Sequence[str]) -> None:
+    have = {s.name: s for s in layout.splits}
+    missing = [w for w in wanted if w not in have]
+    if missing:
+        known = ", ".join(repr(n) for n in have) or "none"
+        raise SourceError(
+            f"{layout.root}: no split {', '.join(map(repr, missing))} (splits: {known}); "
+            "fix source.splits"
+        )
+    layout.splits = [have[w] for w in dict.fromkeys(wanted)]
+
+
+def _names_beside(root: Path) -> tuple[dict[int, str], str]:
+    candidates = [root / n for n in NAMES_FILES] + sorted(root.glob("*.names"))
+    for candidate in candidates:
+        if candidate.is_file():
+            return read_names(candidate, relative_key(candidate, root)), str(candidate)
+    raise SourceError(
+        f"{root}: no class names: add obj.names or classes.txt (one name per line, line 1 is "
+        "class 0), a data.yaml with `names:`, or set source.names"
+    )
+
+
+def read_names(path: Path, where: str) -> dict[int, str]:
+    """Read a names file: line N (from 0) names class N; blank lines name nothing."""
+    try:
+        lines = [text.strip() for _, text in read_lines(path, where)]
+    except ItemError as exc:
+        raise SourceError(str(exc)) from None
+    return {index: name for index, name in enumerate(lines) if name}
+
+
+def _load_yaml(path: Path, where: str) -> dict[str, Any]:
+    try:
+        with open_text(path, where, MAX_CONFIG_BYTES) as handle:
+            data = yaml.safe_load(handle)
+    except ItemError as exc:
+        raise SourceError(str(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise SourceError(
+            f"{where}{line}: invalid YAML: {getattr(exc, 'problem', exc)}; fix the file"
+        ) from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{where}: not UTF-8 text; save it as UTF-8") from None
+    if not isinstance(data, dict):
+        raise SourceError(
+            f"{where}: expected a mapping with `names:` and `train:`/`val:`, got "
+            f"{type(data).__name__}"
+        )
+    return data
+
+
+def _yaml_names(data: Mapping[str, Any], where: str) -> dict[int, str]:
+    raw = data.get("names")
+    if isinstance(raw, list):
+        names = {i: n for i, n in enumerate(raw)}
+    elif isinstance(raw, dict):
+        try:
+            names = {int(k): v for k, v in raw.items()}
+        except (TypeError, ValueError):
+            raise SourceError(
+                f"{where}: `names` keys must be class numbers (0: cat, 1: dog)"
+            ) from None
+    elif raw is None:
+        return {}
+    else:
+        raise SourceError(f"{where}: `names` must be a list or a mapping of class numbers to names")
+    if any(
+        k < 0 or not isinstance(v, (str, int, float)) or isinstance(v, bool)
+        for k, v in names.items()
+    ):
+        raise SourceError(f"{where}: every class name must be text, and numbers from 0")
+    count = data.get("nc")
+    if isinstance(count, int) and not isinstance(count, bool) and names and max(names) >= count:
+        raise SourceError(
+            f"{where}: `nc: {count}` but `names` has classes up to {max(names)}; make them agree"
+        )
+    return {k: str(v).strip() for k, v in names.items() if str(v).strip()}
+
+
+def _ultralytics(
+    path: Path, root: Path, wanted: Sequence[str] | None, allow_outside: bool
+) -> Layout:
+    where = relative_key(path, root)
+    data = _load_yaml(path, where)
+    layout = Layout("ultralytics", root, _yaml_names(data, where), where, [])
+    base = root
+    declared = data.get("path")
+    if isinstance(declared, str) and declared.strip():
+        target = Path(os.path.normpath(root / declared.strip()))
+        if not target.is_dir():
+            layout.notes.append(
+                _note(
+                    "yolo.path_fixed",
+                    f"{where}: `path: {declared}` does not exist here; "
+                    f"paths are taken from {root} instead",
+                    where,
+                )
+            )
+        elif not inside(target, root) and not allow_outside:
+            raise SourceError(
+                f"{where}: `path: {declared}` leads outside {root}; set source.path to {target}, "
+                "or set source.allow_outside_root: true if you trust this file"
+            )
+        else:
+            base = layout.root = target
+    for key in _SPLIT_KEYS:
+        entries = data.get(key)
+        if entries in (None, "", []):
+            continue
+        if wanted is not None and key not in wanted:
+            layout.splits.append(Split(key, []))  # named in messages, never read
+            continue
+        entries = entries if isinstance(entries, list) else [entries]
+        if not all(isinstance(e, str) and e.strip() for e in entries):
+            raise SourceError(f"{where}: `{key}:` must be a path or a list of paths")
+        layout.splits.append(
+            Split(key, [_entry(e, key, where, base, layout, allow_outside) for e in entries])
+        )
+    if not layout.splits:
+        layout.splits = _folder_splits(layout.root)
+    return layout
+
+
+def _entry(
+    text: str, split: str, where: str, base: Path, layout: Layout, allow_outside: bool
+) -> Source:
+    found, tried = locate(text, [base], layout.root, allow_outside=allow_outside)
+    if found is not None:
+        if found != Path(os.path.normpath(base / text)):
+            layout.notes.append(
+                _note(
+                    "yolo.path_fixed",
+                    f"{where}: `{split}: {text}` was found at {relative_key(found, layout.root)}",
+                    where,
+                )
+            )
+        return Source(listing=found) if found.is_file() else Source(folder=found)
+    for alias in _ALIASES.get(split, (split,)):
+        for folder in (layout.root / alias / "images", layout.root / "images" / alias):
+            if folder.is_dir():
+                layout.notes.append(
+                    _note(
+                        "yolo.path_fixed",
+                        f"{where}: `{split}: {text}` does not exist (looked at "
+                        f"{_shown(tried)}); used {relative_key(folder, layout.root)} instead. "
+                        f"Fix {where} to silence this",
+                        where,
+                    )
+                )
+                return Source(folder=folder)
+    others = [s for s in _SPLIT_KEYS if s != split]
+    raise SourceError(
+        f"{where}: `{split}: {text}` does not exist (looked at {_shown(tried)}); fix the path in "
+        f"{where}, or leave the split out with source.splits (for instance [{others[0]}])"
+    )
+
+
+def _shown(paths: list[str]) -> str:
+    return ", ".join(paths) or "nowhere"
+
+
+def _darknet(path: Path, root: Path, wanted: Sequence[str] | None, allow_outside: bool) -> Layout:
+    where = relative_key(path, root)
+    settings: dict[str, str] = {}
+    try:
+        for _number, text in read_lines(path, where):
+            key, sep, value = text.split("#", 1)[0].partition("=")
+            if sep and key.strip():
+                settings[key.strip().lower()] = value.strip()
+    except ItemError as exc:
+        raise SourceError(str(exc)) from None
+    layout = Layout(
+        "darknet", root, {}, where, [], known_text={"train.txt", "valid.txt", "test.txt"}
+    )
+    if settings.get("names"):
+        names_path, tried = locate(settings["names"], [root], root, allow_outside=allow_outside)
+        if names_path is None or not names_path.is_file():
+            raise SourceError(
+                f"{where}: `names = {settings['names']}` does not exist (looked at "
+                f"{_shown(tried)}); fix obj.data or set source.names"
+            )
+        layout.names = read_names(names_path, relative_key(names_path, root))
+        layout.names_where = relative_key(names_path, root)
+        layout.known_text.add(names_path.name)
+    for key, value in settings.items():
+        if key in _NOT_SPLITS or not value.lower().endswith(".txt"):
+            continue
+        if wanted is not None and key not in wanted:
+            layout.splits.append(Split(key, []))  # named in messages, never read
+            continue
+        listing, tried = locate(value, [root], root, allow_outside=allow_outside)
+        layout.known_text.add(Path(value).name)
+        if listing is not None and listing.is_file():
+            layout.splits.append(Split(key, [Source(listing=listing)]))
+            continue
+        folder = root / f"obj_{key}_data"
+        if not folder.is_dir():
+            raise SourceError(
+                f"{where}: `{key} = {value}` does not exist (looked at {_shown(tried)}); fix "
+                "obj.data, or leave the split out with source.splits"
+            )
+        layout.notes.append(
+            _note(
+                "yolo.path_fixed",
+                f"{where}: `{key} = {value}` does not exist; used {folder.name}/ instead",
+                where,
+            )
+        )
+        layout.splits.append(Split(key, [Source(folder=folder)]))
+    classes = settings.get("classes", "")
+    if classes.isdigit() and layout.names and int(classes) != len(layout.names):
+        layout.notes.append(
+            _note(
+                "yolo.names_mismatch",
+                f"{where}: `classes = {classes}` but "
+                f"{layout.names_where} names {len(layout.names)} classes",
+                where,
+            )
+        )
+    if not layout.splits:
+        layout.splits = _folder_splits(root)
+    return layout
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(
+                (folder / e.name for e in listing if not e.name.startswith(".") and e.is_dir()),
+                key=lambda p: p.name,
+            )
+    except OSError:
+        return []
+
+
+def _folder_splits(root: Path) -> list[Split]:
+    images = root / "images"
+    if images.is_dir():
+        splits = [Split("", [Source(folder=images, recursive=False)])]
+        splits += [Split(sub.name, [Source(folder=sub)]) for sub in _subfolders(images)]
+        return splits
+    subs = _subfolders(root)
+    nested = [
+        Split(sub.name, [Source(folder=sub / "images")])
+        for sub in subs
+        if (sub / "images").is_dir()
+    ]
+    if nested:
+        return nested
+    darknet = [
+        s
+        for s in subs
+        if s.name.startswith("obj_") and s.name.endswith("_data") and len(s.name) > 9
+    ]
+    if darknet:
+        return [Split(s.name[4:-5], [Source(folder=s)]) for s in darknet]
+    return [Split("", [Source(folder=root)])]

@@ -1,0 +1,500 @@
+"""Test reader plugins: a conformance suite, a local OSAI server and upload helpers.
+
+Installed as a pytest plugin (entry point ``pytest11``), so the fixtures
+``osai_local_server`` and ``osai_uploader`` exist in every test session. A reader proves
+it keeps the Reader contract by subclassing :class:`ReaderConformance`::
+
+    class TestMyReader(ReaderConformance):
+        reader_class = MyReader
+
+        @pytest.fixture
+        def reader_options(self, tmp_path):
+            ...  # write a small valid source; return its `source:` options
+
+        @pytest.fixture
+        def broken_source(self, tmp_path):
+            ...  # write a source with one bad item; return BrokenSource(options, "bad.txt:3")
+
+docs/writing-plugins.md walks through it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import math
+import os
+import pickle
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import requests
+import yaml
+from PIL import Image
+from pydantic import ValidationError
+
+from osai_import.base import PluginOptions, Reader
+from osai_import.errors import OsaiImportError
+from osai_import.records import Box, ImageRecord, Problem, Severity
+
+__all__ = [
+    "BrokenSource", "OsaiUploader", "ReaderConformance", "UploadResult", "local_server",
+    "make_image", "osai_local_server", "osai_uploader",
+]
+
+_TOKEN_ENV = "OSAI_IMPORT_TESTING_TOKEN"
+_CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_EPSILON = 1e-6
+
+
+def make_image(path: Path, width: int = 32, height: int = 24,
+               color: tuple[int, int, int] = (200, 30, 30), fmt: str | None = None) -> Path:
+    """Write a real JPEG or PNG (by ``fmt`` or the suffix) and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = fmt or ("PNG" if path.suffix.lower() == ".png" else "JPEG")
+    Image.new("RGB", (width, height), color).save(path, fmt)
+    return path
+
+
+@dataclass(frozen=True)
+class BrokenSource:
+    """A source with a bad item: the reader's options and the text reports must contain."""
+
+    options: dict[str, Any]
+    item: str
+
+
+# --- the local server and uploads ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def local_server(data_dir: Path) -> Iterator[Any]:
+    """Run the embedded OSAI-compatible server on loopback, storing into ``data_dir``."""
+    from osai_import.emulator import EmulatorSettings, LocalServer
+
+    with LocalServer(EmulatorSettings(data_dir=data_dir)) as server:
+        yield server
+
+
+@dataclass
+class UploadResult:
+    """What a run reported (``RunReport``) and what the server stored (its inspection JSON)."""
+
+    report: Any
+    dataset: dict[str, Any]
+
+    @property
+    def images(self) -> list[dict[str, Any]]:
+        """Return the stored images, in upload order."""
+        return list(self.dataset.get("images", []))
+
+    def boxes(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Return ``{image name: sorted [(label, xmin, ymin, xmax, ymax), ...]}`` as stored."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for image in self.images:
+            rows = out.setdefault(image["name"], [])
+            rows.extend((o["name"], o["xmin"], o["ymin"], o["xmax"], o["ymax"])
+                        for o in image["objects"])
+            rows.sort()
+        return out
+
+
+@dataclass
+class OsaiUploader:
+    """Run configs against one running local server, through the real run engine."""
+
+    server: Any
+    workdir: Path
+    _runs: int = field(default=0, init=False)
+
+    def upload(self, source: Mapping[str, Any], *, plugins: Sequence[str] = (),
+               annotations: Mapping[str, Any] | None = None,
+               check: Mapping[str, Any] | None = None, dataset: str | None = None) -> UploadResult:
+        """Write a config for ``source`` (``type`` and options) and run it."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "dataset": {"name": dataset or f"conformance-{uuid.uuid4().hex[:8]}"},
+            "source": dict(source),
+            "annotations": dict(annotations or {"type": "voc"}),
+            "check": dict(check or {}),
+            "plugins": [str(p) for p in plugins],
+        }
+        path = self.workdir / f"config-{self._runs}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return self.run_config(path)
+
+    def run_config(self, path: Path) -> UploadResult:
+        """Run a config file against this server; its `server:` and journal are replaced."""
+        from rich.console import Console
+
+        from osai_import.config import ServerConfig, prepare
+        from osai_import.runner import RunOptions, run
+
+        self._runs += 1
+        resolved, _plugins = prepare(path)
+        config = resolved.loaded.config
+        resolved.loaded.config = config.model_copy(update={
+            "server": ServerConfig(url=self.server.base_url, token_env=_TOKEN_ENV),
+            "upload": config.upload.model_copy(
+                update={"journal": self.workdir / f"journal-{self._runs}"}),
+        })
+        previous = os.environ.get(_TOKEN_ENV)
+        os.environ[_TOKEN_ENV] = self.server.token
+        try:
+            report = run(resolved, RunOptions(quiet=True), Console(file=io.StringIO()))
+        finally:
+            if previous is None:
+                os.environ.pop(_TOKEN_ENV, None)
+            else:
+                os.environ[_TOKEN_ENV] = previous
+        stored = self.dataset(report.dataset_id) if report.dataset_id is not None else {}
+        return UploadResult(report, stored)
+
+    def dataset(self, dataset_id: Any) -> dict[str, Any]:
+        """Return everything the server stored for one dataset."""
+        url = f"{self.server.root_url}/_emulator/datasets/{dataset_id}"
+        answer = requests.get(url, timeout=30)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+
+@pytest.fixture
+def osai_local_server(tmp_path: Path) -> Iterator[Any]:
+    """Yield a started local OSAI server (``LocalServer``) storing into the test's tmp dir."""
+    with local_server(tmp_path / "osai-local-server") as server:
+        yield server
+
+
+@pytest.fixture
+def osai_uploader(osai_local_server: Any, tmp_path: Path) -> OsaiUploader:
+    """Return an :class:`OsaiUploader` bound to ``osai_local_server``."""
+    return OsaiUploader(osai_local_server, tmp_path / "osai-uploads")
+
+
+# --- watching what a reader touches ----------------------------------------------------
+
+
+class _Listing:
+    """A finished directory listing that behaves like the iterator ``os.scandir`` returns."""
+
+    def __init__(self, entries: list[Any]) -> None:
+        self._it = iter(entries)
+
+    def __iter__(self) -> _Listing:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        """Do nothing: the listing is already read."""
+
+
+@dataclass
+class _Watch:
+    opened: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    def files(self) -> int:
+        return len(set(self.opened))
+
+
+@contextlib.contextmanager
+def _watched(monkeypatch: pytest.MonkeyPatch, *, backwards: bool = False) -> Iterator[_Watch]:
+    """Record the files a reader opens and the records it builds; maybe list dirs backwards.
+
+    Listing backwards shows whether a reader depends on the file system's listing order,
+    which differs between machines and file systems.
+    """
+    watch = _Watch()
+    real_open, real_os_open = builtins.open, os.open
+    real_scandir, real_listdir = os.scandir, os.listdir
+    real_post_init = ImageRecord.__post_init__
+
+    def note(target: Any) -> None:
+        if isinstance(target, (str, bytes, os.PathLike)):
+            watch.opened.append(os.fsdecode(target))
+
+    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
+        note(file)
+        return real_open(file, *args, **kwargs)
+
+    def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        note(path)
+        return real_os_open(path, *args, **kwargs)
+
+    def scandir(path: Any = ".") -> Any:
+        with real_scandir(path) as it:
+            entries = list(it)
+        return _Listing(entries[::-1] if backwards else entries)
+
+    def listdir(path: Any = ".") -> list[Any]:
+        names = real_listdir(path)
+        return names[::-1] if backwards else names
+
+    def post_init(self: ImageRecord) -> None:
+        real_post_init(self)
+        watch.keys.append(self.key)
+
+    with monkeypatch.context() as patch:
+        for module, name, value in ((builtins, "open", open_), (io, "open", open_),
+                                    (os, "open", os_open), (os, "scandir", scandir),
+                                    (os, "listdir", listdir)):
+            patch.setattr(module, name, value)
+        patch.setattr(ImageRecord, "__post_init__", post_init)
+        yield watch
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+def _rows(boxes: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    # Sorted by whole pixels, since encoders may round a box outwards to whole pixels.
+    rows = [(label, *(float(c) for c in coords)) for label, *coords in boxes]
+    return sorted(rows, key=lambda row: (row[0], *(round(c) for c in row[1:])))
+
+
+def _close(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
+    def same(x: tuple[Any, ...], y: tuple[Any, ...]) -> bool:
+        pairs = zip(x[1:], y[1:], strict=True)
+        return x[0] == y[0] and all(math.isclose(p, q, abs_tol=1.0) for p, q in pairs)
+
+    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+
+
+# --- the conformance suite -------------------------------------------------------------
+
+
+class ReaderConformance:
+    """The Reader contract as tests: subclass it, set ``reader_class``, give sample sources.
+
+    Override the ``reader_options`` fixture (the ``source:`` options of a small valid
+    sample the test writes: at least ``min_records`` images, no item with an error) and
+    the ``broken_source`` fixture (a source with one bad item; parametrize it to test
+    several). Set ``expect_boxes = False`` for a reader that never yields boxes, and
+    ``local_plugins`` to the config ``plugins:`` entries that register the reader when it
+    is not an installed plugin.
+    """
+
+    reader_class: ClassVar[type[Reader]]
+    expect_boxes: ClassVar[bool] = True
+    min_records: ClassVar[int] = 3
+    local_plugins: ClassVar[Sequence[str]] = ()
+    upload_check: ClassVar[Mapping[str, Any]] = {"name_collisions": "disambiguate"}
+
+    @pytest.fixture
+    def reader_options(self) -> dict[str, Any]:
+        """Return the options of a valid sample source (override this fixture)."""
+        pytest.fail(f"{type(self).__name__} must override the `reader_options` fixture")
+
+    @pytest.fixture
+    def broken_source(self) -> BrokenSource:
+        """Return a source with one bad item, and what reports must name (override this)."""
+        pytest.fail(f"{type(self).__name__} must override the `broken_source` fixture")
+
+    @pytest.fixture
+    def sample_records(self, reader_options: dict[str, Any]) -> list[ImageRecord]:
+        """Return the records of the sample source."""
+        return self.read(reader_options)
+
+    def make_reader(self, options: Mapping[str, Any]) -> Reader:
+        """Validate ``options`` the way a config's are and return a new reader."""
+        return self.reader_class(self.reader_class.parse_options(dict(options)))
+
+    def read(self, options: Mapping[str, Any]) -> list[ImageRecord]:
+        """Return every record of a source."""
+        return list(self.make_reader(options).records())
+
+    # the class
+
+    def test_class_contract(self) -> None:
+        """Check the name, the description and the options model."""
+        cls = self.reader_class
+        assert isinstance(cls, type) and issubclass(cls, Reader), f"{cls!r} is not a Reader"
+        name = getattr(cls, "name", None)
+        assert isinstance(name, str) and _NAME.match(name), (
+            f"{cls.__qualname__}.name must be a short identifier such as 'yolo', not {name!r}")
+        assert cls.description(), f"{cls.__qualname__} needs a docstring (its first line)"
+        assert issubclass(cls.Options, PluginOptions), "Options must subclass PluginOptions"
+        assert cls.Options.model_json_schema().get("type") == "object"
+
+    def test_reader_is_registered(self) -> None:
+        """Check that the plugin manager finds the reader under its name."""
+        from osai_import.plugins import build_plugins
+
+        entry = build_plugins(list(self.local_plugins)).readers.get(self.reader_class.name)
+        assert entry.cls.__qualname__ == self.reader_class.__qualname__, (
+            f"source.type {self.reader_class.name!r} is {entry.cls!r}, from {entry.plugin!r}")
+
+    def test_options_reject_unknown_fields(self, reader_options: dict[str, Any]) -> None:
+        """Check that a misspelled option is an error, not silently ignored."""
+        with pytest.raises(ValidationError) as caught:
+            self.reader_class.parse_options({**reader_options, "osai_no_such_option": 1})
+        assert "osai_no_such_option" in str(caught.value)
+
+    # the records
+
+    def test_yields_image_records(self, reader_options: dict[str, Any]) -> None:
+        """Check that records() returns a lazy iterator of ImageRecord."""
+        stream = self.make_reader(reader_options).records()
+        assert isinstance(stream, Iterator) and not isinstance(stream, Sequence), (
+            f"records() returned a {type(stream).__name__}; make it a generator (use yield)")
+        records = list(stream)
+        assert len(records) >= self.min_records, (
+            f"the sample gave {len(records)} record(s); the suite needs {self.min_records}")
+        for record in records:
+            assert isinstance(record, ImageRecord), f"{record!r} is not an ImageRecord"
+
+    def test_record_fields_are_valid(self, sample_records: list[ImageRecord]) -> None:
+        """Check every field: key, name, path, category, boxes, problems, sizes, extras."""
+        for r in sample_records:
+            assert isinstance(r.key, str) and r.key, f"{r!r}: empty key"
+            assert not set(r.name) & {"/", "\\", "\x00"}, f"{r.key}: name {r.name!r} has folders"
+            assert r.path.is_file(), f"{r.key}: path {r.path} is not a file"
+            assert r.category is None or (isinstance(r.category, str) and r.category.strip()), (
+                f"{r.key}: category must be None or a non-empty string, not {r.category!r}")
+            for box in r.boxes:
+                assert isinstance(box, Box), f"{r.key}: {box!r} is not a Box"
+                assert isinstance(box.label, str) and box.label.strip(), f"{r.key}: no label"
+                assert box.xmin < box.xmax and box.ymin < box.ymax, f"{r.key}: empty box {box}"
+            for p in r.problems:
+                assert isinstance(p, Problem), f"{r.key}: {p!r} is not a Problem"
+                assert _CODE.match(p.code), f"{r.key}: code {p.code!r} is not like 'yolo.clamped'"
+                assert isinstance(p.severity, Severity) and p.message, f"{r.key}: {p!r}"
+            for value in (r.width, r.height, r.depth):
+                assert value is None or (isinstance(value, int) and value > 0), f"{r.key}: size"
+            assert all(isinstance(k, str) for k in r.extras), f"{r.key}: extras keys must be str"
+
+    def test_sample_has_no_errors(self, sample_records: list[ImageRecord]) -> None:
+        """Check that the valid sample gives no error problems (and boxes when expected)."""
+        errors = [p for r in sample_records for p in r.problems if p.severity is Severity.ERROR]
+        assert not errors, f"the sample source is meant to be valid, but: {errors}"
+        if self.expect_boxes:
+            assert any(r.boxes for r in sample_records), (
+                "the sample gave no boxes; add some, or set expect_boxes = False")
+
+    def test_keys_are_unique(self, sample_records: list[ImageRecord]) -> None:
+        """Check that no two records share a key (the journal resumes by key)."""
+        twice = [key for key, n in Counter(r.key for r in sample_records).items() if n > 1]
+        assert not twice, f"keys given to more than one record: {twice}"
+
+    def test_sizes_match_the_image_files(self, sample_records: list[ImageRecord]) -> None:
+        """Check that a width/height the reader states is the image file's."""
+        for r in sample_records:
+            if r.width is not None or r.height is not None:
+                actual = _image_size(r.path)
+                assert (r.width, r.height) == actual, (
+                    f"{r.key}: the record says {r.width}x{r.height}, {r.path} is "
+                    f"{actual[0]}x{actual[1]}")
+
+    def test_boxes_inside_the_image(self, sample_records: list[ImageRecord]) -> None:
+        """Check that every box lies inside its image, in absolute pixels."""
+        for r in sample_records:
+            width, height = _image_size(r.path)
+            for b in r.boxes:
+                inside = (b.xmin >= -_EPSILON and b.ymin >= -_EPSILON
+                          and b.xmax <= width + _EPSILON and b.ymax <= height + _EPSILON)
+                assert inside, f"{r.key}: {b} leaves the {width}x{height} image {r.path}"
+
+    def test_records_survive_the_journal(self, sample_records: list[ImageRecord]) -> None:
+        """Check that records pickle (the plan stores them on disk between phases)."""
+        for r in sample_records:
+            assert pickle.loads(pickle.dumps(r, protocol=5)) == r, f"{r.key} changes in pickle"
+
+    def test_order_is_deterministic(self, reader_options: dict[str, Any],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """Check that two reads agree, even when directories list in another order."""
+        first = self.read(reader_options)
+        with _watched(monkeypatch, backwards=True):
+            backwards = self.read(reader_options)
+        assert [r.key for r in first] == [r.key for r in backwards], (
+            "the order of records follows the file system's listing order; sort what you list")
+        assert first == backwards == self.read(reader_options), "two reads of a source differ"
+
+    def test_streams_lazily(self, reader_options: dict[str, Any],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Check that the first record arrives before the source is read to the end."""
+        reader = self.make_reader(reader_options)
+        with _watched(monkeypatch) as watch:
+            stream = iter(reader.records())
+            first = next(stream, None)
+            built, opened = len(set(watch.keys)), watch.files()
+            total = 0 if first is None else 1 + sum(1 for _ in stream)
+        assert total >= self.min_records, f"the sample needs {self.min_records} records"
+        assert built <= 2, (
+            f"{built} of {total} records were built before the first one was returned; "
+            "yield each record as soon as it is read (one record of look-ahead at most)")
+        if watch.files() > 1:
+            assert opened < watch.files(), (
+                f"all {watch.files()} files the reader opens were opened before the first "
+                "record; read one item's files, yield its record, then go on")
+
+    # errors
+
+    def test_missing_source_is_an_error(self, reader_options: dict[str, Any],
+                                        tmp_path: Path) -> None:
+        """Check that a source path that does not exist gives an OsaiImportError naming it."""
+        if "path" not in reader_options:
+            return
+        missing = tmp_path / "osai-missing" / Path(str(reader_options["path"])).name
+        try:
+            records = self.read({**reader_options, "path": str(missing)})
+        except ValidationError as exc:
+            assert "path" in str(exc)
+            return
+        except OsaiImportError as exc:
+            assert missing.parent.name in str(exc), f"the error does not name the path: {exc}"
+            return
+        except Exception as exc:  # the breach of contract under test
+            pytest.fail(f"a missing source raised {type(exc).__name__}: {exc}; "
+                        "raise an OsaiImportError (SourceError) naming the path")
+        pytest.fail(f"a source that does not exist gave {len(records)} record(s), no error")
+
+    def test_broken_source_names_the_item(self, broken_source: BrokenSource) -> None:
+        """Check that a bad item gives an OsaiImportError or an error Problem naming it."""
+        try:
+            records = self.read(broken_source.options)
+        except OsaiImportError as exc:
+            assert broken_source.item in str(exc), (
+                f"the error does not name {broken_source.item!r}: {exc}")
+            return
+        except Exception as exc:  # the breach of contract under test
+            pytest.fail(f"the broken source raised {type(exc).__name__}: {exc}; raise "
+                        "OsaiImportError subclasses (ItemError, SourceError) or yield the item "
+                        "with an error Problem")
+        problems = [p for r in records for p in r.problems]
+        named = [p for p in problems if p.severity is Severity.ERROR
+                 and broken_source.item in f"{p.item} {p.message}"]
+        assert named, f"no error names {broken_source.item!r}; problems: {problems}"
+
+    # the whole way
+
+    def test_uploads_to_local_server(self, reader_options: dict[str, Any],
+                                     sample_records: list[ImageRecord], tmp_path: Path) -> None:
+        """Check that the sample uploads through the real engine with every box."""
+        with local_server(tmp_path / "osai-server") as server:
+            result = OsaiUploader(server, tmp_path / "uploads").upload(
+                {"type": self.reader_class.name, **reader_options},
+                plugins=self.local_plugins, check=self.upload_check)
+        assert result.report.exit_code == 0, f"the upload failed: {result.report.to_dict()}"
+        assert len(result.images) == len(sample_records)
+        sent = _rows((b.label, b.xmin, b.ymin, b.xmax, b.ymax)
+                     for r in sample_records for b in r.boxes)
+        stored = _rows(row for rows in result.boxes().values() for row in rows)
+        assert _close(sent, stored), f"boxes read {sent} but the server stored {stored}"
