@@ -5,8 +5,9 @@ sidecars, a VOC-directory reader). It refuses any document that declares entitie
 names an external DTD (code ``xml.unsafe``) before anything could be expanded or fetched,
 reports broken XML with its line (``xml.malformed``) and VOC content it cannot use with
 the object it concerns (``xml.invalid``). Coordinates are kept exactly as written (see
-``osai_import.records`` for the convention); ``<part>`` sub-boxes are ignored; class names are
-normalized to Unicode NFC, like every name osai-import sends.
+``osai_import.records`` for the convention); ``<part>`` sub-boxes are not boxes, but are
+counted and named so a reader can say they were left out; class names are normalized to
+Unicode NFC, like every name osai-import sends.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import re
 import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -36,13 +37,21 @@ _UNSAFE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\b(?:SYSTEM|PUBLIC)\b")
 
 @dataclass(frozen=True, slots=True)
 class VocAnnotation:
-    """What a VOC file says about one image: its file name, its size, and its boxes."""
+    """What a VOC file says about one image: its file name, its size, and its boxes.
+
+    ``parts`` counts the ``<object><part>`` sub-boxes (a person's head, hands, ...) that
+    are not in ``boxes``; ``part_names`` holds their names in document order (NFC,
+    ``"unnamed"`` for a part without one), for a reader that warns about them.
+    """
 
     filename: str | None
     width: int | None
     height: int | None
     depth: int | None
     boxes: tuple[Box, ...]
+    # Out of ==: what a file says but nobody uploads does not make two annotations differ.
+    parts: int = field(default=0, compare=False)
+    part_names: tuple[str, ...] = field(default=(), compare=False)
 
 
 def _parser() -> etree.XMLParser:
@@ -245,10 +254,18 @@ def parse_voc(data: bytes | str | os.PathLike[str], *, source: str) -> VocAnnota
         )
     objects = [child for child in root if _local(child.tag) == "object"]
     boxes = tuple(_box(obj, i, len(objects), source) for i, obj in enumerate(objects, 1))
+    part_names = tuple(
+        unicodedata.normalize("NFC", _text(part, "name") or "unnamed")
+        for obj in objects
+        for part in obj
+        if _local(part.tag) == "part"
+    )
     return VocAnnotation(
         filename=_text(root, "filename"),
         width=_size_value(root, "width", source),
         height=_size_value(root, "height", source),
         depth=_size_value(root, "depth", source),
         boxes=boxes,
+        parts=len(part_names),
+        part_names=part_names,
     )

@@ -22,6 +22,7 @@ from osai_import.base import ConfigPath, Reader, ReaderOptions
 from osai_import.default_plugins.coco_geometry import BadGeometry, bbox_box, segmentation_box, short
 from osai_import.default_plugins.coco_stream import BoxStore, JsonSource
 from osai_import.errors import SourceError
+from osai_import.paths import inside
 from osai_import.records import Box, ImageRecord, Problem, Severity
 
 _DIFFICULT = 1
@@ -296,7 +297,7 @@ class _Run:
         file_name = cast(str, file_name)
         shown = file_name if len(file_name) <= 200 else file_name[:197] + "..."
         intro = f"{self.json}: image {key} ({shown})"
-        if not self._inside(path):
+        if not inside(self.root, path):
             return self._broken(key, name, "path.outside",
                                 f"{intro}: file_name points outside the image folder {self.root}; "
                                 "refused (set `images` to a folder that holds it)", path=path)
@@ -333,10 +334,6 @@ class _Run:
                 "coco.bad_annotation", Severity.ERROR,
                 f"{intro}: {notes.total - len(notes.details)} more annotation problems", item))
         return problems
-
-    def _inside(self, path: Path) -> bool:
-        root = str(self.root).rstrip(os.sep) + os.sep
-        return str(path).startswith(root) and str(path) != root
 
     def _category(self, boxes: tuple[Box, ...]) -> str | None:
         rule = self.options.image_category

@@ -5,19 +5,17 @@ appear, even when the rows are scattered. Memory stays bounded by reading the fi
 twice: the first pass stores, per image, only the number of its last row; the second
 builds each record and yields it as soon as its last row and every earlier image are
 done, so a manifest grouped by image holds one image in memory at a time. Errors name
-the CSV file and line. See docs/readers/csv.md for every option.
+the CSV file and line. csv_text.py reads the file's text (lines, rows, the header's
+columns). See docs/readers/csv.md for every option.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import math
 import os
 import posixpath
 import re
 import stat
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,18 +25,17 @@ from pydantic import Field, field_validator, model_validator
 
 from osai_import import hookimpl
 from osai_import.base import ConfigPath, Reader, ReaderOptions
+from osai_import.default_plugins import csv_text
+from osai_import.default_plugins.csv_text import BOX_COLUMNS, Plan, nfc
 from osai_import.errors import SourceError
+from osai_import.paths import inside
 from osai_import.records import Box, ImageRecord, Problem, Severity
 
 Column = Annotated[str, Field(min_length=1)] | Annotated[int, Field(ge=0)]
 """A column: its name in the header, or its 0-based number."""
-_BOX_COLUMNS = {
-    "xyxy": ("xmin_column", "ymin_column", "xmax_column", "ymax_column"),
-    "xywh": ("x_column", "y_column", "width_column", "height_column"),
-}
 _HOT = {"": False, "0": False, "1": True, "false": False, "true": True}
-_MAX_LINE = 16 * 1024 * 1024
 _SHOWN = 10
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class CsvOptions(ReaderOptions):
@@ -104,20 +101,20 @@ class CsvOptions(ReaderOptions):
         if self.decimal == "," and self.delimiter == ",":
             raise ValueError("decimal `,` needs another delimiter, such as `;`")
         other = "xywh" if self.box_format == "xyxy" else "xyxy"
-        wrong = [name for name in _BOX_COLUMNS[other] if name in given]
+        wrong = [name for name in BOX_COLUMNS[other] if name in given]
         if wrong:
             raise ValueError(
                 f"{', '.join(wrong)} apply to box_format: {other}, not {self.box_format}"
             )
-        if self.bbox_column is not None and any(n in given for n in _BOX_COLUMNS[self.box_format]):
+        if self.bbox_column is not None and any(n in given for n in BOX_COLUMNS[self.box_format]):
             raise ValueError("give either bbox_column or the four box columns, not both")
         if self.format == "onehot":
             if not self.header:
                 raise ValueError(
                     "format: onehot takes its class names from the header; set header: true"
                 )
-            cells = {"label_column", "category_column", "bbox_column", *_BOX_COLUMNS["xyxy"]}
-            extra = sorted(given & (cells | set(_BOX_COLUMNS["xywh"])))
+            cells = {"label_column", "category_column", "bbox_column", *BOX_COLUMNS["xyxy"]}
+            extra = sorted(given & (cells | set(BOX_COLUMNS["xywh"])))
             if extra:
                 raise ValueError(
                     f"format: onehot reads classes from 0/1 columns; remove {', '.join(extra)}"
@@ -131,25 +128,6 @@ class CsvOptions(ReaderOptions):
                     f"with header: false, columns are 0-based numbers; fix {', '.join(named)}"
                 )
         return self
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Column numbers, resolved against the header."""
-
-    image: int
-    label: int | None = None
-    category: int | None = None
-    box: tuple[int, ...] = ()  # four columns, or one bbox column
-    width: int | None = None
-    height: int | None = None
-    classes: tuple[tuple[int, str], ...] = ()  # onehot: (column, class name)
-    needed: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        used = [self.image, self.label, self.category, *self.box, self.width, self.height]
-        needed = max([c for c in used if c is not None] + [c for c, _ in self.classes]) + 1
-        object.__setattr__(self, "needed", needed)
 
 
 @dataclass
@@ -225,149 +203,26 @@ class CsvReader(Reader):
 
     # --- reading -------------------------------------------------------------------
 
-    def _rows(self) -> Iterator[tuple[int, int, list[str], _Plan]]:
+    def _rows(self) -> Iterator[tuple[int, int, list[str], Plan]]:
         """Yield (data row number, line, stripped cells, plan) for every non-blank row."""
-        delimiter = self.options.delimiter
-        if delimiter == "auto":
-            delimiter = self._sniff()
-        reader = csv.reader(self._lines(), delimiter=delimiter, skipinitialspace=True)
-        plan: _Plan | None = None
-        number, end = 0, 0
-        try:
-            for row in reader:
-                line, end = end + 1, reader.line_num
-                cells = [cell.strip() for cell in row]
-                if not any(cells):
+        opts = self.options
+        plan: Plan | None = None
+        number = 0
+        for line, cells in csv_text.rows(self._csv, opts.encoding, opts.delimiter):
+            if plan is None:
+                plan = csv_text.plan(opts, cells if opts.header else None, self._csv)
+                if opts.header:
                     continue
-                if plan is None:
-                    plan = self._plan(cells if self.options.header else None)
-                    if self.options.header:
-                        continue
-                number += 1
-                yield number, line, cells, plan
-        except csv.Error as exc:
-            raise SourceError(
-                f"{self._csv}:{reader.line_num}: unreadable CSV: {exc}; check the quoting"
-            ) from None
-        if plan is None and self.options.header:
+            number += 1
+            yield number, line, cells, plan
+        if plan is None and opts.header:
             raise SourceError(
                 f"{self._csv}: the file is empty; a CSV manifest starts with a header row"
             )
 
-    def _lines(self) -> Iterator[str]:
-        # Decoding line by line (not through TextIOWrapper) is what lets a bad byte be
-        # reported with its line number.
-        decoder = codecs.getincrementaldecoder(self.options.encoding)(errors="strict")
-        done, buffer = 0, ""
-        try:
-            handle = open(self._csv, "rb")
-        except OSError as exc:
-            raise SourceError(
-                f"{self._csv}: cannot open the CSV file: {exc.strerror}; check source.path"
-            ) from None
-        with handle:
-            while True:
-                raw = handle.read(1 << 16)
-                try:
-                    text = decoder.decode(raw, final=not raw)
-                except UnicodeDecodeError as exc:
-                    before = exc.object[: exc.start].count(b"\n")
-                    bad = exc.object[exc.start : exc.start + 4].hex(" ")
-                    line = done + buffer.count("\n") + before + 1
-                    raise SourceError(
-                        f"{self._csv}:{line}: bytes ({bad}) that are not valid "
-                        f"{self.options.encoding}; set the reader's `encoding` (for example "
-                        "cp1252 or latin-1) or re-save the file as UTF-8"
-                    ) from None
-                *complete, buffer = (buffer + text).split("\n")
-                for line in complete:
-                    done += 1
-                    yield line + "\n"
-                if len(buffer) > _MAX_LINE:
-                    raise SourceError(
-                        f"{self._csv}:{done + 1}: a line longer than {_MAX_LINE} characters; "
-                        "is this a CSV file?"
-                    )
-                if not raw:
-                    break
-        if buffer:
-            yield buffer
-
-    def _sniff(self) -> str:
-        sample, lines = "", self._lines()
-        for text in lines:
-            sample += text
-            if len(sample) > 65536:
-                break
-        lines.close()
-        try:
-            return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-        except csv.Error:
-            return ","  # one column, or too little text to tell
-
-    def _plan(self, header: list[str] | None) -> _Plan:
-        opts, given = self.options, self.options.model_fields_set
-        missing: list[str] = []
-
-        def find(option: str, required: bool) -> int | None:
-            value = getattr(opts, option)
-            if value is None or (header is None and isinstance(value, str)):
-                return None  # without a header only numbered columns exist
-            if isinstance(value, int):
-                if header is not None and value >= len(header):
-                    missing.append(f"{option}: {value} (there are {len(header)} columns)")
-                return value
-            assert header is not None
-            exact = [i for i, name in enumerate(header) if name == value]
-            loose = exact or [
-                i for i, name in enumerate(header) if name.casefold() == value.casefold()
-            ]
-            if len(loose) > 1:
-                raise SourceError(
-                    f"{self._csv}:1: column {value!r} ({option}) appears {len(loose)} times "
-                    "in the header; rename one"
-                )
-            if not loose and (required or option in given):
-                missing.append(f"{option}: {value!r}")
-            return loose[0] if loose else None
-
-        image = find("image_column", True)
-        width, height = find("image_width_column", False), find("image_height_column", False)
-        if opts.format == "onehot":
-            assert header is not None
-            used = {image, width, height}
-            classes = tuple((i, _nfc(n)) for i, n in enumerate(header) if i not in used and n)
-            plan = _Plan(image or 0, classes=classes, width=width, height=height)
-        else:
-            names = (
-                ("bbox_column",) if opts.bbox_column is not None else _BOX_COLUMNS[opts.box_format]
-            )
-            box = [find(name, False) for name in names]
-            found = [c for c in box if c is not None]
-            if found and len(found) < len(box):
-                absent = ", ".join(
-                    repr(getattr(opts, n)) for n, c in zip(names, box, strict=True) if c is None
-                )
-                missing.append(f"box columns {absent} (the other box columns are there)")
-            plan = _Plan(
-                image or 0,
-                label=find("label_column", False),
-                category=find("category_column", False),
-                box=tuple(found) if len(found) == len(box) else (),
-                width=width,
-                height=height,
-            )
-        if missing:
-            columns = ", ".join(map(repr, header)) if header is not None else "none (header: false)"
-            raise SourceError(
-                f"{self._csv}:1: missing column(s) {'; '.join(missing)}. The columns are: "
-                f"{columns}. Rename the columns in the CSV or set the reader's *_column options"
-            )
-        return plan
-
     # --- merging rows --------------------------------------------------------------
 
-    def _merge(self, image: _Image, row: list[str], line: int, plan: _Plan) -> None:
+    def _merge(self, image: _Image, row: list[str], line: int, plan: Plan) -> None:
         where = f"{self._csv}:{line}"
         if len(row) < plan.needed:
             message = f"the row has {len(row)} cells, the reader needs {plan.needed}; add them"
@@ -375,7 +230,7 @@ class CsvReader(Reader):
             return
         for what, column in (("width", plan.width), ("height", plan.height)):
             if column is not None and row[column]:
-                value = _number(row[column], self.options.decimal)
+                value = csv_text.number(row[column], self.options.decimal)
                 if value is None or value <= 0 or value != int(value):
                     message = f"image {what} {row[column]!r} is not a whole number of pixels"
                     image.problems.append(("csv.value", f"{where}: {message}"))
@@ -387,13 +242,13 @@ class CsvReader(Reader):
         label = row[plan.label] if plan.label is not None else ""
         category = row[plan.category] if plan.category is not None else ("" if plan.box else label)
         if category:
-            image.categories.setdefault(_nfc(category), line)
+            image.categories.setdefault(nfc(category), line)
         if plan.box:
             box = self._box(row, plan, label, where, image)
             if box is not None:
                 image.boxes.append(box)
 
-    def _merge_onehot(self, image: _Image, row: list[str], line: int, plan: _Plan) -> None:
+    def _merge_onehot(self, image: _Image, row: list[str], line: int, plan: Plan) -> None:
         for column, name in plan.classes:
             value = _HOT.get(row[column].lower())
             if value is None:
@@ -403,7 +258,7 @@ class CsvReader(Reader):
                 image.categories.setdefault(name, line)
 
     def _box(
-        self, row: list[str], plan: _Plan, label: str, where: str, image: _Image
+        self, row: list[str], plan: Plan, label: str, where: str, image: _Image
     ) -> Box | None:
         cells = [row[c] for c in plan.box]
         if len(cells) == 1:
@@ -421,7 +276,7 @@ class CsvReader(Reader):
             message = f"some box cells are empty ({cells}); fill all four or none"
             image.problems.append(("csv.box", f"{where}: {message}"))
             return None
-        numbers = [_number(c, self.options.decimal) for c in cells]
+        numbers = [csv_text.number(c, self.options.decimal) for c in cells]
         if any(n is None for n in numbers):
             bad = ", ".join(repr(c) for c, n in zip(cells, numbers, strict=True) if n is None)
             image.problems.append(("csv.value", f"{where}: box value(s) {bad} are not numbers"))
@@ -429,7 +284,7 @@ class CsvReader(Reader):
         a, b, c, d = (float(n) for n in numbers)  # type: ignore[arg-type]
         if self.options.box_format == "xywh":
             c, d = a + c, b + d
-        return Box(_nfc(label), a, b, c, d)
+        return Box(nfc(label), a, b, c, d)
 
     # --- one record ------------------------------------------------------------------
 
@@ -474,19 +329,21 @@ class CsvReader(Reader):
     def _locate(self, key: str, problem: Callable[[str, str], None]) -> tuple[str, str]:
         # Strings, not Paths, until the record is built: at 100k images every Path
         # construction is a visible share of the read.
-        name = _nfc(posixpath.basename(key) or key)
+        name = nfc(posixpath.basename(key) or key)
         if "\x00" in key or key in (".", "") or name in (".", ".."):
             problem("path.invalid", f"{key!r} is not a file path; fix the image cell")
             return str(self._root), name
-        relative = _inside(key, self._root)
-        if relative is None:
+        path = os.path.normpath(os.path.join(self._root, key))
+        # The cell's own text counts too: a Windows drive path (C:\data\x.jpg) is never
+        # inside a POSIX folder, and a path that climbs out is refused even if it climbs
+        # back in (../data/x.jpg), as docs/readers/csv.md promises.
+        if _DRIVE.match(key) or key.startswith("../") or not inside(self._root, path):
             problem(
                 "path.outside",
                 f"{key!r} points outside the image folder {self._root}; only images inside it "
                 "are read (set the reader's `images` option to a folder that holds them)",
             )
             return str(self._root), name
-        path = os.path.join(self._root, relative)
         suffix = name.rpartition(".")[2].lower() if "." in name else ""
         if suffix in self._extensions or _file_id(path) is not None:
             return path, name
@@ -504,12 +361,8 @@ class CsvReader(Reader):
             names = ", ".join(choices)
             problem("image.ambiguous", f"{key!r} matches {names}; write the full file name")
         if choices:
-            return f"{path}.{choices[0].rpartition('.')[2]}", _nfc(choices[0])
+            return f"{path}.{choices[0].rpartition('.')[2]}", nfc(choices[0])
         return path, name
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def _named(options: CsvOptions, option: str) -> bool:
@@ -532,30 +385,6 @@ def _key(cell: str) -> str:
     # Windows-made manifests separate folders with backslashes.
     text = cell.replace("\\", "/")
     return posixpath.normpath(text) if text else text
-
-
-def _inside(key: str, root: Path) -> str | None:
-    """Return ``key`` relative to ``root``, or None when it leaves it (lexically)."""
-    if re.match(r"^[A-Za-z]:", key):
-        return None  # a Windows drive path: never inside a POSIX folder
-    if key.startswith("/"):
-        prefix = str(root).rstrip("/") + "/"
-        return key[len(prefix) :] if key.startswith(prefix) and len(key) > len(prefix) else None
-    if key == ".." or key.startswith("../"):
-        return None
-    return key
-
-
-def _number(text: str, decimal: str) -> float | None:
-    if decimal == ",":
-        text = text.replace(".", "\x00").replace(",", ".")
-    if "_" in text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 @hookimpl(trylast=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from lxml import etree
 from pydantic import Field
 
 from osai_import import (
@@ -21,8 +19,15 @@ from osai_import import (
     Severity,
     SourceError,
 )
-from osai_import.voc import MAX_XML_BYTES, parse_voc
-from osai_import_voc.layout import IMAGE_SUFFIXES, VocFolder, find, image_for, read_lines, safe_id
+from osai_import.voc import parse_voc
+from osai_import_voc.layout import (
+    IMAGE_SUFFIXES,
+    VocFolder,
+    find,
+    image_for,
+    read_lines,
+    safe_id,
+)
 
 
 class VocReaderOptions(ReaderOptions):
@@ -163,8 +168,7 @@ class VocReader(Reader):
             )
         problems: list[Problem] = []
         try:
-            raw = _read(xml, xml_key)
-            annotation = parse_voc(raw, source=xml_key)
+            annotation = parse_voc(xml, source=xml_key)
         except ItemError as exc:
             image, _tried = image_for(voc.images, item_id, None)
             path = image or voc.images / f"{item_id}.jpg"
@@ -175,13 +179,13 @@ class VocReader(Reader):
                 extras=extras,
                 problems=(Problem(exc.code, Severity.ERROR, str(exc)),),
             )
-        parts = _parts(raw)
-        if parts:
+        if annotation.parts:
+            names = ", ".join(sorted(set(annotation.part_names))[:5])
             problems.append(
                 Problem(
                     "voc.part_ignored",
                     Severity.WARNING,
-                    f"{xml_key}: {len(parts)} <part> box(es) ({', '.join(sorted(set(parts))[:5])}) "
+                    f"{xml_key}: {annotation.parts} <part> box(es) ({names}) "
                     "not uploaded; OSAI takes whole objects only, their own boxes are uploaded",
                 )
             )
@@ -218,58 +222,6 @@ def _looked(tried: list[str]) -> str:
 
 def _base(item_id: str) -> str:
     return item_id.rsplit("/", 1)[-1]
-
-
-def _read(path: Path, where: str) -> bytes:
-    """Read an annotation's bytes: a regular file of at most MAX_XML_BYTES, never a FIFO."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ItemError(
-            "xml.unreadable", f"{where}: cannot read the XML file: {exc.strerror}"
-        ) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ItemError(
-                "xml.unreadable", f"{where}: is not a regular file; remove it or rename it"
-            )
-        data = handle.read(MAX_XML_BYTES + 1)
-    if len(data) > MAX_XML_BYTES:
-        raise ItemError(
-            "xml.invalid", f"{where}: larger than {MAX_XML_BYTES} bytes; not a VOC annotation"
-        )
-    return data
-
-
-def _parts(raw: bytes) -> list[str]:
-    """Return the names of ``<object><part>`` elements (parse_voc already refused unsafe XML)."""
-    if b"part" not in raw:
-        return []
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError:  # parse_voc read it; this second look never stops the item
-        return []
-    names = []
-    for obj in root:
-        if isinstance(obj.tag, str) and etree.QName(obj).localname == "object":
-            for part in obj:
-                if isinstance(part.tag, str) and etree.QName(part).localname == "part":
-                    name = next(
-                        (
-                            c.text
-                            for c in part
-                            if isinstance(c.tag, str)
-                            and etree.QName(c).localname == "name"
-                            and c.text
-                        ),
-                        "unnamed",
-                    )
-                    names.append(name.strip())
-    return names
 
 
 def _stems(folder: Path, suffixes: tuple[str, ...]) -> list[str]:

@@ -1,55 +1,26 @@
-"""Test reader plugins: a conformance suite, a local OSAI server and upload helpers.
-
-Installed as a pytest plugin (entry point ``pytest11``), so the fixtures
-``osai_local_server`` and ``osai_uploader`` exist in every test session. A reader proves
-it keeps the Reader contract by subclassing :class:`ReaderConformance`::
-
-    class TestMyReader(ReaderConformance):
-        reader_class = MyReader
-
-        @pytest.fixture
-        def reader_options(self, tmp_path):
-            ...  # write a small valid source; return its `source:` options
-
-        @pytest.fixture
-        def broken_source(self, tmp_path):
-            ...  # write a source with one bad item; return BrokenSource(options, "bad.txt:3")
-
-docs/writing-plugins.md walks through it.
-"""
+"""The Reader contract as tests: ``ReaderConformance``, and helpers to write samples."""
 
 from __future__ import annotations
 
-import builtins
-import contextlib
-import io
 import math
-import os
 import pickle
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import requests
-import yaml
 from PIL import Image
 from pydantic import ValidationError
 
 from osai_import.base import PluginOptions, Reader
 from osai_import.errors import OsaiImportError
 from osai_import.records import Box, ImageRecord, Problem, Severity
+from osai_import.testing.server import OsaiUploader, local_server
+from osai_import.testing.watch import watched
 
-__all__ = [
-    "BrokenSource", "OsaiUploader", "ReaderConformance", "UploadResult", "local_server",
-    "make_image", "osai_local_server", "osai_uploader",
-]
-
-_TOKEN_ENV = "OSAI_IMPORT_TESTING_TOKEN"
 _CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EPSILON = 1e-6
@@ -70,193 +41,6 @@ class BrokenSource:
 
     options: dict[str, Any]
     item: str
-
-
-# --- the local server and uploads ----------------------------------------------------
-
-
-@contextlib.contextmanager
-def local_server(data_dir: Path) -> Iterator[Any]:
-    """Run the embedded OSAI-compatible server on loopback, storing into ``data_dir``."""
-    from osai_import.emulator import EmulatorSettings, LocalServer
-
-    with LocalServer(EmulatorSettings(data_dir=data_dir)) as server:
-        yield server
-
-
-@dataclass
-class UploadResult:
-    """What a run reported (``RunReport``) and what the server stored (its inspection JSON)."""
-
-    report: Any
-    dataset: dict[str, Any]
-
-    @property
-    def images(self) -> list[dict[str, Any]]:
-        """Return the stored images, in upload order."""
-        return list(self.dataset.get("images", []))
-
-    def boxes(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Return ``{image name: sorted [(label, xmin, ymin, xmax, ymax), ...]}`` as stored."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for image in self.images:
-            rows = out.setdefault(image["name"], [])
-            rows.extend((o["name"], o["xmin"], o["ymin"], o["xmax"], o["ymax"])
-                        for o in image["objects"])
-            rows.sort()
-        return out
-
-
-@dataclass
-class OsaiUploader:
-    """Run configs against one running local server, through the real run engine."""
-
-    server: Any
-    workdir: Path
-    _runs: int = field(default=0, init=False)
-
-    def upload(self, source: Mapping[str, Any], *, plugins: Sequence[str] = (),
-               annotations: Mapping[str, Any] | None = None,
-               check: Mapping[str, Any] | None = None, dataset: str | None = None) -> UploadResult:
-        """Write a config for ``source`` (``type`` and options) and run it."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config = {
-            "dataset": {"name": dataset or f"conformance-{uuid.uuid4().hex[:8]}"},
-            "source": dict(source),
-            "annotations": dict(annotations or {"type": "voc"}),
-            "check": dict(check or {}),
-            "plugins": [str(p) for p in plugins],
-        }
-        path = self.workdir / f"config-{self._runs}.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        return self.run_config(path)
-
-    def run_config(self, path: Path) -> UploadResult:
-        """Run a config file against this server; its `server:` and journal are replaced."""
-        from rich.console import Console
-
-        from osai_import.config import ServerConfig, prepare
-        from osai_import.runner import RunOptions, run
-
-        self._runs += 1
-        resolved, _plugins = prepare(path)
-        config = resolved.loaded.config
-        resolved.loaded.config = config.model_copy(update={
-            "server": ServerConfig(url=self.server.base_url, token_env=_TOKEN_ENV),
-            "upload": config.upload.model_copy(
-                update={"journal": self.workdir / f"journal-{self._runs}"}),
-        })
-        previous = os.environ.get(_TOKEN_ENV)
-        os.environ[_TOKEN_ENV] = self.server.token
-        try:
-            report = run(resolved, RunOptions(quiet=True), Console(file=io.StringIO()))
-        finally:
-            if previous is None:
-                os.environ.pop(_TOKEN_ENV, None)
-            else:
-                os.environ[_TOKEN_ENV] = previous
-        stored = self.dataset(report.dataset_id) if report.dataset_id is not None else {}
-        return UploadResult(report, stored)
-
-    def dataset(self, dataset_id: Any) -> dict[str, Any]:
-        """Return everything the server stored for one dataset."""
-        url = f"{self.server.root_url}/_emulator/datasets/{dataset_id}"
-        answer = requests.get(url, timeout=30)
-        answer.raise_for_status()
-        return dict(answer.json())
-
-
-@pytest.fixture
-def osai_local_server(tmp_path: Path) -> Iterator[Any]:
-    """Yield a started local OSAI server (``LocalServer``) storing into the test's tmp dir."""
-    with local_server(tmp_path / "osai-local-server") as server:
-        yield server
-
-
-@pytest.fixture
-def osai_uploader(osai_local_server: Any, tmp_path: Path) -> OsaiUploader:
-    """Return an :class:`OsaiUploader` bound to ``osai_local_server``."""
-    return OsaiUploader(osai_local_server, tmp_path / "osai-uploads")
-
-
-# --- watching what a reader touches ----------------------------------------------------
-
-
-class _Listing:
-    """A finished directory listing that behaves like the iterator ``os.scandir`` returns."""
-
-    def __init__(self, entries: list[Any]) -> None:
-        self._it = iter(entries)
-
-    def __iter__(self) -> _Listing:
-        return self
-
-    def __next__(self) -> Any:
-        return next(self._it)
-
-    def __enter__(self) -> _Listing:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def close(self) -> None:
-        """Do nothing: the listing is already read."""
-
-
-@dataclass
-class _Watch:
-    opened: list[str] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-
-    def files(self) -> int:
-        return len(set(self.opened))
-
-
-@contextlib.contextmanager
-def _watched(monkeypatch: pytest.MonkeyPatch, *, backwards: bool = False) -> Iterator[_Watch]:
-    """Record the files a reader opens and the records it builds; maybe list dirs backwards.
-
-    Listing backwards shows whether a reader depends on the file system's listing order,
-    which differs between machines and file systems.
-    """
-    watch = _Watch()
-    real_open, real_os_open = builtins.open, os.open
-    real_scandir, real_listdir = os.scandir, os.listdir
-    real_post_init = ImageRecord.__post_init__
-
-    def note(target: Any) -> None:
-        if isinstance(target, (str, bytes, os.PathLike)):
-            watch.opened.append(os.fsdecode(target))
-
-    def open_(file: Any, *args: Any, **kwargs: Any) -> Any:
-        note(file)
-        return real_open(file, *args, **kwargs)
-
-    def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
-        note(path)
-        return real_os_open(path, *args, **kwargs)
-
-    def scandir(path: Any = ".") -> Any:
-        with real_scandir(path) as it:
-            entries = list(it)
-        return _Listing(entries[::-1] if backwards else entries)
-
-    def listdir(path: Any = ".") -> list[Any]:
-        names = real_listdir(path)
-        return names[::-1] if backwards else names
-
-    def post_init(self: ImageRecord) -> None:
-        real_post_init(self)
-        watch.keys.append(self.key)
-
-    with monkeypatch.context() as patch:
-        for module, name, value in ((builtins, "open", open_), (io, "open", open_),
-                                    (os, "open", os_open), (os, "scandir", scandir),
-                                    (os, "listdir", listdir)):
-            patch.setattr(module, name, value)
-        patch.setattr(ImageRecord, "__post_init__", post_init)
-        yield watch
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -421,7 +205,7 @@ class ReaderConformance:
                                     monkeypatch: pytest.MonkeyPatch) -> None:
         """Check that two reads agree, even when directories list in another order."""
         first = self.read(reader_options)
-        with _watched(monkeypatch, backwards=True):
+        with watched(monkeypatch, backwards=True):
             backwards = self.read(reader_options)
         assert [r.key for r in first] == [r.key for r in backwards], (
             "the order of records follows the file system's listing order; sort what you list")
@@ -431,7 +215,7 @@ class ReaderConformance:
                             monkeypatch: pytest.MonkeyPatch) -> None:
         """Check that the first record arrives before the source is read to the end."""
         reader = self.make_reader(reader_options)
-        with _watched(monkeypatch) as watch:
+        with watched(monkeypatch) as watch:
             stream = iter(reader.records())
             first = next(stream, None)
             built, opened = len(set(watch.keys)), watch.files()
