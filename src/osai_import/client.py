@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -67,6 +68,7 @@ __all__ = [
 
 logger = logging.getLogger("osai_import.client")
 _SIGN_IN = "POST /Users/SignIn"
+_MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ class OsaiClient:
             raise DuplicateCategoryError(
                 f"category {name!r} already exists in dataset {dataset_id}"
                 f"{lost if error.after_lost_answer else ''}; the API cannot list categories, "
-                "so give its id in the config or delete it in the OSAI web app",
+                "so delete it in the OSAI web app and run again, or upload into a new "
+                "dataset (another dataset.name, or --restart)",
                 endpoint=error.endpoint, status=error.status or 400, attempts=error.attempts,
                 title=error.title, detail=error.detail, errors=error.errors, body=error.body,
                 after_lost_answer=error.after_lost_answer) from None
@@ -316,19 +319,21 @@ class OsaiClient:
 
     def _call(self, request: _Request, json_body: Any = None
               ) -> tuple[requests.Response, _Progress]:
-        """Make an authenticated call; a 401 signs in again once, then the call goes on."""
+        """Make an authenticated call; a 401 signs in again, then the call goes on."""
         if json_body is not None:
             request.body, request.content_type = json.dumps(json_body).encode(), "application/json"
         progress = _Progress()
-        reauthed = False
+        reauths = 0
         while True:
             token, generation = self._token(request.cancellable)
             try:
                 return self._send(request, token, progress), progress
             except AuthError as error:
-                if error.status != 401 or reauthed:
+                # Not just once: a call retrying through an outage can outlive even a fresh
+                # token. A server that refuses every fresh token still ends it soon.
+                if error.status != 401 or reauths >= _MAX_REAUTHS:
                     raise
-                reauthed = True
+                reauths += 1
                 self._notify(RetryEvent(request.endpoint, progress.attempts, self.retry.attempts,
                                         401, "bearer token refused (HTTP 401); signing in again",
                                         0.0, False, reauth=True))
@@ -346,6 +351,7 @@ class OsaiClient:
             progress.attempts += 1
             started = time.monotonic()
             status: int | None = None
+            timed_out = False
             retry_after: float | None = None
             try:
                 response = self._session.request(
@@ -363,7 +369,11 @@ class OsaiClient:
                 cause = getattr(error.args[0] if error.args else None, "reason", None)
                 lost = not (isinstance(error, requests.exceptions.ConnectTimeout)
                             or isinstance(cause, ConnectTimeoutError))
-                reason = f"{type(error).__name__}: {self._redact(str(error))[:300]}"
+                # A read timeout means the server has the request and is slow: say so,
+                # rather than "cannot reach", so the user raises server.timeout.
+                timed_out = isinstance(error, requests.exceptions.ReadTimeout)
+                reason = (f"no answer within {self.timeout:g} s" if timed_out
+                          else self._connection_reason(error))
                 logger.debug("%s %s -> %s after %.3f s", request.method, request.path,
                              type(error).__name__, time.monotonic() - started)
             except requests.RequestException as error:
@@ -393,7 +403,7 @@ class OsaiClient:
             progress.committed = progress.committed or lost
             failures += 1
             if failures >= self.retry.attempts:
-                raise self._exhausted(endpoint, status, progress, reason)
+                raise self._exhausted(endpoint, status, progress, reason, timed_out)
             delay = self.retry.delay(failures, retry_after, self._rng)
             logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint, reason,
                         failures, self.retry.attempts, delay)
@@ -408,11 +418,26 @@ class OsaiClient:
         if self.on_retry is not None:
             self.on_retry(event)
 
+    def _connection_reason(self, error: requests.RequestException) -> str:
+        """Return the gist of a connection failure (``Connection refused``), redacted."""
+        text = self._redact(str(error))
+        # urllib3 wraps the OS's words in three layers of reprs; the errno text is the news.
+        found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+        if found:
+            return found.group(1).strip()
+        return f"{type(error).__name__}: {text[:300]}"
+
     def _exhausted(self, endpoint: str, status: int | None, progress: _Progress,
-                   reason: str) -> TransientError:
+                   reason: str, timed_out: bool = False) -> TransientError:
         common: dict[str, Any] = {"endpoint": endpoint, "status": status,
                                   "attempts": progress.attempts,
                                   "maybe_committed": progress.committed}
+        if timed_out:
+            return TransientError(
+                f"{endpoint}: the server at {self.base_url} did not answer within "
+                f"{self.timeout:g} s ({progress.attempts} tries); it is overloaded or the "
+                "link is slow: raise server.timeout, or lower upload.workers or "
+                "upload.chunk_bytes, or run again later", **common)
         if not progress.answered:
             return UnreachableError(
                 f"cannot reach {self.base_url} ({endpoint}, {progress.attempts} tries, last: "

@@ -23,6 +23,7 @@ from osai_import.client import (
     OsaiClient,
     RejectedError,
     TooLargeError,
+    TransientError,
 )
 from osai_import.errors import AbortedError, OsaiImportError
 from osai_import.journal import Journal
@@ -55,6 +56,7 @@ class Tally:
     failed: dict[str, str] = field(default_factory=dict)
     failed_codes: Counter[str] = field(default_factory=Counter)
     maybe_duplicated: set[str] = field(default_factory=set)
+    unconfirmed: set[str] = field(default_factory=set)
     retries: Counter[str] = field(default_factory=Counter)
     sessions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -71,6 +73,10 @@ class Tally:
         with self._lock:
             self.failed[item.record.key] = f"{code}: {reason}"
             self.failed_codes[code] += 1
+
+    def unconfirm(self, items: Sequence[Item]) -> None:
+        with self._lock:
+            self.unconfirmed.update(i.record.key for i in items)
 
     def maybe_dup(self, items: Sequence[Item]) -> None:
         with self._lock:
@@ -241,6 +247,12 @@ class Uploader:
         except RejectedError as exc:
             self._rejected(items, payload, exc, generation, renewals)
             return
+        except BaseException as exc:
+            # The run stops here. Unless no try can have reached the server, the chunk may
+            # be stored: the report must say so, or its counts disagree with the server's.
+            if not (isinstance(exc, TransientError) and not exc.maybe_committed):
+                self.tally.unconfirm(items)
+            raise
         if getattr(result, "maybe_committed", False):
             # An earlier try of this very chunk lost its answer: it may be stored twice.
             self.tally.maybe_dup(items)

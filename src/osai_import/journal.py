@@ -39,18 +39,24 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS plan (
     seq INTEGER PRIMARY KEY, key TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
     fingerprint TEXT NOT NULL, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS plan_keys (key TEXT NOT NULL);
 """
 
 # Ids are opaque to the client (ints on some servers, strings on others): stored as JSON-ish
 # text with a type tag so they come back as they were given.
 
 
-def _dump_id(value: int | str) -> str:
+def _dump_id(value: int | str | None) -> str:
+    # None: a category known to exist on the server whose id was never learnt.
+    if value is None:
+        return "n:"
     return f"i:{value}" if isinstance(value, int) else f"s:{value}"
 
 
-def _load_id(text: str) -> int | str:
+def _load_id(text: str) -> Any:
     kind, _, value = text.partition(":")
+    if kind == "n":
+        return None
     return int(value) if kind == "i" else value
 
 
@@ -118,16 +124,18 @@ class Journal:
             "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?)", (server, name, _dump_id(dataset_id))
         )
 
-    def categories(self, server: str, dataset_id: int | str) -> dict[str, int | str]:
-        """Return the category ids known for a dataset, by name."""
+    def categories(self, server: str, dataset_id: int | str) -> dict[str, int | str | None]:
+        """Return the category ids known for a dataset, by name (None: exists, id unknown)."""
         rows = self._read(
             "SELECT name, category_id FROM categories WHERE server=? AND dataset_id=?",
             (server, _dump_id(dataset_id)),
         )
         return {name: _load_id(cid) for name, cid in rows}
 
-    def set_category(self, server: str, dataset_id: int | str, name: str, cid: int | str) -> None:
-        """Remember a category id."""
+    def set_category(
+        self, server: str, dataset_id: int | str, name: str, cid: int | str | None
+    ) -> None:
+        """Remember a category id (None: the category exists, its id is unknown)."""
         self._write(
             "INSERT OR REPLACE INTO categories VALUES (?, ?, ?, ?)",
             (server, _dump_id(dataset_id), name, _dump_id(cid)),
@@ -179,8 +187,27 @@ class Journal:
 
     # -- the current run's plan ---------------------------------------------------------
     def clear_plan(self) -> None:
-        """Empty the plan table before a new run plans."""
+        """Empty the plan tables before a new run plans."""
         self._write("DELETE FROM plan")
+        self._write("DELETE FROM plan_keys")
+
+    def add_plan_keys(self, keys: Iterable[str]) -> None:
+        """Note the keys of checked items, planned or not (to find repeated keys on disk)."""
+        self._write("INSERT INTO plan_keys VALUES (?)", [(key,) for key in keys])
+
+    def repeated_planned_keys(self) -> list[tuple[str, int, int]]:
+        """Return ``(key, planned rows, planned bytes)`` for planned keys seen more than once."""
+        return [
+            (key, count, size)
+            for key, count, size in self._read(
+                "SELECT p.key, COUNT(*), SUM(p.size) FROM plan p WHERE p.key IN "
+                "(SELECT key FROM plan_keys GROUP BY key HAVING COUNT(*) > 1) GROUP BY p.key"
+            )
+        ]
+
+    def drop_from_plan(self, key: str) -> None:
+        """Remove every planned row of ``key``."""
+        self._write("DELETE FROM plan WHERE key = ?", (key,))
 
     def add_plan(self, rows: Iterable[tuple[int, ImageRecord, int, str]]) -> None:
         """Store planned ``(seq, record, size, fingerprint)`` rows."""

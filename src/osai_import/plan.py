@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from osai_import.base import Reader
 from osai_import.check import CheckedItem, CheckSummary, run_check
 from osai_import.config import ResolvedConfig
 from osai_import.journal import Journal
 from osai_import.records import ImageRecord, Problem, Severity
 
 _PLAN_BATCH = 500
+log = logging.getLogger("osai_import.plan")
 
 
 def fingerprint(record: ImageRecord, size: int) -> str:
@@ -45,6 +49,9 @@ class Plan:
 
     summary: CheckSummary
     categories: list[str] = field(default_factory=list)
+    # The categories images are classified by: their ids go into every chunk, whereas box
+    # labels reach the server by name inside the VOC annotation.
+    image_categories: set[str] = field(default_factory=set)
     planned: int = 0
     planned_bytes: int = 0
     problems_file: Path | None = None
@@ -73,14 +80,21 @@ class _PlanWriter:
         self.rows: list[tuple[int, ImageRecord, int, str]] = []
         self.seq = 0
         self.labels: set[str] = set()
+        self.image_categories: set[str] = set()
         self.planned = 0
         self.planned_bytes = 0
+        self.keys: list[str] = []
 
     def on_item(self, item: CheckedItem) -> None:
+        self.keys.append(item.record.key)
         if not item.ok:
+            if len(self.keys) >= _PLAN_BATCH:
+                self.flush()
             return
         record = item.record
         self.labels.update(record.labels)
+        if record.category:
+            self.image_categories.add(record.category)
         self.rows.append((self.seq, record, item.size, fingerprint(record, item.size)))
         self.seq += 1
         self.planned += 1
@@ -89,30 +103,95 @@ class _PlanWriter:
             self.flush()
 
     def on_problem(self, problem: Problem) -> None:
-        self.problems.write(json.dumps(problem.to_dict(), ensure_ascii=False) + "\n")
+        # ASCII JSON: a message may quote a file name that is not UTF-8 (a lone surrogate),
+        # which a UTF-8 text file cannot hold; the escape reads back to the same text.
+        self.problems.write(json.dumps(problem.to_dict()) + "\n")
 
     def flush(self) -> None:
         if self.rows:
             self.journal.add_plan(self.rows)
             self.rows = []
+        if self.keys:
+            self.journal.add_plan_keys(self.keys)
+            self.keys = []
+
+    def drop_repeated_keys(self, summary: CheckSummary) -> None:
+        """Take out of the plan every item whose key the source gave more than once.
+
+        The journal tracks items by key: two items under one key would share one state,
+        and a rerun could take one for the other, already uploaded, and never send it. The
+        check step refuses repeated keys it sees; this guards the journal against any
+        reader whatever the check did (a repeated key with another name, for instance).
+        """
+        for key, count, size in self.journal.repeated_planned_keys():
+            self.journal.drop_from_plan(key)
+            self.planned -= count
+            self.planned_bytes -= size
+            summary.ok -= count
+            summary.bytes -= size
+            problem = Problem(
+                "record.duplicate", Severity.ERROR,
+                f"the source lists the item {key!r} more than once (same key, maybe under "
+                "other names), so no one can tell which entry its labels belong to; give "
+                "every entry its own id or path",
+                key,
+            )
+            summary.add_problem(problem)
+            self.on_problem(problem)
+
+
+class SourceReading:
+    """Hand out fresh record streams, and the source-wide problems of the last one read.
+
+    A reader may report problems that concern no record (COCO annotations whose image is
+    not listed, for instance) through an optional ``source_problems()`` method, complete
+    once its stream is exhausted. Without this they would be lost silently.
+    """
+
+    def __init__(self, resolved: ResolvedConfig) -> None:
+        self.resolved = resolved
+        self._last: Reader | None = None
+
+    def records(self) -> Iterable[ImageRecord]:
+        """Return a new stream of the source's records."""
+        self._last = self.resolved.reader()
+        return self._last.records()
+
+    def source_problems(self) -> list[Problem]:
+        """Return the problems of the last stream read that belong to no record."""
+        getter = getattr(self._last, "source_problems", None)
+        if not callable(getter):
+            return []
+        try:
+            found = list(getter())
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not lose the run's results
+            log.warning("the reader's source_problems() failed: %s: %s", type(exc).__name__, exc)
+            return []
+        return [p for p in found if isinstance(p, Problem)]
 
 
 def make_plan(resolved: ResolvedConfig, journal: Journal) -> Plan:
     """Check every record of the source and store the uploadable ones in the journal."""
     journal.clear_plan()
     problems_path = journal.folder / "problems.jsonl"
+    reading = SourceReading(resolved)
     with problems_path.open("w", encoding="utf-8") as problems:
         writer = _PlanWriter(journal, problems)
         summary = run_check(
-            lambda: resolved.reader().records(),
+            reading.records,
             resolved.config.check,
             on_item=writer.on_item,
             problems_sink=writer.on_problem,
         )
+        for problem in reading.source_problems():
+            summary.add_problem(problem)
+            writer.on_problem(problem)
         writer.flush()
+        writer.drop_repeated_keys(summary)
     return Plan(
         summary=summary,
         categories=sorted(writer.labels),
+        image_categories=writer.image_categories,
         planned=writer.planned,
         planned_bytes=writer.planned_bytes,
         problems_file=problems_path,

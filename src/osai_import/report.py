@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from osai_import.errors import EXIT_ABORTED, EXIT_OK, EXIT_PROBLEMS
@@ -43,6 +44,13 @@ class RunReport:
     sessions: int = 0
     durations: dict[str, float] = field(default_factory=dict)
     aborted: str | None = None
+    # The exit code of the error that stopped the run (a source that cannot be read is 1,
+    # a server or journal failure 3), so the report says what the command returned.
+    aborted_exit_code: int = EXIT_ABORTED
+    # Items sent whose answer never came (the run stopped while they were in flight, or
+    # their retries ran out after a lost answer): the server may hold them or not; the
+    # journal keeps them as sent, so the next run sends them again and flags them.
+    unconfirmed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
@@ -54,9 +62,9 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """Return 0 when everything was uploaded, 1 with skipped/failed items, 3 if aborted."""
+        """Return 0 all uploaded, 1 items skipped or failed, else the stopping error's code."""
         if self.aborted:
-            return EXIT_ABORTED
+            return self.aborted_exit_code
         if self.failed or self.skipped or self.changed_since_upload:
             return EXIT_PROBLEMS
         return EXIT_OK
@@ -92,12 +100,14 @@ class RunReport:
                 "changed_since_upload": len(self.changed_since_upload),
                 "failed": len(self.failed),
                 "possibly_duplicated": len(self.possibly_duplicated),
+                "unconfirmed": len(self.unconfirmed),
             },
             "bytes": {"planned": self.planned_bytes, "uploaded": self.uploaded_bytes},
             "categories": self.categories,
             "categories_created": self.categories_created,
             "failed": [{"item": k, "reason": v} for k, v in sorted(self.failed.items())],
             "possibly_duplicated": sorted(self.possibly_duplicated),
+            "unconfirmed": sorted(self.unconfirmed),
             "changed_since_upload": sorted(self.changed_since_upload),
             "retries": self.retries,
             "upload_sessions": self.sessions,
@@ -117,7 +127,9 @@ def write_json(path: Path, data: Any) -> None:
     """Write JSON to ``path`` through a temporary file, so a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    # A file name that is not UTF-8 holds lone surrogates; backslashreplace writes them as
+    # the JSON escape (\udce9) they are, instead of failing the whole report.
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
     os.replace(tmp, path)
@@ -125,7 +137,7 @@ def write_json(path: Path, data: Any) -> None:
 
 def _rows(table: Table, rows: Iterable[tuple[str, Any]]) -> None:
     for name, value in rows:
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
 
 
 def print_run_summary(report: RunReport, console: Console) -> None:
@@ -156,29 +168,50 @@ def print_run_summary(report: RunReport, console: Console) -> None:
             ("failed", len(report.failed)),
             ("possibly duplicated", len(report.possibly_duplicated)),
         ]
+        if report.unconfirmed:
+            lost = f"{len(report.unconfirmed)} (may be stored; the next run sends them again)"
+            rows.append(("sent, answer lost", lost))
         if report.retries:
             rows.append(("retries", ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))))
     rows.append(("time", f"{report.durations.get('total', 0.0):.1f} s"))
     _rows(table, rows)
     console.print(table)
-    for key, reason in list(sorted(report.failed.items()))[:20]:
-        console.print(f"[red]failed[/red] {key}: {reason}", markup=True, highlight=False)
+    # Item names, messages and server words are data, not markup: "[x]" in a file name
+    # must print as is, and "[/x]" must not crash the summary.
+    for key, reason in sorted(report.failed.items())[:20]:
+        console.print(f"[red]failed[/red] {escape(key)}: {escape(reason)}", highlight=False)
     if len(report.failed) > 20:
         console.print(f"... and {len(report.failed) - 20} more failed items (see --report)")
-    shown = [p for p in report.problems if p.get("severity") == "error"][:20]
-    for problem in shown:
-        console.print(f"[yellow]skipped[/yellow] {problem['item']}: [{problem['code']}] {problem['message']}", highlight=False)
-    if report.skipped > len(shown):
-        console.print(f"... {report.skipped - len(shown)} more skipped items (see --report)")
+    _print_problems(report, console)
     for key in report.changed_since_upload[:10]:
         console.print(
-            f"[yellow]not sent[/yellow] {key}: changed since it was uploaded; OSAI's API cannot "
-            "replace an image: upload to a new dataset (new name and --restart) to send it",
+            f"[yellow]not sent[/yellow] {escape(key)}: changed since it was uploaded; OSAI's "
+            "API cannot replace an image: upload to a new dataset (new name and --restart) "
+            "to send it",
             highlight=False,
         )
     for warning in report.warnings:
-        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     if report.aborted:
-        console.print(f"[red]aborted[/red]: {report.aborted}", highlight=False)
+        console.print(f"[red]aborted[/red]: {escape(report.aborted)}", highlight=False)
     for note in report.notes:
-        console.print(note, highlight=False)
+        console.print(escape(note), highlight=False)
+
+
+def _print_problems(report: RunReport, console: Console, limit: int = 20) -> None:
+    """Print the first problems of each severity, one line each, then how many more."""
+    errors = [p for p in report.problems if p.get("severity") == "error"]
+    skipped = {p["item"] for p in errors}
+    # Warnings are printed too: an item uploaded under another name (a PNG named .jpg)
+    # or with clipped boxes must not change silently. A skipped item's warnings would
+    # only blur its error (it is not uploaded, under any name).
+    warned = [p for p in report.problems
+              if p.get("severity") != "error" and p["item"] not in skipped]
+    for label, found in (("[yellow]skipped[/yellow]", errors), ("[dim]warning[/dim]", warned)):
+        for problem in found[:limit]:
+            code = escape(f"[{problem['code']}]")
+            console.print(f"{label} {escape(problem['item'])}: {code} "
+                          f"{escape(problem['message'])}", highlight=False)
+        if len(found) > limit:
+            what = "problems of skipped items" if found is errors else "warnings"
+            console.print(f"... and {len(found) - limit} more {what} (see --report)")

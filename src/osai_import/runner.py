@@ -17,7 +17,14 @@ from typing import Any
 
 from rich.console import Console
 
-from osai_import.client import OsaiClient, RetryPolicy
+from osai_import.client import (
+    DuplicateCategoryError,
+    OsaiClient,
+    RejectedError,
+    RetryPolicy,
+    TransientError,
+    UnexpectedResponseError,
+)
 from osai_import.config import ResolvedConfig
 from osai_import.engine import Item, Tally, UploadSession, Uploader, chunked
 from osai_import.errors import AbortedError, ConfigError, OsaiImportError
@@ -175,8 +182,11 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
                 _upload(resolved, options, console, journal, target, plan, report)
     except KeyboardInterrupt:
         report.aborted = "interrupted; run the same command again to resume"
-    except AbortedError as exc:
+    except OsaiImportError as exc:
+        # Whatever stopped the run (server unreachable, sign-in refused, a source that
+        # cannot be read, the journal), the report says it with the CLI's exit code.
         report.aborted = str(exc)
+        report.aborted_exit_code = exc.exit_code
     finally:
         report.durations["total"] = time.monotonic() - started
         if options.report is not None:
@@ -212,15 +222,11 @@ def _upload(
         client.sign_in()
         dataset_id = _dataset(client, journal, server, config.dataset.name, config.dataset.id)
         report.dataset_id = dataset_id
-        for stale in journal.open_sessions(server, dataset_id):
-            # A run that died left this session open: finish it so the dataset is unlocked.
-            with contextlib.suppress(OsaiImportError):
-                client.finish_uploading(dataset_id, stale)
-            journal.session_finished(server, dataset_id, stale)
-        category_ids = _categories(client, journal, server, dataset_id, plan.categories, report)
+        _finish_stale_sessions(client, journal, server, dataset_id)
+        category_ids = _categories(client, journal, server, dataset_id, plan, report)
         report.categories = dict(sorted(category_ids.items()))
         session = UploadSession(client, journal, server, dataset_id)
-        session.start()
+        _start(session, target, made_here=config.dataset.id is None)
         t0 = time.monotonic()
         try:
             _send_all(resolved, options, console, journal, server, dataset_id, session,
@@ -234,6 +240,7 @@ def _upload(
             report.uploaded_bytes = tally.uploaded_bytes
             report.failed = dict(tally.failed)
             report.possibly_duplicated = sorted(tally.maybe_duplicated)
+            report.unconfirmed = sorted(tally.unconfirmed)
             report.retries = dict(tally.retries)
             report.sessions = session.started
     finally:
@@ -245,6 +252,44 @@ def _upload(
                 f"{target.local_data}\nthen open http://127.0.0.1:8080/_emulator/datasets/"
                 f"{report.dataset_id}"
             )
+
+
+def _finish_stale_sessions(client: OsaiClient, journal: Journal, server: str, dataset_id: Any) -> None:
+    """Finish the upload sessions a run that died left open, so the dataset unlocks."""
+    for stale in journal.open_sessions(server, dataset_id):
+        try:
+            client.finish_uploading(dataset_id, stale)
+        except TransientError as exc:
+            # Not refused, just not done: keep it, so the next run tries again.
+            log.info("finishing upload session %s left open: %s", stale, exc)
+            continue
+        except OsaiImportError as exc:
+            log.info("upload session %s left open is refused: %s", stale, exc)
+        journal.session_finished(server, dataset_id, stale)
+
+
+def _start(session: UploadSession, target: Target, *, made_here: bool) -> None:
+    """Start the upload session; say what to do when the dataset is gone or locked."""
+    dataset_id = session.dataset_id
+    try:
+        session.start()
+    except UnexpectedResponseError as exc:
+        if exc.status == 404 and made_here:
+            # Signed in, so the URL is right: the dataset this journal made is gone.
+            raise AbortedError(
+                f"dataset {dataset_id}, made by an earlier run of this config, is gone from "
+                f"{target.base_url} (StartUploading answered HTTP 404); run again with "
+                f"--restart to create it anew"
+            ) from None
+        raise
+    except RejectedError as exc:
+        if exc.dataset_locked:
+            raise AbortedError(
+                f"dataset {dataset_id} is locked by another upload session ({exc}); an "
+                f"earlier run that could not finish it, or another upload, holds it: run "
+                f"again later (OSAI unlocks a dataset after a while without new images)"
+            ) from None
+        raise
 
 
 def _dataset(client: OsaiClient, journal: Journal, server: str, name: str | None, given: Any) -> Any:
@@ -264,18 +309,41 @@ def _categories(
     journal: Journal,
     server: str,
     dataset_id: Any,
-    names: list[str],
+    plan: Plan,
     report: RunReport,
 ) -> dict[str, Any]:
     known = journal.categories(server, dataset_id)
-    for name in names:
-        if name in known:
+    for name in plan.categories:
+        if name in known and (known[name] is not None or name not in plan.image_categories):
             continue
-        category = client.create_category(dataset_id, name)
+        try:
+            category = client.create_category(dataset_id, name)
+        except DuplicateCategoryError as exc:
+            # It exists but its id is unknown: made by an earlier run stopped (or whose answer
+            # was lost) while creating it, or by hand. OSAI cannot list categories.
+            if name in plan.image_categories:
+                raise AbortedError(
+                    f"category {name!r} already exists in dataset {dataset_id}, but its id is "
+                    f"unknown{_LOST_CATEGORY if exc.after_lost_answer else ''}; images "
+                    f"classified as {name!r} need it and OSAI's API cannot list categories: "
+                    f"delete the category in the OSAI web app and run again, or upload into a "
+                    f"new dataset (another dataset.name, or --restart)"
+                ) from None
+            # Box labels reach the server by name inside each annotation: no id needed.
+            journal.set_category(server, dataset_id, name, None)
+            known[name] = None
+            report.notes.append(
+                f"category {name!r} already existed in dataset {dataset_id}; boxes refer to it "
+                f"by name, so it was reused"
+            )
+            continue
         journal.set_category(server, dataset_id, name, category.id)
         known[name] = category.id
         report.categories_created.append(name)
-    return {name: known[name] for name in names}
+    return {name: known[name] for name in plan.categories}
+
+
+_LOST_CATEGORY = " (an earlier try made it, and its answer was lost)"
 
 
 def _send_all(
