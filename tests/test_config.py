@@ -163,7 +163,7 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
     ("not UTF-8", GOOD.encode() + b"# caf\xe9\n", [
         "{path}:5:6: the config is not UTF-8 text (byte 0xe9); save it as UTF-8"]),
     ("bad token_env", with_good(server="server: {token_env: MY-TOKEN}"), [
-        "server.token_env: 'MY-TOKEN' is not an environment variable name (letters, digits and "
+        "server.token_env: this is not an environment variable name (letters, digits and "
         "_, not starting with a digit); name the variable that holds the token, e.g. "
         "OSAI_TOKEN, never the token itself"]),
     ("token in the config", with_good(server="server: {token: abc123}"), [
@@ -368,3 +368,16 @@ def test_run_config_shape_is_the_documented_one() -> None:
     assert list(RunConfig.model_fields) == [
         "server", "dataset", "source", "annotations", "check", "upload", "plugins"]
     assert LoadedConfig.__dataclass_fields__.keys() == {"config", "path", "base_dir", "text_hash"}
+
+
+def test_a_token_pasted_into_token_env_is_never_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `token_env: ${OSAI_TOKEN}` substitutes the secret itself: the error must not print it.
+    monkeypatch.setenv("OSAI_TOKEN", "sk-live-0123456789abcdef")
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "server: {token_env: '${OSAI_TOKEN}'}\ndataset: {name: d}\nsource: {type: folder, path: .}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "sk-live-0123456789abcdef" not in str(caught.value)
+    assert caught.value.lines[0].startswith("server.token_env: this is not an environment")

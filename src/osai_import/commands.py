@@ -7,8 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from osai_import.config import prepare
-from osai_import.plan import SourceReading
+from osai_import.config import SourceReads, prepare
 from osai_import.report import print_run_summary
 from osai_import.runner import RunOptions, run
 
@@ -23,13 +22,14 @@ def check_command(config_path: Path, report_path: Path | None) -> int:
     from osai_import.check_report import ProblemSpool, print_summary, write_report
 
     resolved, _plugins = prepare(config_path)
-    reading = SourceReading(resolved)
+    reading = SourceReads(resolved)
     with ProblemSpool() as spool:
-        summary = run_check(reading.records, resolved.config.check, problems_sink=spool.add)
-        # Problems that concern no item (a COCO annotation of an unlisted image) count too.
-        for problem in reading.source_problems():
-            summary.add_problem(problem)
-            spool.add(problem)
+        summary = run_check(
+            reading.records,
+            resolved.config.check,
+            problems_sink=spool.add,
+            source_problems=reading.source_problems,
+        )
         print_summary(summary, Console(highlight=False))
         if report_path is not None:
             write_report(report_path, summary, spool, resolved.loaded.text_hash)

@@ -10,8 +10,9 @@ sections against the options of the reader and encoder the plugins registered;
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +33,8 @@ from osai_import.config_file import ENV_NAME, read_yaml, substitute_env
 from osai_import.errors import ConfigError, RegistryError
 from osai_import.records import ImageRecord, Problem
 from osai_import.schema import format_validation_error
+
+log = logging.getLogger("osai_import.config")
 
 REGION_URLS = {
     "eu": "https://app-eu.onestepai.com/api",
@@ -70,9 +73,9 @@ class ServerConfig(_Section):
     def _env_name(cls, value: str) -> str:
         if not ENV_NAME.fullmatch(value):
             raise ValueError(
-                f"{value!r} is not an environment variable name (letters, digits and _, not "
-                f"starting with a digit); name the variable that holds the token, e.g. "
-                f"OSAI_TOKEN, never the token itself"
+                "this is not an environment variable name (letters, digits and _, not "
+                "starting with a digit); name the variable that holds the token, e.g. "
+                "OSAI_TOKEN, never the token itself"
             )
         return value
 
@@ -310,9 +313,16 @@ class SourceReads:
         self._last = self.resolved.reader()
         return self._last.records()
 
-    def source_problems(self) -> Sequence[Problem]:
+    def source_problems(self) -> list[Problem]:
         """Return the last read's problems that concern no single image."""
-        return self._last.source_problems() if self._last is not None else ()
+        if self._last is None:
+            return []
+        try:
+            found = list(self._last.source_problems())
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not lose the run's results
+            log.warning("the reader's source_problems() failed: %s: %s", type(exc).__name__, exc)
+            return []
+        return [p for p in found if isinstance(p, Problem)]
 
 
 def _order(line: str) -> int:

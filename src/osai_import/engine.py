@@ -9,9 +9,7 @@ happens (success, error, Ctrl-C, SIGTERM) so the dataset is never left locked.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from osai_import.base import Reader
 from osai_import.check import CheckedItem, CheckSummary, run_check
-from osai_import.config import ResolvedConfig
+from osai_import.config import ResolvedConfig, SourceReads
 from osai_import.journal import Journal
 from osai_import.records import ImageRecord, Problem, Severity
 
@@ -140,41 +138,11 @@ class _PlanWriter:
             self.on_problem(problem)
 
 
-class SourceReading:
-    """Hand out fresh record streams, and the source-wide problems of the last one read.
-
-    A reader may report problems that concern no record (COCO annotations whose image is
-    not listed, for instance) through an optional ``source_problems()`` method, complete
-    once its stream is exhausted. Without this they would be lost silently.
-    """
-
-    def __init__(self, resolved: ResolvedConfig) -> None:
-        self.resolved = resolved
-        self._last: Reader | None = None
-
-    def records(self) -> Iterable[ImageRecord]:
-        """Return a new stream of the source's records."""
-        self._last = self.resolved.reader()
-        return self._last.records()
-
-    def source_problems(self) -> list[Problem]:
-        """Return the problems of the last stream read that belong to no record."""
-        getter = getattr(self._last, "source_problems", None)
-        if not callable(getter):
-            return []
-        try:
-            found = list(getter())
-        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not lose the run's results
-            log.warning("the reader's source_problems() failed: %s: %s", type(exc).__name__, exc)
-            return []
-        return [p for p in found if isinstance(p, Problem)]
-
-
 def make_plan(resolved: ResolvedConfig, journal: Journal) -> Plan:
     """Check every record of the source and store the uploadable ones in the journal."""
     journal.clear_plan()
     problems_path = journal.folder / "problems.jsonl"
-    reading = SourceReading(resolved)
+    reading = SourceReads(resolved)
     with problems_path.open("w", encoding="utf-8") as problems:
         writer = _PlanWriter(journal, problems)
         summary = run_check(
@@ -182,10 +150,8 @@ def make_plan(resolved: ResolvedConfig, journal: Journal) -> Plan:
             resolved.config.check,
             on_item=writer.on_item,
             problems_sink=writer.on_problem,
+            source_problems=reading.source_problems,
         )
-        for problem in reading.source_problems():
-            summary.add_problem(problem)
-            writer.on_problem(problem)
         writer.flush()
         writer.drop_repeated_keys(summary)
     return Plan(

@@ -13,14 +13,19 @@ from osai_import.emulator import EmulatorSettings, LocalServer
 from .support import TOKEN, Api, Img
 
 
-def outcomes(data_dir: Path, seed: int) -> tuple[list[str], dict[str, object]]:
+def outcomes(
+    data_dir: Path, seed: int, *, seed_at_run_time: bool = False
+) -> tuple[list[str], dict[str, object]]:
     """Run one fixed sequence of requests against a faulty server; return what came back."""
-    settings = EmulatorSettings(data_dir=data_dir, token=TOKEN, seed=seed)
+    settings = EmulatorSettings(data_dir=data_dir, token=TOKEN,
+                                seed=None if seed_at_run_time else seed)
     seen: list[str] = []
     with LocalServer(settings) as server:
         api = Api(server)  # set up before faults start
         dataset_id = api.dataset()
         session_id = api.start(dataset_id)
+        if seed_at_run_time:
+            settings.seed = seed
         settings.fail_rate, settings.throttle_rate, settings.lose_rate = 0.2, 0.2, 0.3
         for n in range(30):
             try:
@@ -47,6 +52,13 @@ def test_same_seed_same_faults(tmp_path: Path) -> None:
     assert faults["throttle"] == first.count("429")
     assert faults["lose_500"] == first.count("500")
     assert faults["lose_drop"] == first.count("dropped")
+
+
+def test_a_seed_set_on_a_running_server_starts_a_reproducible_sequence(tmp_path: Path) -> None:
+    first, _ = outcomes(tmp_path / "a", seed=11, seed_at_run_time=True)
+    second, _ = outcomes(tmp_path / "b", seed=11, seed_at_run_time=True)
+    assert first == second
+    assert {"503", "429", "200"} <= set(first)
 
 
 def test_fail_is_503_before_anything(api: Api, server: LocalServer,

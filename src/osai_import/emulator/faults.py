@@ -30,12 +30,18 @@ class FaultPlan:
 
     def __init__(self, seed: int | None) -> None:
         self._random = random.Random(seed)
+        self._seed = seed
         self._lock = threading.Lock()
         self._lost = 0
 
     def draw(self, settings: EmulatorSettings, *, losable: bool) -> Fault:
         """Return the fault for the next request; ``losable`` says the lose band applies."""
         with self._lock:
+            if settings.seed != self._seed:
+                # A new seed set on a running server starts a new reproducible sequence.
+                self._seed = settings.seed
+                self._random = random.Random(settings.seed)
+                self._lost = 0
             value = self._random.random()
             fail = max(0.0, settings.fail_rate)
             throttle = fail + max(0.0, settings.throttle_rate)
