@@ -163,14 +163,6 @@ class Journal:
             (server, _dump_id(dataset_id), _dump_id(upload_id)),
         )
 
-    def item_states(self, server: str, dataset_id: int | str) -> dict[str, tuple[str, str]]:
-        """Return ``key -> (state, fingerprint)`` for every item of a dataset."""
-        rows = self._read(
-            "SELECT key, state, fingerprint FROM items WHERE server=? AND dataset_id=?",
-            (server, _dump_id(dataset_id)),
-        )
-        return {key: (state, fp) for key, state, fp in rows}
-
     def mark(
         self,
         server: str,
@@ -219,16 +211,36 @@ class Journal:
             ],
         )
 
-    def iter_plan(self, batch: int = 500) -> Iterator[tuple[ImageRecord, int, str]]:
-        """Yield ``(record, size, fingerprint)`` in plan order, a batch at a time."""
+    def iter_plan(
+        self, server: str, dataset_id: int | str, batch: int = 500
+    ) -> Iterator[tuple[ImageRecord, int, str, str | None, str | None]]:
+        """Yield ``(record, size, fingerprint, state, acked fingerprint)`` in plan order.
+
+        ``state`` is what the journal knows of the item on that server and dataset
+        (``sent``, ``acked`` or None), joined in SQL so no per-item state sits in memory.
+        """
         last = -1
+        ds = _dump_id(dataset_id)
         while True:
             rows = self._read(
-                "SELECT seq, record, size, fingerprint FROM plan WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, batch),
+                "SELECT p.seq, p.record, p.size, p.fingerprint, i.state, i.fingerprint "
+                "FROM plan p LEFT JOIN items i "
+                "ON i.server = ? AND i.dataset_id = ? AND i.key = p.key "
+                "WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
+                (server, ds, last, batch),
             )
             if not rows:
                 return
-            for seq, blob, size, fp in rows:
+            for seq, blob, size, fp, state, acked_fp in rows:
                 last = seq
-                yield pickle.loads(blob), size, fp
+                yield pickle.loads(blob), size, fp, state, acked_fp
+
+    def pending_totals(self, server: str, dataset_id: int | str) -> tuple[int, int]:
+        """Return how many planned items, and bytes, the server has not acknowledged."""
+        [(count, size)] = self._read(
+            "SELECT COUNT(*), COALESCE(SUM(p.size), 0) FROM plan p LEFT JOIN items i "
+            "ON i.server = ? AND i.dataset_id = ? AND i.key = p.key "
+            "WHERE i.state IS NULL OR i.state != 'acked'",
+            (server, _dump_id(dataset_id)),
+        )
+        return int(count), int(size)

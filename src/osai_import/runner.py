@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import queue
 import signal
 import threading
 import time
@@ -26,10 +25,11 @@ from osai_import.client import (
     UnexpectedResponseError,
 )
 from osai_import.config import ResolvedConfig
-from osai_import.engine import Item, Tally, UploadSession, Uploader, chunked
+from osai_import.engine import Tally, UploadSession, Uploader
 from osai_import.errors import AbortedError, ConfigError, OsaiImportError
 from osai_import.journal import Journal, JournalError
 from osai_import.plan import Plan, make_plan, read_problems
+from osai_import.pool import PlanWalk, pending_items, send_all
 from osai_import.progress import UploadProgress
 from osai_import.report import RunReport
 
@@ -226,11 +226,10 @@ def _upload(
         category_ids = _categories(client, journal, server, dataset_id, plan, report)
         report.categories = dict(sorted(category_ids.items()))
         session = UploadSession(client, journal, server, dataset_id)
-        _start(session, target, made_here=config.dataset.id is None)
         t0 = time.monotonic()
         try:
-            _send_all(resolved, options, console, journal, server, dataset_id, session,
-                      category_ids, tally, plan, report, workers)
+            _send_all(resolved, options, console, journal, target, session,
+                      category_ids, tally, report, workers)
         finally:
             report.durations["upload"] = time.monotonic() - t0
             warning = session.finish()
@@ -351,90 +350,36 @@ def _send_all(
     options: RunOptions,
     console: Console,
     journal: Journal,
-    server: str,
-    dataset_id: Any,
+    target: Target,
     session: UploadSession,
     category_ids: dict[str, Any],
     tally: Tally,
-    plan: Plan,
     report: RunReport,
     workers: int,
 ) -> None:
     upload = resolved.config.upload
-    states = journal.item_states(server, dataset_id)
-    to_send = plan.planned
-    sent_bytes = plan.planned_bytes
-
-    def pending() -> Iterator[Item]:
-        for record, size, fp in journal.iter_plan():
-            state = states.get(record.key)
-            if state is not None and state[0] == "acked":
-                if state[1] == fp:
-                    report.already_uploaded += 1
-                else:
-                    report.changed_since_upload.append(record.key)
-                continue
-            yield Item(record, size, fp, resent=state is not None)
-
-    progress = UploadProgress(console, to_send, sent_bytes, enabled=not options.quiet)
+    server, dataset_id = session.server, session.dataset_id
+    count, size = journal.pending_totals(server, dataset_id)
+    walk = PlanWalk()
+    progress = UploadProgress(console, count, size, enabled=not options.quiet)
     uploader = Uploader(
         session.client, session, resolved.encoder(), journal, category_ids, tally,
         skip_unsupported=upload.skip_unsupported,
         on_done=progress.advance,
     )
-    work: queue.Queue[list[Item] | None] = queue.Queue(maxsize=workers * 2)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        while not stop.is_set():
-            try:
-                chunk = work.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if chunk is None:
-                return
-            try:
-                uploader.send(chunk)
-            except BaseException as exc:  # stop everything; the main thread reports it
-                errors.append(exc)
-                stop.set()
-                return
-
-    threads = [threading.Thread(target=worker, name=f"upload-{n}", daemon=True) for n in range(workers)]
-    with progress:
-        for thread in threads:
-            thread.start()
-        try:
-            for chunk in chunked(pending(), upload.chunk_images, upload.chunk_bytes):
-                while not stop.is_set():
-                    try:
-                        work.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            for _ in threads:
-                while not stop.is_set():
-                    try:
-                        work.put(None, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.2)
-        except BaseException:
-            # Ctrl-C or SIGTERM: stop waits and retries at once; in-flight requests end.
-            session.client.cancel()
-            raise
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-    if errors:
-        first = errors[0]
-        if isinstance(first, OsaiImportError):
-            raise AbortedError(str(first)) from first
-        raise first
+    try:
+        with progress:
+            send_all(
+                pending_items(journal, server, dataset_id, walk),
+                uploader,
+                workers=workers,
+                chunk_images=upload.chunk_images,
+                chunk_bytes=upload.chunk_bytes,
+                start_session=lambda: _start(
+                    session, target, made_here=resolved.config.dataset.id is None
+                ),
+                cancel=session.client.cancel,
+            )
+    finally:
+        report.already_uploaded = walk.already_uploaded
+        report.changed_since_upload = list(walk.changed_since_upload or [])
