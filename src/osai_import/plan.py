@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -72,8 +73,12 @@ class Plan:
 class _PlanWriter:
     """Collect checked items into the journal's plan table, a batch at a time."""
 
-    def __init__(self, journal: Journal, problems: TextIO) -> None:
+    def __init__(
+        self, journal: Journal, problems: TextIO, on_checked: Callable[[int], None] | None = None
+    ) -> None:
         self.journal = journal
+        self.on_checked = on_checked
+        self.checked = 0
         self.problems = problems
         self.rows: list[tuple[int, ImageRecord, int, str]] = []
         self.seq = 0
@@ -84,6 +89,9 @@ class _PlanWriter:
         self.keys: list[str] = []
 
     def on_item(self, item: CheckedItem) -> None:
+        self.checked += 1
+        if self.on_checked is not None and self.checked % 250 == 0:
+            self.on_checked(self.checked)
         self.keys.append(item.record.key)
         if not item.ok:
             if len(self.keys) >= _PLAN_BATCH:
@@ -138,13 +146,20 @@ class _PlanWriter:
             self.on_problem(problem)
 
 
-def make_plan(resolved: ResolvedConfig, journal: Journal) -> Plan:
-    """Check every record of the source and store the uploadable ones in the journal."""
+def make_plan(
+    resolved: ResolvedConfig,
+    journal: Journal,
+    on_checked: Callable[[int], None] | None = None,
+) -> Plan:
+    """Check every record of the source and store the uploadable ones in the journal.
+
+    ``on_checked`` is called now and then with the number of items checked so far.
+    """
     journal.clear_plan()
     problems_path = journal.folder / "problems.jsonl"
     reading = SourceReads(resolved)
     with problems_path.open("w", encoding="utf-8") as problems:
-        writer = _PlanWriter(journal, problems)
+        writer = _PlanWriter(journal, problems, on_checked)
         summary = run_check(
             reading.records,
             resolved.config.check,

@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """Show how many items the check has read, on a terminal; nothing otherwise."""
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    with console.status("checking the source...") as status:
+        yield lambda n: status.update(f"checking the source: {n:,} images checked")
+
+
 def _fill_plan(report: RunReport, plan: Plan) -> None:
     summary = plan.summary.to_dict()
     report.read = plan.summary.images
@@ -164,7 +174,8 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
     try:
         with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt():
             t0 = time.monotonic()
-            plan = make_plan(resolved, journal)
+            with _planning_status(console, options.quiet) as on_checked:
+                plan = make_plan(resolved, journal, on_checked)
             report.durations["plan"] = time.monotonic() - t0
             _fill_plan(report, plan)
             report.categories = {name: None for name in plan.categories}
