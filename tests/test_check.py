@@ -423,7 +423,7 @@ def test_run_check_counts_everything(tmp_path: Path) -> None:
         problems_sink=sunk.append,
     )
     assert [item.record.key for item in seen] == [r.key for r in source.records]  # stream order
-    assert source.reads == 2  # names first, then the checks
+    assert source.reads == 1  # once: the names pass spools what the checks replay
     # on_item gets final items: names disambiguated, sizes from the headers.
     assert [item.record.name for item in seen[:3]] == ["cats_a.jpg", "dogs_a.png", "b.jpg"]
     assert seen[0].record.width == 40 and seen[0].ok

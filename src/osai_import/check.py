@@ -8,11 +8,13 @@ the report and the printed summary are in ``check_report``. The upload engine us
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import IO, Any
 
 from osai_import.check_names import NamePlan
 from osai_import.check_report import ProblemSpool, print_summary, write_report
@@ -325,28 +327,36 @@ def run_check(
 ) -> CheckSummary:
     """Check every record of a source and return the summary; memory stays flat.
 
-    The source is read twice: a first pass learns every remote name (hashes only, no
-    image opened), so that the second pass can give each item its final name and its
-    collision problem as it goes. In the second pass image headers are read by
+    The source is read once, in two passes: the first learns every remote name (hashes
+    only, no image opened) and spools the records to a temporary file, so that the
+    second, replaying the spool, can give each item its final name and its collision
+    problem as it goes. In the second pass image headers are read by
     ``workers`` threads; ``on_item`` and ``problems_sink`` are called in stream order,
     from the calling thread, with final items (the upload plan stores them as they are).
     """
     checker = Checker(policy)
     plan = NamePlan(policy)
-    plan.add_all(records_factory())
-    plan.freeze()
     summary = CheckSummary()
 
     def checked(record: ImageRecord) -> CheckedItem:
         return checker.check(record, names=plan)
 
-    for item in _in_order(records_factory(), checked, workers):
-        summary.add(item)
-        if problems_sink is not None:
-            for problem in item.problems:
-                problems_sink(problem)
-        if on_item is not None:
-            on_item(item)
+    # The source is read once: the first pass spools each record to a temporary file
+    # while it learns the names, and the second pass replays the spool. Reading a large
+    # source twice was most of a run's planning time; the spool stays on disk.
+    with tempfile.TemporaryFile() as spool:
+        for record in records_factory():
+            plan.add(record)
+            pickle.dump(record, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        plan.freeze()
+        spool.seek(0)
+        for item in _in_order(_replay(spool), checked, workers):
+            summary.add(item)
+            if problems_sink is not None:
+                for problem in item.problems:
+                    problems_sink(problem)
+            if on_item is not None:
+                on_item(item)
     # Problems that belong to no item (an annotation for an image the source lacks) are
     # known only once the second read is over.
     for problem in source_problems() if source_problems is not None else ():
@@ -354,6 +364,15 @@ def run_check(
         if problems_sink is not None:
             problems_sink(problem)
     return summary
+
+
+def _replay(spool: IO[bytes]) -> Iterator[ImageRecord]:
+    """Yield the records pickled one after another into ``spool``."""
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
 
 
 def _in_order(
