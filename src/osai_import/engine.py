@@ -56,7 +56,6 @@ class Tally:
     maybe_duplicated: set[str] = field(default_factory=set)
     unconfirmed: set[str] = field(default_factory=set)
     retries: Counter[str] = field(default_factory=Counter)
-    sessions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ok(self, items: Sequence[Item]) -> None:
@@ -284,8 +283,6 @@ class Uploader:
                     f"{self.session.dataset_id} ({exc}); try again later"
                 )
             self.session.renew(generation)
-            with self.tally._lock:
-                self.tally.sessions += 1
             self._send(items, payload, renewals + 1)
             return
         if len(items) == 1:
