@@ -111,6 +111,11 @@ class NamePlan:
         self.freeze()
         return self._has_collisions
 
+    def repeats(self, record: ImageRecord) -> int:
+        """Return how many records of the stream have ``record``'s key (1: it is unique)."""
+        self.freeze()
+        return self._keys.count(value_hash(record.key))
+
     def resolve(self, record: ImageRecord) -> tuple[str, Problem | None]:
         """Return the remote name to use and the collision problem, if any (second pass)."""
         self.freeze()

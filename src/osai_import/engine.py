@@ -67,8 +67,11 @@ class Tally:
                     self.maybe_duplicated.add(item.record.key)
 
     def fail(self, item: Item, code: str, reason: str) -> None:
+        self.fail_key(item.record.key, code, reason)
+
+    def fail_key(self, key: str, code: str, reason: str) -> None:
         with self._lock:
-            self.failed[item.record.key] = f"{code}: {reason}"
+            self.failed[key] = f"{code}: {reason}"
             self.failed_codes[code] += 1
 
     def unconfirm(self, items: Sequence[Item]) -> None:

@@ -6,21 +6,17 @@ interrupted run can unlock the dataset first), and every item the server acknowl
 with its fingerprint. Items are marked ``sent`` before their chunk leaves and ``acked``
 after the server answered: an item found ``sent`` on the next run may already be stored,
 and is reported as possibly duplicated if it is sent again.
-It also holds the current run's plan (the checked records), so the upload phase streams
-them from disk and memory stays flat whatever the dataset's size.
 """
 
 from __future__ import annotations
 
-import pickle
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from osai_import.errors import OsaiImportError
-from osai_import.records import ImageRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -36,10 +32,9 @@ CREATE TABLE IF NOT EXISTS items (
     server TEXT NOT NULL, dataset_id TEXT NOT NULL, key TEXT NOT NULL,
     fingerprint TEXT NOT NULL, state TEXT NOT NULL, sha256 TEXT,
     PRIMARY KEY (server, dataset_id, key));
-CREATE TABLE IF NOT EXISTS plan (
-    seq INTEGER PRIMARY KEY, key TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL, record BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS plan_keys (key TEXT NOT NULL);
+-- Older versions kept each run's plan here; the check's own spool holds it now.
+DROP TABLE IF EXISTS plan;
+DROP TABLE IF EXISTS plan_keys;
 """
 
 # Ids are opaque to the client (ints on some servers, strings on others): stored as JSON-ish
@@ -177,70 +172,16 @@ class Journal:
             [(server, ds, key, fp, state, sha) for key, fp, sha in items],
         )
 
-    # -- the current run's plan ---------------------------------------------------------
-    def clear_plan(self) -> None:
-        """Empty the plan tables before a new run plans."""
-        self._write("DELETE FROM plan")
-        self._write("DELETE FROM plan_keys")
-
-    def add_plan_keys(self, keys: Iterable[str]) -> None:
-        """Note the keys of checked items, planned or not (to find repeated keys on disk)."""
-        self._write("INSERT INTO plan_keys VALUES (?)", [(key,) for key in keys])
-
-    def repeated_planned_keys(self) -> list[tuple[str, int, int]]:
-        """Return ``(key, planned rows, planned bytes)`` for planned keys seen more than once."""
-        return [
-            (key, count, size)
-            for key, count, size in self._read(
-                "SELECT p.key, COUNT(*), SUM(p.size) FROM plan p WHERE p.key IN "
-                "(SELECT key FROM plan_keys GROUP BY key HAVING COUNT(*) > 1) GROUP BY p.key"
-            )
-        ]
-
-    def drop_from_plan(self, key: str) -> None:
-        """Remove every planned row of ``key``."""
-        self._write("DELETE FROM plan WHERE key = ?", (key,))
-
-    def add_plan(self, rows: Iterable[tuple[int, ImageRecord, int, str]]) -> None:
-        """Store planned ``(seq, record, size, fingerprint)`` rows."""
-        self._write(
-            "INSERT INTO plan VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (seq, rec.key, rec.name, size, fp, pickle.dumps(rec, protocol=5))
-                for seq, rec, size, fp in rows
-            ],
+    def states(
+        self, server: str, dataset_id: int | str, keys: list[str]
+    ) -> dict[str, tuple[str, str]]:
+        """Return ``{key: (state, fingerprint)}`` for the ``keys`` the journal knows."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self._read(
+            f"SELECT key, state, fingerprint FROM items WHERE server=? AND dataset_id=? "
+            f"AND key IN ({marks})",
+            (server, _dump_id(dataset_id), *keys),
         )
-
-    def iter_plan(
-        self, server: str, dataset_id: int | str, batch: int = 500
-    ) -> Iterator[tuple[ImageRecord, int, str, str | None, str | None]]:
-        """Yield ``(record, size, fingerprint, state, acked fingerprint)`` in plan order.
-
-        ``state`` is what the journal knows of the item on that server and dataset
-        (``sent``, ``acked`` or None), joined in SQL so no per-item state sits in memory.
-        """
-        last = -1
-        ds = _dump_id(dataset_id)
-        while True:
-            rows = self._read(
-                "SELECT p.seq, p.record, p.size, p.fingerprint, i.state, i.fingerprint "
-                "FROM plan p LEFT JOIN items i "
-                "ON i.server = ? AND i.dataset_id = ? AND i.key = p.key "
-                "WHERE p.seq > ? ORDER BY p.seq LIMIT ?",
-                (server, ds, last, batch),
-            )
-            if not rows:
-                return
-            for seq, blob, size, fp, state, acked_fp in rows:
-                last = seq
-                yield pickle.loads(blob), size, fp, state, acked_fp
-
-    def pending_totals(self, server: str, dataset_id: int | str) -> tuple[int, int]:
-        """Return how many planned items, and bytes, the server has not acknowledged."""
-        [(count, size)] = self._read(
-            "SELECT COUNT(*), COALESCE(SUM(p.size), 0) FROM plan p LEFT JOIN items i "
-            "ON i.server = ? AND i.dataset_id = ? AND i.key = p.key "
-            "WHERE i.state IS NULL OR i.state != 'acked'",
-            (server, _dump_id(dataset_id)),
-        )
-        return int(count), int(size)
+        return {key: (state, fp) for key, state, fp in rows}

@@ -1,7 +1,11 @@
-"""Plan a run: check every record, learn every category, count images and bytes.
+"""Plan a run: read the source, check every record, learn every category, count.
 
-The checked records go to the journal's plan table on disk, not to memory, so that the
-upload phase streams them back and memory stays flat whatever the dataset's size.
+A ``Planner`` drives the run's ``CheckRun``: ``read`` (the source, once) tells which
+categories the upload needs; ``checked`` is the check's second pass with the run's
+accounting (problems to a file, counts, the categories of the items that passed), and
+an upload can consume it while it runs, so checking and sending overlap; ``replay`` is
+the second pass again, for an upload that had to wait for the whole check. The records
+live in the check's spool on disk between the passes, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -9,17 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from types import TracebackType
+from typing import Any, Self, TextIO
 
-from osai_import.check import CheckedItem, CheckSummary, run_check
+from osai_import.check import CheckedItem, CheckRun, CheckSummary
 from osai_import.config import ResolvedConfig, SourceReads
-from osai_import.journal import Journal
 from osai_import.records import ImageRecord, Problem, Severity
 
-_PLAN_BATCH = 500
 log = logging.getLogger("osai_import.plan")
 
 
@@ -44,13 +47,14 @@ def fingerprint(record: ImageRecord, size: int) -> str:
 
 @dataclass
 class Plan:
-    """What a run will do, before it talks to any server."""
+    """What a run will do (or, while the check still runs, what it found so far)."""
 
     summary: CheckSummary
     categories: list[str] = field(default_factory=list)
     # The categories images are classified by: their ids go into every chunk, whereas box
     # labels reach the server by name inside the VOC annotation.
     image_categories: set[str] = field(default_factory=set)
+    read: int = 0
     planned: int = 0
     planned_bytes: int = 0
     problems_file: Path | None = None
@@ -70,113 +74,109 @@ class Plan:
         }
 
 
-class _PlanWriter:
-    """Collect checked items into the journal's plan table, a batch at a time."""
+class Planner:
+    """Read and check a run's source, keeping the run's account of it."""
 
-    def __init__(
-        self, journal: Journal, problems: TextIO, on_checked: Callable[[int], None] | None = None
-    ) -> None:
-        self.journal = journal
-        self.on_checked = on_checked
-        self.checked = 0
-        self.problems = problems
-        self.rows: list[tuple[int, ImageRecord, int, str]] = []
-        self.seq = 0
+    def __init__(self, resolved: ResolvedConfig, folder: Path) -> None:
+        reading = SourceReads(resolved)
+        self._check = CheckRun(
+            reading.records, resolved.config.check, source_problems=reading.source_problems
+        )
+        self.problems_path = folder / "problems.jsonl"
+        self._problems: TextIO = self.problems_path.open("w", encoding="utf-8")
+        self._stream_problems: list[Problem] = []
+        self._finished = False
+        self.summary = CheckSummary()
         self.labels: set[str] = set()
         self.image_categories: set[str] = set()
         self.planned = 0
         self.planned_bytes = 0
-        self.keys: list[str] = []
 
-    def on_item(self, item: CheckedItem) -> None:
-        self.checked += 1
-        if self.on_checked is not None and self.checked % 250 == 0:
-            self.on_checked(self.checked)
-        self.keys.append(item.record.key)
-        if not item.ok:
-            if len(self.keys) >= _PLAN_BATCH:
-                self.flush()
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write what is still unwritten and delete the check's spool."""
+        self.finish()
+        self._problems.close()
+        self._check.close()
+
+    @property
+    def read_count(self) -> int:
+        """Return how many records the source gave."""
+        return self._check.records
+
+    def read(self, on_read: Callable[[int], None] | None = None) -> None:
+        """Read the source (the check's first pass)."""
+        self._stream_problems = self._check.read(on_read)
+
+    def read_categories(self) -> tuple[list[str], set[str]]:
+        """Return the categories (and image categories) of every record the reader accepted.
+
+        Known after ``read``, before any image is opened: what an upload that overlaps
+        the check creates first. An item refused later (its image is missing, say) may
+        leave a category no image uses.
+        """
+        return sorted(self._check.labels), set(self._check.image_categories)
+
+    def checked(
+        self, on_checked: Callable[[int], None] | None = None
+    ) -> Iterator[CheckedItem]:
+        """Yield every item checked, in stream order, counting it and writing its problems."""
+        for item in self._check.items():
+            self.summary.add(item)
+            for problem in item.problems:
+                self._write_problem(problem)
+            if item.ok:
+                record = item.record
+                self.labels.update(record.labels)
+                if record.category:
+                    self.image_categories.add(record.category)
+                self.planned += 1
+                self.planned_bytes += item.size
+            if on_checked is not None and self.summary.images % 250 == 0:
+                on_checked(self.summary.images)
+            yield item
+
+    def replay(self) -> Iterator[CheckedItem]:
+        """Yield every item checked again, without counting (the plan is complete)."""
+        return self._check.items()
+
+    def finish(self) -> None:
+        """Add the problems that belong to no item (once; at the end of the problems)."""
+        if self._finished:
             return
-        record = item.record
-        self.labels.update(record.labels)
-        if record.category:
-            self.image_categories.add(record.category)
-        self.rows.append((self.seq, record, item.size, fingerprint(record, item.size)))
-        self.seq += 1
-        self.planned += 1
-        self.planned_bytes += item.size
-        if len(self.rows) >= _PLAN_BATCH:
-            self.flush()
+        self._finished = True
+        for problem in self._stream_problems:
+            self.summary.add_problem(problem)
+            self._write_problem(problem)
+        self._problems.flush()
 
-    def on_problem(self, problem: Problem) -> None:
+    def plan(self) -> Plan:
+        """Return the plan as far as the check went: complete once ``checked`` ended."""
+        self._problems.flush()
+        return Plan(
+            summary=self.summary,
+            categories=sorted(self.labels),
+            image_categories=set(self.image_categories),
+            read=self.read_count,
+            planned=self.planned,
+            planned_bytes=self.planned_bytes,
+            problems_file=self.problems_path,
+        )
+
+    def _write_problem(self, problem: Problem) -> None:
         # ASCII JSON: a message may quote a file name that is not UTF-8 (a lone surrogate),
         # which a UTF-8 text file cannot hold; the escape reads back to the same text.
-        self.problems.write(json.dumps(problem.to_dict()) + "\n")
-
-    def flush(self) -> None:
-        if self.rows:
-            self.journal.add_plan(self.rows)
-            self.rows = []
-        if self.keys:
-            self.journal.add_plan_keys(self.keys)
-            self.keys = []
-
-    def drop_repeated_keys(self, summary: CheckSummary) -> None:
-        """Take out of the plan every item whose key the source gave more than once.
-
-        The journal tracks items by key: two items under one key would share one state,
-        and a rerun could take one for the other, already uploaded, and never send it. The
-        check step refuses repeated keys it sees; this guards the journal against any
-        reader whatever the check did (a repeated key with another name, for instance).
-        """
-        for key, count, size in self.journal.repeated_planned_keys():
-            self.journal.drop_from_plan(key)
-            self.planned -= count
-            self.planned_bytes -= size
-            summary.ok -= count
-            summary.bytes -= size
-            problem = Problem(
-                "record.duplicate", Severity.ERROR,
-                f"the source lists the item {key!r} more than once (same key, maybe under "
-                "other names), so no one can tell which entry its labels belong to; give "
-                "every entry its own id or path",
-                key,
-            )
-            summary.add_problem(problem)
-            self.on_problem(problem)
-
-
-def make_plan(
-    resolved: ResolvedConfig,
-    journal: Journal,
-    on_checked: Callable[[int], None] | None = None,
-) -> Plan:
-    """Check every record of the source and store the uploadable ones in the journal.
-
-    ``on_checked`` is called now and then with the number of items checked so far.
-    """
-    journal.clear_plan()
-    problems_path = journal.folder / "problems.jsonl"
-    reading = SourceReads(resolved)
-    with problems_path.open("w", encoding="utf-8") as problems:
-        writer = _PlanWriter(journal, problems, on_checked)
-        summary = run_check(
-            reading.records,
-            resolved.config.check,
-            on_item=writer.on_item,
-            problems_sink=writer.on_problem,
-            source_problems=reading.source_problems,
-        )
-        writer.flush()
-        writer.drop_repeated_keys(summary)
-    return Plan(
-        summary=summary,
-        categories=sorted(writer.labels),
-        image_categories=writer.image_categories,
-        planned=writer.planned,
-        planned_bytes=writer.planned_bytes,
-        problems_file=problems_path,
-    )
+        self._problems.write(json.dumps(problem.to_dict()) + "\n")
 
 
 def read_problems(path: Path | None, limit: int | None = None) -> list[dict[str, str]]:

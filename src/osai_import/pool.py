@@ -1,6 +1,7 @@
 """The worker pool of an upload: a bounded queue of chunks and N threads sending them.
 
-The main thread turns the plan into chunks; workers read, encode and send them. The
+The main thread turns the checked items into chunks (the check may still be running: it
+is the producer); workers read, encode and send them. The
 queue holds at most two chunks per worker, so memory stays flat whatever the dataset's
 size. The upload session starts before the first chunk, even when nothing is left to
 send: StartUploading is the one call that proves the dataset still exists on the server
@@ -10,37 +11,78 @@ send: StartUploading is the one call that proves the dataset still exists on the
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
+from osai_import.check import CheckedItem
 from osai_import.engine import Item, Uploader, chunked
 from osai_import.errors import AbortedError, OsaiImportError
 from osai_import.journal import Journal
+from osai_import.plan import fingerprint
+from osai_import.records import Severity
 
 
 @dataclass
 class PlanWalk:
-    """What the walk over the plan found besides the items to send."""
+    """What the walk over the checked items found besides the items to send."""
 
     already_uploaded: int = 0
-    changed_since_upload: list[str] | None = None
+    changed_since_upload: list[str] = field(default_factory=list)
+    # Items the check refused when the walk met them (on a replay: changed since the plan).
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def pending_items(journal: Journal, server: str, dataset_id: object, walk: PlanWalk) -> Iterator[Item]:
-    """Yield the planned items the server has not acknowledged, counting the others."""
-    walk.changed_since_upload = walk.changed_since_upload or []
-    for record, size, fp, state, acked_fp in journal.iter_plan(server, dataset_id):  # type: ignore[arg-type]
-        if state == "acked":
-            if acked_fp == fp:
-                walk.already_uploaded += 1
-            else:
-                # OSAI's API cannot replace an image: say so rather than store a second one.
-                walk.changed_since_upload.append(record.key)
-            continue
-        # Marked `sent` by a run that died before the answer: it may be stored already.
-        yield Item(record, size, fp, resent=state is not None)
+# Journal lookups go a batch at a time; small enough that the first chunk leaves early.
+_STATE_BATCH = 256
+
+
+def pending_items(
+    journal: Journal,
+    server: str,
+    dataset_id: object,
+    checked: Iterable[CheckedItem],
+    walk: PlanWalk,
+    on_passed: Callable[[int], None] | None = None,
+) -> Iterator[Item]:
+    """Yield the checked items to send: ok, and not acknowledged by the server before.
+
+    The others are counted in ``walk``; ``on_passed`` is called with how many items were
+    passed over (refused, or already uploaded), for the progress bar.
+    """
+    iterator = iter(checked)
+    while True:
+        batch = list(itertools.islice(iterator, _STATE_BATCH))
+        if not batch:
+            return
+        passed = 0
+        ready: list[CheckedItem] = []
+        for item in batch:
+            if item.ok:
+                ready.append(item)
+                continue
+            passed += 1
+            error = next(p for p in item.problems if p.severity is Severity.ERROR)
+            walk.refused.append((item.record.key, error.code, error.message))
+        states = journal.states(server, dataset_id, [item.record.key for item in ready])  # type: ignore[arg-type]
+        for item in ready:
+            record = item.record
+            fp = fingerprint(record, item.size)
+            state, acked_fp = states.get(record.key, (None, None))
+            if state == "acked":
+                passed += 1
+                if acked_fp == fp:
+                    walk.already_uploaded += 1
+                else:
+                    # OSAI's API cannot replace an image: say so rather than store a second one.
+                    walk.changed_since_upload.append(record.key)
+                continue
+            # Marked `sent` by a run that died before the answer: it may be stored already.
+            yield Item(record, item.size, fp, resent=state is not None)
+        if passed and on_passed is not None:
+            on_passed(passed)
 
 
 def send_all(

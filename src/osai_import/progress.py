@@ -29,12 +29,15 @@ class _RateColumn(ProgressColumn):
 class UploadProgress:
     """Show images and bytes done of total, rate, ETA and failures so far."""
 
-    def __init__(self, console: Console, total_images: int, total_bytes: int, enabled: bool) -> None:
+    def __init__(
+        self, console: Console, total_images: int, total_bytes: int | None, enabled: bool
+    ) -> None:
         self.enabled = enabled and console.is_terminal
         self._lock = threading.Lock()
         self.failures = 0
         self.done_bytes = 0
-        self.total_mb = total_bytes / 1e6
+        # Unknown while the check still runs alongside the upload.
+        self.total_mb = None if total_bytes is None else total_bytes / 1e6
         self._progress: Progress | None = None
         if self.enabled:
             self._progress = Progress(
@@ -53,6 +56,8 @@ class UploadProgress:
             )
 
     def _mb(self) -> str:
+        if self.total_mb is None:
+            return f"{self.done_bytes / 1e6:.1f} MB"
         return f"{self.done_bytes / 1e6:.1f}/{self.total_mb:.1f} MB"
 
     def __enter__(self) -> UploadProgress:

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from osai_import.check import CheckedItem
 from osai_import.client import (
     DuplicateCategoryError,
     OsaiClient,
@@ -25,10 +26,10 @@ from osai_import.client import (
     UnexpectedResponseError,
 )
 from osai_import.config import ResolvedConfig
-from osai_import.engine import Tally, UploadSession, Uploader
+from osai_import.engine import Tally, Uploader, UploadSession
 from osai_import.errors import AbortedError, ConfigError, OsaiImportError
 from osai_import.journal import Journal, JournalError
-from osai_import.plan import Plan, make_plan, read_problems
+from osai_import.plan import Plan, Planner, read_problems
 from osai_import.pool import PlanWalk, pending_items, send_all
 from osai_import.progress import UploadProgress
 from osai_import.report import RunReport
@@ -126,18 +127,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[int], None] | None]:
-    """Show how many items the check has read, on a terminal; nothing otherwise."""
+def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[str], None] | None]:
+    """Show how far the check went, on a terminal; nothing otherwise."""
     if quiet or not console.is_terminal:
         yield None
         return
-    with console.status("checking the source...") as status:
-        yield lambda n: status.update(f"checking the source: {n:,} images checked")
+    with console.status("reading the source...") as status:
+        yield status.update
 
 
 def _fill_plan(report: RunReport, plan: Plan) -> None:
-    summary = plan.summary.to_dict()
-    report.read = plan.summary.images
+    report.read = plan.read
     report.planned = plan.planned
     report.planned_bytes = plan.planned_bytes
     problems = read_problems(plan.problems_file)
@@ -155,11 +155,16 @@ def _fill_plan(report: RunReport, plan: Plan) -> None:
             warned[p["code"]] = warned.get(p["code"], 0) + 1
     report.skipped_by_code = skipped
     report.warnings_by_code = warned
-    del summary
 
 
 def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunReport:
-    """Run a config end to end and return its report (also written with ``--report``)."""
+    """Run a config end to end and return its report (also written with ``--report``).
+
+    With ``upload.on_problem: skip`` (the default) the upload starts once the source is
+    read and its categories are known, while the check of each image still runs: the
+    check feeds the upload. With ``stop`` and with ``--dry-run`` the whole check comes
+    first.
+    """
     started = time.monotonic()
     config = resolved.config
     token = access_token(resolved)  # before any work: a missing token is a usage error
@@ -171,26 +176,17 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
         dataset_name=config.dataset.name,
         dry_run=options.dry_run,
     )
+    overlap = not options.dry_run and config.upload.on_problem == "skip"
     try:
-        with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt():
-            t0 = time.monotonic()
-            with _planning_status(console, options.quiet) as on_checked:
-                plan = make_plan(resolved, journal, on_checked)
-            report.durations["plan"] = time.monotonic() - t0
-            _fill_plan(report, plan)
-            report.categories = {name: None for name in plan.categories}
-            if options.dry_run:
-                return report
-            if plan.has_errors and config.upload.on_problem == "stop":
-                report.warnings.append(
-                    f"stopped before uploading: {report.skipped} item(s) have errors and "
-                    f"upload.on_problem is `stop`; fix them or set it to `skip`"
-                )
-                return report
-            with open_target(resolved, token) as target:
-                if target.local_data is not None:
-                    report.server = f"local ({target.local_data})"
-                _upload(resolved, options, console, journal, target, plan, report)
+        with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt(), \
+                Planner(resolved, journal.folder) as planner:
+            try:
+                _plan_and_upload(resolved, options, console, journal, planner, report,
+                                 token, overlap)
+            finally:
+                if overlap:
+                    planner.finish()
+                    _fill_plan(report, planner.plan())
     except KeyboardInterrupt:
         report.aborted = "interrupted; run the same command again to resume"
     except OsaiImportError as exc:
@@ -205,13 +201,72 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
     return report
 
 
+def _plan_and_upload(
+    resolved: ResolvedConfig,
+    options: RunOptions,
+    console: Console,
+    journal: Journal,
+    planner: Planner,
+    report: RunReport,
+    token: str | None,
+    overlap: bool,
+) -> None:
+    config = resolved.config
+    t0 = time.monotonic()
+    with _planning_status(console, options.quiet) as status:
+        planner.read(None if status is None else
+                     lambda n: status(f"reading the source: {n:,} images read"))
+        if not overlap:
+            for _ in planner.checked(None if status is None else
+                                     lambda n: status(f"checking: {n:,} images checked")):
+                pass
+            planner.finish()
+    report.durations["plan"] = time.monotonic() - t0
+    report.read = planner.read_count
+    if overlap:
+        categories, image_categories = planner.read_categories()
+        checked: Iterator[CheckedItem] = planner.checked()
+        total = planner.read_count
+    else:
+        plan = planner.plan()
+        _fill_plan(report, plan)
+        categories, image_categories = plan.categories, plan.image_categories
+        checked = planner.replay()
+        total = plan.planned
+    report.categories = {name: None for name in categories}
+    if options.dry_run:
+        return
+    if planner.summary.errors and config.upload.on_problem == "stop":
+        report.warnings.append(
+            f"stopped before uploading: {report.skipped} item(s) have errors and "
+            f"upload.on_problem is `stop`; fix them or set it to `skip`"
+        )
+        return
+    with open_target(resolved, token) as target:
+        if target.local_data is not None:
+            report.server = f"local ({target.local_data})"
+        _upload(resolved, options, console, journal, target,
+                _Work(categories, image_categories, checked, total, replay=not overlap), report)
+
+
+@dataclass
+class _Work:
+    """What an upload sends: the categories to create first, then the checked items."""
+
+    categories: list[str]
+    image_categories: set[str]
+    checked: Iterator[CheckedItem]
+    total: int  # items the progress bar counts to
+    replay: bool  # the items were checked before: a refusal now is a failure
+
+
 def _upload(
     resolved: ResolvedConfig,
     options: RunOptions,
     console: Console,
     journal: Journal,
     target: Target,
-    plan: Plan,
+    work: _Work,
     report: RunReport,
 ) -> None:
     config = resolved.config
@@ -234,13 +289,13 @@ def _upload(
         dataset_id = _dataset(client, journal, server, config.dataset.name, config.dataset.id)
         report.dataset_id = dataset_id
         _finish_stale_sessions(client, journal, server, dataset_id)
-        category_ids = _categories(client, journal, server, dataset_id, plan, report)
+        category_ids = _categories(client, journal, server, dataset_id, work, report)
         report.categories = dict(sorted(category_ids.items()))
         session = UploadSession(client, journal, server, dataset_id)
         t0 = time.monotonic()
         try:
             _send_all(resolved, options, console, journal, target, session,
-                      category_ids, tally, report, workers)
+                      category_ids, tally, report, workers, work)
         finally:
             report.durations["upload"] = time.monotonic() - t0
             warning = session.finish()
@@ -319,19 +374,19 @@ def _categories(
     journal: Journal,
     server: str,
     dataset_id: Any,
-    plan: Plan,
+    work: _Work,
     report: RunReport,
 ) -> dict[str, Any]:
     known = journal.categories(server, dataset_id)
-    for name in plan.categories:
-        if name in known and (known[name] is not None or name not in plan.image_categories):
+    for name in work.categories:
+        if name in known and (known[name] is not None or name not in work.image_categories):
             continue
         try:
             category = client.create_category(dataset_id, name)
         except DuplicateCategoryError as exc:
             # It exists but its id is unknown: made by an earlier run stopped (or whose answer
             # was lost) while creating it, or by hand. OSAI cannot list categories.
-            if name in plan.image_categories:
+            if name in work.image_categories:
                 raise AbortedError(
                     f"category {name!r} already exists in dataset {dataset_id}, but its id is "
                     f"unknown{_LOST_CATEGORY if exc.after_lost_answer else ''}; images "
@@ -350,7 +405,7 @@ def _categories(
         journal.set_category(server, dataset_id, name, category.id)
         known[name] = category.id
         report.categories_created.append(name)
-    return {name: known[name] for name in plan.categories}
+    return {name: known[name] for name in work.categories}
 
 
 _LOST_CATEGORY = " (an earlier try made it, and its answer was lost)"
@@ -367,12 +422,12 @@ def _send_all(
     tally: Tally,
     report: RunReport,
     workers: int,
+    work: _Work,
 ) -> None:
     upload = resolved.config.upload
     server, dataset_id = session.server, session.dataset_id
-    count, size = journal.pending_totals(server, dataset_id)
     walk = PlanWalk()
-    progress = UploadProgress(console, count, size, enabled=not options.quiet)
+    progress = UploadProgress(console, work.total, None, enabled=not options.quiet)
     uploader = Uploader(
         session.client, session, resolved.encoder(), journal, category_ids, tally,
         skip_unsupported=upload.skip_unsupported,
@@ -381,7 +436,8 @@ def _send_all(
     try:
         with progress:
             send_all(
-                pending_items(journal, server, dataset_id, walk),
+                pending_items(journal, server, dataset_id, work.checked, walk,
+                              on_passed=lambda n: progress.advance(n, 0)),
                 uploader,
                 workers=workers,
                 chunk_images=upload.chunk_images,
@@ -393,4 +449,8 @@ def _send_all(
             )
     finally:
         report.already_uploaded = walk.already_uploaded
-        report.changed_since_upload = list(walk.changed_since_upload or [])
+        report.changed_since_upload = list(walk.changed_since_upload)
+        if work.replay:
+            # Checked fine before the upload began, refused now: the file changed meanwhile.
+            for key, code, message in walk.refused:
+                tally.fail_key(key, code, f"{message} (found while uploading)")
