@@ -14,7 +14,10 @@ import click
 
 from osai_import import __version__
 from osai_import.errors import EXIT_USAGE, ConfigError, OsaiImportError
-from osai_import.plugins import PluginLoadWarning, build_plugins
+
+# Heavier modules (the plugin manager and with it pydantic, the upload engine, the local
+# server) are imported inside the commands that use them, so `--help` and each command load
+# only what they need.
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
@@ -41,6 +44,8 @@ class _Group(click.Group):
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    from osai_import.plugins import build_plugins
+
     _setup_warnings()
     try:
         third_party = build_plugins().third_party()
@@ -59,6 +64,8 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 def _setup_warnings() -> None:
+    from osai_import.plugins import PluginLoadWarning
+
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", PluginLoadWarning)
 
@@ -90,6 +97,8 @@ def _echo_json(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(show_all: bool, as_json: bool) -> None:
     """List the loaded plugins, their versions and the hooks they implement."""
+    from osai_import.plugins import build_plugins
+
     found = build_plugins().info
     shown = [p for p in found if show_all or p.kind != "builtin"]
     if as_json:
@@ -104,6 +113,8 @@ def plugins(show_all: bool, as_json: bool) -> None:
 
 
 def _list_registry(kind: str, as_json: bool) -> None:
+    from osai_import.plugins import build_plugins
+
     rows = build_plugins().listing(kind)
     if as_json:
         _echo_json(rows)
@@ -131,6 +142,7 @@ def encoders(as_json: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the config file, with every registered reader's options."""
+    from osai_import.plugins import build_plugins
     from osai_import.schema import config_schema
 
     _echo_json(config_schema(build_plugins()))
@@ -189,4 +201,4 @@ def _add_serve() -> None:
 
 
 _add_serve()
-__all__ = ["cli", "main", "EXIT_USAGE"]
+__all__ = ["EXIT_USAGE", "cli", "main"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from osai_import.config import SourceReads, prepare
-from osai_import.report import print_run_summary
-from osai_import.runner import RunOptions, run
+
+if TYPE_CHECKING:
+    from osai_import.runner import RunOptions
 
 
 def _stderr_console() -> Console:
@@ -38,6 +40,10 @@ def check_command(config_path: Path, report_path: Path | None) -> int:
 
 def run_command(config_path: Path, options: RunOptions) -> int:
     """Upload what a config describes; print the summary; return the exit code."""
+    # Imported here so that `check` does not load the HTTP client and the upload engine.
+    from osai_import.report import print_run_summary
+    from osai_import.runner import run
+
     resolved, _plugins = prepare(config_path)
     console = _stderr_console()
     report = run(resolved, options, console)

@@ -11,8 +11,6 @@ from types import FrameType
 
 import click
 
-from osai_import.emulator.server import EmulatorSettings, LocalServer
-
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -50,6 +48,9 @@ def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: floa
     """Run a local OSAI-compatible server (for trying configs and plugins offline)."""
     if fail_rate + throttle_rate + lose_rate > 1:
         raise click.BadParameter("--fail-rate + --throttle-rate + --lose-rate must be at most 1")
+    # Imported here: the main CLI imports this command for its help, and werkzeug is slow to load.
+    from osai_import.emulator.server import EmulatorSettings, LocalServer
+
     settings = EmulatorSettings(
         data_dir=data_dir, token=token, jwt_ttl=jwt_ttl, unlock_after=unlock_after,
         latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
