@@ -16,9 +16,9 @@ import math
 import os
 import re
 import stat
+import threading
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from lxml import etree
 
@@ -29,10 +29,12 @@ MAX_XML_BYTES = 16 * 1024 * 1024
 """Larger files are refused: a VOC file for one image is a few kilobytes."""
 
 _BOOLS = {"0": False, "1": True, "false": False, "true": True}
-_COORDS = ("xmin", "ymin", "xmax", "ymax")
 # An entity declaration or an external DTD never has a place in a VOC file; seeing one
 # means a hostile or broken file, so it is refused before the parser gets to it.
 _UNSAFE = re.compile(rb"<!ENTITY|<!DOCTYPE[^>\[]*\b(?:SYSTEM|PUBLIC)\b")
+_THREAD = threading.local()
+# The first child element of each local name, as _children finds them.
+_Fields = dict[str, etree._Element]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,26 +57,32 @@ class VocAnnotation:
 
 
 def _parser() -> etree.XMLParser:
-    # A new parser per call: lxml parsers are not safe to share between threads.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    # One parser per thread: lxml parsers are not safe to share between threads, and
+    # building one costs about as much as parsing a small VOC file.
+    parser: etree.XMLParser | None = getattr(_THREAD, "parser", None)
+    if parser is None:
+        parser = _THREAD.parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+    return parser
 
 
-def _read(path: Path, source: str) -> bytes:
+def _unreadable(source: str, exc: OSError) -> ItemError:
+    return ItemError("xml.unreadable", f"{source}: cannot read the XML file: {exc.strerror}")
+
+
+def _read(path: str | os.PathLike[str], source: str) -> bytes:
     try:
         # O_NONBLOCK keeps a FIFO named like a sidecar from blocking the open itself.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ItemError(
-            "xml.unreadable", f"{source}: cannot read the XML file: {exc.strerror}"
-        ) from None
+        raise _unreadable(source, exc) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -87,17 +95,24 @@ def _read(path: Path, source: str) -> bytes:
                 f"{source}: the XML file has {info.st_size} bytes, more than the "
                 f"{MAX_XML_BYTES} a VOC annotation can have; check that it is the right file",
             )
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as handle:
+        # The size is known: asking for MAX_XML_BYTES would allocate 16 MiB per file. One
+        # byte more than the size shows a file that grew since; os.read on the descriptor
+        # skips the buffered file object a single read does not need.
+        want = min(info.st_size, MAX_XML_BYTES) + 1
         try:
-            # The size is known: asking for MAX_XML_BYTES would allocate 16 MiB per file.
-            return handle.read(min(info.st_size, MAX_XML_BYTES) + 1)
+            data = os.read(fd, want)
+            if 0 < len(data) < want:  # read on until EOF or `want` bytes
+                chunks = [data]
+                got = len(data)
+                while got < want and (more := os.read(fd, want - got)):
+                    chunks.append(more)
+                    got += len(more)
+                data = b"".join(chunks)
         except OSError as exc:
-            raise ItemError(
-                "xml.unreadable", f"{source}: cannot read the XML file: {exc.strerror}"
-            ) from None
+            raise _unreadable(source, exc) from None
+        return data
+    finally:
+        os.close(fd)
 
 
 def _scan_text(data: bytes) -> bytes:
@@ -120,26 +135,43 @@ def _local(tag: object) -> str:
     return tag[tag.rfind("}") + 1 :] if isinstance(tag, str) else ""
 
 
-def _child(element: etree._Element, name: str) -> etree._Element | None:
-    suffix = "}" + name
+def _children(element: etree._Element, every: str = "") -> tuple[_Fields, list[etree._Element]]:
+    """Return the first child of each local name, and every child named ``every``.
+
+    One pass per element: every pass makes a Python proxy per child, and a pass per
+    field looked up would cost more than parsing the file.
+    """
+    first: _Fields = {}
+    named: list[etree._Element] = []
     for child in element:
         tag = child.tag
-        if isinstance(tag, str) and (tag == name or tag.endswith(suffix)):
-            return child
-    return None
+        if isinstance(tag, str):  # comments and PIs have non-string tags
+            if tag[0] == "{":  # namespaced tags compare by local name, like _local
+                tag = tag[tag.rfind("}") + 1 :]
+            if tag == every:
+                named.append(child)
+            if tag not in first:  # the first child of a name wins
+                first[tag] = child
+    return first, named
 
 
-def _text(element: etree._Element, name: str) -> str | None:
-    child = _child(element, name)
-    if child is None or child.text is None:
+def _text(fields: _Fields, name: str) -> str | None:
+    child = fields.get(name)
+    if child is None:
         return None
-    text = child.text.strip()
-    return text or None
+    text = child.text
+    if text is None:
+        return None
+    return text.strip() or None
 
 
-def _size_value(root: etree._Element, name: str, source: str) -> int | None:
-    size = _child(root, "size")
-    text = _text(size, name) if size is not None else None
+def _nfc(text: str) -> str:
+    # ASCII text is always NFC; skipping the call matters once per box.
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _size_value(size: _Fields, name: str, source: str) -> int | None:
+    text = _text(size, name)
     if text is None:
         return None
     try:
@@ -155,7 +187,7 @@ def _size_value(root: etree._Element, name: str, source: str) -> int | None:
     return int(value) or None
 
 
-def _number(bndbox: etree._Element, name: str, where: str) -> float:
+def _number(bndbox: _Fields, name: str, where: str) -> float:
     text = _text(bndbox, name)
     if text is None:
         raise ItemError(
@@ -172,7 +204,7 @@ def _number(bndbox: etree._Element, name: str, where: str) -> float:
     return value
 
 
-def _flag(obj: etree._Element, name: str, where: str) -> bool:
+def _flag(obj: _Fields, name: str, where: str) -> bool:
     text = _text(obj, name)
     if text is None:
         return False
@@ -184,22 +216,24 @@ def _flag(obj: etree._Element, name: str, where: str) -> bool:
         ) from None
 
 
-def _box(obj: etree._Element, index: int, total: int, source: str) -> Box:
-    where = f"{source}: object {index} of {total}"
+def _box(obj: _Fields, index: int, total: int, source: str) -> Box:
     name = _text(obj, "name")
     if name is None:
-        raise ItemError("xml.invalid", f"{where} has no <name>; give the object its class name")
-    where = f"{where} ({name!r})"
-    bndbox = _child(obj, "bndbox")
+        raise ItemError(
+            "xml.invalid",
+            f"{source}: object {index} of {total} has no <name>; give the object its class name",
+        )
+    where = f"{source}: object {index} of {total} ({name!r})"
+    bndbox = obj.get("bndbox")
     if bndbox is None:
         raise ItemError("xml.invalid", f"{where} has no <bndbox>; add one or delete the object")
-    xmin, ymin, xmax, ymax = (_number(bndbox, coord, where) for coord in _COORDS)
+    coords, _ = _children(bndbox)
     return Box(
-        label=unicodedata.normalize("NFC", name),
-        xmin=xmin,
-        ymin=ymin,
-        xmax=xmax,
-        ymax=ymax,
+        label=_nfc(name),
+        xmin=_number(coords, "xmin", where),
+        ymin=_number(coords, "ymin", where),
+        xmax=_number(coords, "xmax", where),
+        ymax=_number(coords, "ymax", where),
         difficult=_flag(obj, "difficult", where),
         truncated=_flag(obj, "truncated", where),
         occluded=_flag(obj, "occluded", where),
@@ -225,7 +259,7 @@ def parse_voc(data: bytes | str | os.PathLike[str], *, source: str) -> VocAnnota
     with the line), ``xml.invalid`` (wrong root, an object without ``name`` or
     ``bndbox``, a coordinate or flag that is not a number, a bad ``size``).
     """
-    raw = data if isinstance(data, bytes) else _read(Path(data), source)
+    raw = data if isinstance(data, bytes) else _read(data, source)
     if len(raw) > MAX_XML_BYTES:
         raise ItemError("xml.invalid", f"{source}: the XML is larger than {MAX_XML_BYTES} bytes")
     if _UNSAFE.search(_scan_text(raw)):
@@ -257,20 +291,23 @@ def parse_voc(data: bytes | str | os.PathLike[str], *, source: str) -> VocAnnota
             f"{source}: the root element is <{_local(root.tag)}>, not <annotation>; "
             "this is not a Pascal VOC file",
         )
-    objects = [child for child in root if _local(child.tag) == "object"]
-    boxes = tuple(_box(obj, i, len(objects), source) for i, obj in enumerate(objects, 1))
-    part_names = tuple(
-        unicodedata.normalize("NFC", _text(part, "name") or "unnamed")
-        for obj in objects
-        for part in obj
-        if _local(part.tag) == "part"
-    )
+    fields, objects = _children(root, "object")
+    boxes: list[Box] = []
+    parts: list[etree._Element] = []
+    total = len(objects)
+    for index, obj in enumerate(objects, 1):
+        obj_fields, obj_parts = _children(obj, "part")
+        boxes.append(_box(obj_fields, index, total, source))
+        parts += obj_parts
+    part_names = tuple(_nfc(_text(_children(part)[0], "name") or "unnamed") for part in parts)
+    size = fields.get("size")
+    size_fields = _children(size)[0] if size is not None else {}
     return VocAnnotation(
-        filename=_text(root, "filename"),
-        width=_size_value(root, "width", source),
-        height=_size_value(root, "height", source),
-        depth=_size_value(root, "depth", source),
-        boxes=boxes,
+        filename=_text(fields, "filename"),
+        width=_size_value(size_fields, "width", source),
+        height=_size_value(size_fields, "height", source),
+        depth=_size_value(size_fields, "depth", source),
+        boxes=tuple(boxes),
         parts=len(part_names),
         part_names=part_names,
     )
