@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import struct
 import time
 import tracemalloc
+import warnings
 import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from osai_import import imageinfo
 from osai_import.errors import ItemError
 from osai_import.imageinfo import file_digest, inspect_image, sniff_format
 from tests.support import make_image
@@ -276,3 +279,310 @@ def test_file_digest_matches_hashlib(tmp_path: Path) -> None:
     path = noisy_jpeg(tmp_path / "a.jpg")
     assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert file_digest(path, "md5") == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+# --- the header reading agrees with Pillow's -------------------------------------------
+# A plainly well-formed header is read without Pillow, anything odd by Pillow. Each case
+# checks that the answer (or error, and any warning) is the one Pillow's own reading of
+# the file gives, and the well-formed ones that Pillow was not needed.
+
+
+def tiff_block(order: str, entries: list[tuple[int, int, int, bytes]], tail: bytes = b"") -> bytes:
+    """A TIFF header and one IFD of (tag, type, count, 4-byte value) entries, then ``tail``."""
+    end = "<" if order == "II" else ">"
+    head = (b"II*\0" if order == "II" else b"MM\0*") + struct.pack(end + "L", 8)
+    ifd = struct.pack(end + "H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack(end + "HHL", tag, kind, count) + value
+    return head + ifd + b"\0\0\0\0" + tail
+
+
+def short(order: str, value: int) -> bytes:
+    return struct.pack("<H" if order == "II" else ">H", value) + b"\0\0"
+
+
+def long(order: str, value: int) -> bytes:
+    return struct.pack("<L" if order == "II" else ">L", value)
+
+
+def jpeg_with_segment(path: Path, marker: int, payload: bytes) -> Path:
+    data = make_image(path, 40, 30).read_bytes()
+    segment = bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+    path.write_bytes(data[:2] + segment + data[2:])
+    return path
+
+
+def png_with_chunk(path: Path, kind: bytes, data: bytes, mode: str = "RGB") -> Path:
+    Image.new(mode, (7, 9)).save(path, "PNG")
+    png = path.read_bytes()
+    path.write_bytes(png[:33] + png_chunk(kind, data) + png[33:])  # right after IHDR
+    return path
+
+
+def pillow_reading(path: Path) -> tuple[int, int] | str:
+    """Depth and orientation as Pillow's parsers give them, or the error code."""
+    kind = "png" if path.read_bytes().startswith(b"\x89PNG") else "jpeg"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return imageinfo._pillow_facts(path, fd, kind)
+    except ItemError as exc:
+        return exc.code
+    finally:
+        os.close(fd)
+
+
+def reading(path: Path) -> tuple[int, int] | str:
+    try:
+        info = inspect_image(path, BIG)
+    except ItemError as exc:
+        return exc.code
+    return info.depth, info.orientation
+
+
+def _pillow_not_needed(*args: object) -> tuple[int, int]:
+    raise AssertionError("a well-formed header was handed to Pillow")
+
+
+def agrees_with_pillow(
+    path: Path, monkeypatch: pytest.MonkeyPatch, *, alone: bool
+) -> tuple[int, int] | str:
+    """Read ``path`` as inspect_image does; ``alone``: without Pillow's parsers."""
+    with warnings.catch_warnings(record=True) as pillows:
+        warnings.simplefilter("always")
+        expected = pillow_reading(path)
+    with monkeypatch.context() as patch, warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        if alone:
+            patch.setattr(imageinfo, "_pillow_facts", _pillow_not_needed)
+        found = reading(path)
+    assert found == expected
+    assert [str(w.message) for w in ours] == [str(w.message) for w in pillows]
+    return found
+
+
+@pytest.mark.parametrize("order", ["II", "MM"])
+@pytest.mark.parametrize("container", ["jpeg", "png"])
+@pytest.mark.parametrize(
+    ("value", "orientation"), [(1, 1), (3, 3), (5, 5), (6, 6), (8, 8), (0, 1), (9, 1)]
+)
+def test_exif_orientation_in_both_byte_orders(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    order: str,
+    container: str,
+    value: int,
+    orientation: int,
+) -> None:
+    for kind, raw in ((3, short(order, value)), (4, long(order, value))):  # SHORT and LONG
+        block = tiff_block(order, [(0x0112, kind, 1, raw)])
+        if container == "jpeg":
+            path = jpeg_with_segment(tmp_path / f"{kind}.jpg", 0xE1, b"Exif\0\0" + block)
+        else:
+            path = png_with_chunk(tmp_path / f"{kind}.png", b"eXIf", block)
+        assert agrees_with_pillow(path, monkeypatch, alone=True) == (3, orientation)
+
+
+@pytest.mark.parametrize("order", ["II", "MM"])
+def test_exif_with_other_tags_and_out_of_line_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    model = b"A camera model name\0"
+    rational = long(order, 300) + long(order, 1)
+    entries = [
+        (0x0110, 2, len(model), long(order, 8 + 2 + 4 * 12 + 4)),
+        (0x0112, 3, 1, short(order, 6)),
+        (0x011A, 5, 1, long(order, 8 + 2 + 4 * 12 + 4 + len(model))),
+        (0x0128, 3, 1, short(order, 2)),
+    ]
+    block = tiff_block(order, entries, model + rational)
+    jpeg = jpeg_with_segment(tmp_path / "a.jpg", 0xE1, b"Exif\0\0" + block)
+    assert agrees_with_pillow(jpeg, monkeypatch, alone=True) == (3, 6)
+    png = png_with_chunk(tmp_path / "a.png", b"eXIf", block)
+    assert agrees_with_pillow(png, monkeypatch, alone=True) == (3, 6)
+
+
+@pytest.mark.parametrize("order", ["II", "MM"])
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [(0x0112, 3, 2, 6)],  # two values where one is expected
+        [(0x0112, 1, 1, 6)],  # a BYTE
+        [(0x0112, 3, 1, 6), (0x0112, 3, 1, 3)],  # the tag twice
+        [(0x0112, 99, 1, 6)],  # a type Pillow does not know
+        [(0x0110, 2, 40, 0), (0x0112, 3, 1, 6)],  # a value past the block's end
+        [(0x011A, 1, 1, 5), (0x0128, 3, 1, 2), (0x0112, 3, 1, 6)],  # a BYTE resolution
+    ],
+)
+def test_odd_exif_blocks_read_as_pillow_reads_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    order: str,
+    entries: list[tuple[int, int, int, int]],
+) -> None:
+    block = tiff_block(order, [(tag, kind, n, short(order, v)) for tag, kind, n, v in entries])
+    jpeg = jpeg_with_segment(tmp_path / "a.jpg", 0xE1, b"Exif\0\0" + block)
+    agrees_with_pillow(jpeg, monkeypatch, alone=False)
+    png = png_with_chunk(tmp_path / "a.png", b"eXIf", block)
+    agrees_with_pillow(png, monkeypatch, alone=False)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",
+        b"II*\0",  # cut inside the header
+        b"II*\0\x08\0\0\0\x05\0",  # entries promised, not there
+        b"MM\0+\0\x08\0\0",  # BigTIFF
+        b"Exif\0\0" + tiff_block("II", [(0x0112, 3, 1, short("II", 6))]),  # the prefix twice
+        b"not a TIFF header at all",
+    ],
+)
+def test_broken_exif_blocks_read_as_pillow_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: bytes
+) -> None:
+    jpeg = jpeg_with_segment(tmp_path / "a.jpg", 0xE1, b"Exif\0\0" + block)
+    agrees_with_pillow(jpeg, monkeypatch, alone=False)
+    png = png_with_chunk(tmp_path / "a.png", b"eXIf", block)
+    agrees_with_pillow(png, monkeypatch, alone=False)
+
+
+def test_two_exif_segments_read_as_pillow_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = b"Exif\0\0" + tiff_block("II", [(0x0112, 3, 1, short("II", 6))])
+    path = jpeg_with_segment(tmp_path / "a.jpg", 0xE1, first)
+    data = path.read_bytes()
+    second = b"Exif\0\0" + tiff_block("MM", [(0x0112, 3, 1, short("MM", 3))])
+    segment = b"\xff\xe1" + struct.pack(">H", len(second) + 2) + second
+    path.write_bytes(data[:2] + segment + data[2:])
+    agrees_with_pillow(path, monkeypatch, alone=False)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ({}, (3, 1)),
+        ({9: 1}, (1, 1)),  # one component: grey
+        ({9: 4}, (4, 1)),  # four: CMYK
+        ({9: 2}, "image.unreadable"),  # Pillow opens 1, 3 or 4 components only
+        ({4: 12}, "image.unreadable"),  # 12-bit samples
+    ],
+)
+def test_jpeg_depth_from_the_frame_header(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    patch: dict[int, int],
+    expected: tuple[int, int] | str,
+) -> None:
+    path = make_image(tmp_path / "a.jpg", 40, 30)
+    data = bytearray(path.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    for offset, value in patch.items():
+        data[sof + offset] = value
+    path.write_bytes(bytes(data))
+    alone = not isinstance(expected, str)
+    assert agrees_with_pillow(path, monkeypatch, alone=alone) == expected
+
+
+@pytest.mark.parametrize(
+    ("marker", "payload", "alone"),
+    [
+        (0xDB, b"\x10" + b"\x01" * 128, True),  # a table of 16-bit values
+        (0xDB, b"\x00" + b"\x01" * 40, False),  # a table cut short
+        (0xE0, b"JFIF\0\x01\x02\x01\x00\x48\x00\x48\0\0", True),
+        (0xE0, b"JFIF\0", False),  # too short for its version
+        (0xEE, b"Adobe\0\x64\0\0\0\0\x01", True),
+        (0xE2, b"ICC_PROFILE\0\x01\x01profile", True),
+        (0xE2, b"ICC_PROFILE\0\x01", False),  # too short for its fragment count
+        (0xED, b"Photoshop 3.0\x008BIM\x03\xed", False),
+        (0xE1, b'http://ns.adobe.com/xap/1.0/\0<x tiff:Orientation="6"/>', True),
+        (0xFE, b"a comment", True),
+        (0xF1, b"\xff\x02", False),  # a marker Pillow reads without a length
+        (0xDE, b"\x08\0", False),  # DHP, read by Pillow as a frame header
+    ],
+)
+def test_jpeg_segments_read_as_pillow_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marker: int, payload: bytes, alone: bool
+) -> None:
+    path = jpeg_with_segment(tmp_path / "a.jpg", marker, payload)
+    agrees_with_pillow(path, monkeypatch, alone=alone)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 16])
+@pytest.mark.parametrize("colour", [0, 2, 3, 4, 6, 5])
+def test_png_depth_from_ihdr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int, colour: int
+) -> None:
+    ihdr = struct.pack(">IIBBBBB", 7, 9, bits, colour, 0, 0, 0)
+    path = tmp_path / "a.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+    # The bit depths PNG allows for each colour type; others are refused.
+    allowed = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+    valid = bits in allowed.get(colour, ())
+    found = agrees_with_pillow(path, monkeypatch, alone=valid)
+    channels = {0: 1, 2: 3, 3: 3, 4: 2 if bits == 8 else 4, 6: 4}  # 16-bit LA opens as RGBA
+    assert found == ((channels[colour], 1) if valid else "image.unreadable")
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "data", "alone"),
+    [
+        ("P", b"tRNS", b"\x00", True),  # a transparent palette entry: 4 channels
+        ("P", b"tRNS", b"", True),
+        ("L", b"tRNS", b"\x00\x07", True),
+        ("L", b"tRNS", b"\x00", False),  # cut short
+        ("RGB", b"tRNS", b"\x00\x01", False),  # cut short
+        ("RGBA", b"tRNS", b"", True),
+        ("RGB", b"tEXt", b"Software\0a program", True),
+        ("P", b"tEXt", b"transparency\0x", False),  # a keyword Pillow files as transparency
+        ("RGB", b"tEXt", b"exif\0" + tiff_block("II", [(0x0112, 3, 1, short("II", 6))]), False),
+        ("RGB", b"zTXt", b"Comment\0\0" + zlib.compress(b"text"), False),
+        ("RGB", b"zTXt", b"Comment\0\1" + zlib.compress(b"text"), False),  # unknown method
+        ("RGB", b"iCCP", b"icc\0\0" + zlib.compress(b"not a profile"), False),
+        ("RGB", b"iCCP", b"icc\0\1", False),  # unknown method
+        ("RGB", b"gAMA", b"\0\0\xb1\x8f", True),
+        ("RGB", b"gAMA", b"\0\0\1", False),  # cut short
+        ("RGB", b"pHYs", b"\0\0\x0b\x13\0\0\x0b\x13\1", True),
+        ("RGB", b"sRGB", b"", False),  # cut short
+        ("RGB", b"prVt", b"a private chunk", True),
+        ("RGB", b"acTL", b"\0\0\0\1\0\0\0\0", False),
+        ("RGB", b"IEND", b"", False),  # the end before the image data
+    ],
+)
+def test_png_chunks_read_as_pillow_reads_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    kind: bytes,
+    data: bytes,
+    alone: bool,
+) -> None:
+    path = png_with_chunk(tmp_path / "a.png", kind, data, mode)
+    found = agrees_with_pillow(path, monkeypatch, alone=alone)
+    if (mode, kind) == ("P", b"tRNS"):
+        assert found == (4, 1)
+
+
+def test_png_chunk_checksums_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = png_with_chunk(tmp_path / "a.png", b"prVt", b"a private chunk")
+    data = bytearray(path.read_bytes())
+    data[33 + 8 + 15] ^= 0xFF  # the private chunk's checksum
+    path.write_bytes(bytes(data))
+    assert agrees_with_pillow(path, monkeypatch, alone=False) == "image.unreadable"
+
+
+def test_headers_larger_than_one_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Application segments bigger than one read come before the EXIF block and the frame.
+    path = make_image(tmp_path / "a.jpg", 40, 30)
+    data = path.read_bytes()
+    filler = b"".join(b"\xff\xe9" + struct.pack(">H", 65002) + b"z" * 65000 for _ in range(3))
+    exif = b"Exif\0\0" + tiff_block("MM", [(0x0112, 3, 1, short("MM", 8))])
+    segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+    path.write_bytes(data[:2] + filler + segment + data[2:])
+    assert agrees_with_pillow(path, monkeypatch, alone=True) == (3, 8)
+    assert inspect_image(path, BIG).size == len(data) + len(filler) + len(segment)

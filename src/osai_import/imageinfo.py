@@ -1,23 +1,26 @@
 """Read what the check step needs from an image file's header, without decoding pixels.
 
 ``inspect_image`` identifies JPEG and PNG by their bytes (never by the file name), reads
-width, height, channels and EXIF orientation from the header with Pillow, refuses
-headers that claim more pixels than allowed before Pillow sees them, and detects a
-truncated file from its last bytes. Every failure is an ``ItemError`` whose ``code`` is
-one of the stable ``image.*`` problem codes documented in ``docs/check.md``.
+width, height, channels and EXIF orientation from the header, refuses headers that
+claim more pixels than allowed before Pillow sees them, and detects a truncated file
+from its last bytes. A plainly well-formed header is read here alone; one with anything
+unusual in it is opened with Pillow, so every file gets the answer (or the error) Pillow
+gives. Every failure is an ``ItemError`` whose ``code`` is one of the stable ``image.*``
+problem codes documented in ``docs/check.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from PIL import Image, JpegImagePlugin, PngImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin
 
 from osai_import.errors import ItemError
 
@@ -37,7 +40,59 @@ _JPEG_MAX_JUNK = 4096
 # empty segments is built to make the walk slow.
 _JPEG_MAX_SEGMENTS = 10_000
 _SCAN_BLOCK = 1 << 20
+# One read of this much holds the whole header of nearly every file (and all of a small one).
+_WINDOW = 1 << 16
 _ORIENTATION_TAG = 0x0112
+_X_RESOLUTION_TAG = 0x011A
+_RESOLUTION_UNIT_TAG = 0x0128
+
+# Markers whose segments Pillow's JPEG parser and the walk below both read as "a length,
+# then that many bytes": SOFn, DHT, DAC, SOS, DQT, DNL, DRI, EXP, APPn and COM. The
+# others (JPG, DHP, JPGn, TEM, RSTn) are read differently, so a header holding one is
+# left to Pillow.
+_JPEG_SAME_IN_PILLOW = frozenset(
+    {*_JPEG_SOF, 0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xDF, *range(0xE0, 0xF0), 0xFE}
+)
+# Application segments in which Pillow reads a field at a fixed offset, with the payload
+# size below which that read fails. Photoshop resources are walked with offsets taken from
+# the data, at any size (no payload reaches 65536 bytes): those are always left to Pillow.
+_JPEG_APP_SHORTEST = (
+    (0xE0, b"JFIF", 7),
+    (0xEE, b"Adobe", 7),
+    (0xE2, b"ICC_PROFILE\0", 14),
+    (0xED, b"Photoshop 3.0\0", 1 << 16),
+)
+# The mode Pillow opens each PNG bit depth and colour type in, and its channels as
+# ``_depth`` counts them (16-bit grey with alpha opens as RGBA); a palette counts 3, or 4
+# with a tRNS chunk.
+_PNG_MODES: dict[tuple[int, int], tuple[str, int]] = {
+    (1, 0): ("1", 1),
+    (2, 0): ("L", 1),
+    (4, 0): ("L", 1),
+    (8, 0): ("L", 1),
+    (16, 0): ("I;16", 1),
+    (8, 2): ("RGB", 3),
+    (16, 2): ("RGB", 3),
+    (1, 3): ("P", 3),
+    (2, 3): ("P", 3),
+    (4, 3): ("P", 3),
+    (8, 3): ("P", 3),
+    (8, 4): ("LA", 2),
+    (16, 4): ("RGBA", 4),
+    (8, 6): ("RGBA", 4),
+    (16, 6): ("RGBA", 4),
+}
+# The shortest payload Pillow accepts for the chunks whose handlers check a length.
+_PNG_MIN_LENGTH = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9}
+_PNG_CHUNK_NAME = re.compile(rb"[A-Za-z0-9_]{4}")
+# Past these the chunks before the image data are odd enough to leave to Pillow.
+_PNG_MAX_HEADER_BYTES = 1 << 20
+_PNG_MAX_CHUNKS = 1000
+# Bytes per value of each TIFF field type Pillow decodes.
+_TIFF_UNIT = {
+    1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8
+}
+_TIFF_SHORT, _TIFF_LONG, _TIFF_RATIONAL = 3, 4, 5
 
 _MODE_DEPTH = {
     "1": 1,
@@ -146,9 +201,10 @@ def _sniff_text(head: bytes) -> str:
 
 def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
     """Read a JPEG or PNG file's header; raise ItemError with an ``image.*`` code otherwise."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
         raise ItemError(
             "image.missing",
@@ -157,6 +213,7 @@ def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
         ) from None
     except OSError as exc:
         raise _unreadable(path, exc) from None
+    # Only a regular file is opened: opening a FIFO blocks, and opening a device can act.
     if not stat.S_ISREG(st.st_mode):
         what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise ItemError("image.unreadable", f"{path}: is {what}, not an image file; fix the path")
@@ -165,10 +222,15 @@ def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
             "image.empty", f"{path}: the file is empty (0 bytes); replace it with the real image"
         )
     try:
-        with open(path, "rb") as handle:
-            return _inspect_open(path, handle, st.st_size, max_pixels)
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise _unreadable(path, exc) from None
+    try:
+        return _inspect_open(path, _Reader(fd, st.st_size), st.st_size, max_pixels)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        os.close(fd)
 
 
 def _unreadable(path: Path, exc: OSError) -> ItemError:
@@ -178,8 +240,52 @@ def _unreadable(path: Path, exc: OSError) -> ItemError:
     )
 
 
-def _inspect_open(path: Path, handle: BinaryIO, size: int, max_pixels: int) -> ImageInfo:
-    head = handle.read(32)
+class _Reader:
+    """Positioned reads of an open file, served from one cached block where they fit.
+
+    The first read fetches ``_WINDOW`` bytes, which hold the whole header of nearly every
+    file, so parsing it costs one system call; the descriptor's offset is never moved.
+    """
+
+    __slots__ = ("_base", "_data", "_eof", "fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+        self._base = 0
+        self._data = b""
+        self._eof = False
+
+    def read(self, pos: int, count: int) -> bytes:
+        """Return ``count`` bytes from ``pos``: fewer at the end of the file, none past it."""
+        start = pos - self._base
+        data = self._data
+        if start >= 0 and (start + count <= len(data) or self._eof):
+            return data[start : start + count]
+        want = max(count, _WINDOW)
+        data = _pread(self.fd, want, pos, self.size)
+        self._base, self._data, self._eof = pos, data, len(data) < want
+        return data[:count]
+
+
+def _pread(fd: int, count: int, pos: int, size: int) -> bytes:
+    """Read ``count`` bytes from ``pos``, fewer only at the end of the file."""
+    data = os.pread(fd, count, pos)
+    if len(data) == count or not data or pos + len(data) == size:
+        return data  # all of it, or up to the end (the size from stat saves a call to see it)
+    parts = [data]
+    got = len(data)
+    while got < count:
+        more = os.pread(fd, count - got, pos + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _inspect_open(path: Path, reader: _Reader, size: int, max_pixels: int) -> ImageInfo:
+    head = reader.read(0, 32)
     kind = sniff_format(head)
     if kind not in SUPPORTED_FORMATS:
         looks = f"looks like {kind}" if kind != "unknown" else "is of an unknown type"
@@ -188,10 +294,11 @@ def _inspect_open(path: Path, handle: BinaryIO, size: int, max_pixels: int) -> I
             f"{path}: not a JPEG or PNG by its bytes (the file {looks}); OSAI accepts only "
             "JPEG and PNG: convert it or leave it out of the source",
         )
+    segments: list[tuple[int, int, int]] | None = None
     if kind == "png":
-        width, height, data_start = _png_dimensions(path, handle, head, size)
+        width, height, data_start = _png_dimensions(path, head, size)
     else:
-        width, height, data_start = _jpeg_dimensions(path, handle, size)
+        width, height, data_start, segments = _jpeg_dimensions(path, reader, size)
     if width <= 0 or height <= 0:
         raise ItemError(
             "image.unreadable",
@@ -204,37 +311,45 @@ def _inspect_open(path: Path, handle: BinaryIO, size: int, max_pixels: int) -> I
             f"check.max_pixels ({max_pixels:,}); it was not decoded (possible decompression "
             "bomb). Downscale the image, or raise check.max_pixels if you trust it",
         )
-    if not _has_end_marker(handle, kind, size, data_start):
+    if not _has_end_marker(reader, kind, size, data_start):
         marker = "EOI marker" if kind == "jpeg" else "IEND chunk"
         raise ItemError(
             "image.truncated",
             f"{path}: the {kind.upper()} file is truncated (no {marker}: the end of the file is "
             "missing); copy or download it again",
         )
-    handle.seek(0)
-    try:
-        image = (
-            PngImagePlugin.PngImageFile(handle)
-            if kind == "png"
-            else JpegImagePlugin.JpegImageFile(handle)
-        )
-    except (SyntaxError, ValueError, EOFError, OSError, struct.error) as exc:
-        # Pillow reports a chunk cut short or a bad checksum as one of these.
-        raise ItemError(
-            "image.unreadable",
-            f"{path}: the {kind.upper()} header is corrupt ({exc}); re-save the image",
-        ) from None
+    if kind == "png":
+        facts = _png_facts(reader)
+    else:
+        facts = None if segments is None else _jpeg_facts(reader, segments)
+    if facts is None:
+        facts = _pillow_facts(path, reader.fd, kind)
+    depth, orientation = facts
     return ImageInfo(
-        format=kind,
-        width=width,
-        height=height,
-        depth=_depth(image),
-        orientation=_orientation(image),
-        size=size,
+        format=kind, width=width, height=height, depth=depth, orientation=orientation, size=size
     )
 
 
-def _png_dimensions(path: Path, handle: BinaryIO, head: bytes, size: int) -> tuple[int, int, int]:
+def _pillow_facts(path: Path, fd: int, kind: str) -> tuple[int, int]:
+    """Return depth and orientation as Pillow reads them; its errors mean a corrupt header."""
+    with open(fd, "rb", closefd=False) as handle:
+        handle.seek(0)
+        try:
+            image = (
+                PngImagePlugin.PngImageFile(handle)
+                if kind == "png"
+                else JpegImagePlugin.JpegImageFile(handle)
+            )
+        except (SyntaxError, ValueError, EOFError, OSError, struct.error) as exc:
+            # Pillow reports a chunk cut short or a bad checksum as one of these.
+            raise ItemError(
+                "image.unreadable",
+                f"{path}: the {kind.upper()} header is corrupt ({exc}); re-save the image",
+            ) from None
+        return _depth(image), _orientation(image)
+
+
+def _png_dimensions(path: Path, head: bytes, size: int) -> tuple[int, int, int]:
     # IHDR must be the first chunk, at a fixed offset: the size is known without Pillow.
     if len(head) < 24:
         raise _truncated_header(path, "PNG")
@@ -249,11 +364,20 @@ def _png_dimensions(path: Path, handle: BinaryIO, head: bytes, size: int) -> tup
     return width, height, 33
 
 
-def _jpeg_dimensions(path: Path, handle: BinaryIO, size: int) -> tuple[int, int, int]:
-    """Walk the JPEG segments up to the first scan; return width, height and the scan offset."""
-    handle.seek(2)
+def _jpeg_dimensions(
+    path: Path, reader: _Reader, size: int
+) -> tuple[int, int, int, list[tuple[int, int, int]] | None]:
+    """Walk the JPEG segments up to the first scan.
+
+    Return width, height, the scan offset and each segment as (marker, payload offset,
+    length), or None instead of the segments when the walk met something Pillow's
+    parser reads another way (junk or fill bytes, a marker without a length).
+    """
+    pos = 2
     junk = segments = 0
     dims: tuple[int, int] | None = None
+    seen: list[tuple[int, int, int]] = []
+    same_in_pillow = True
     while True:
         if junk > _JPEG_MAX_JUNK or segments > _JPEG_MAX_SEGMENTS:
             raise ItemError(
@@ -261,41 +385,53 @@ def _jpeg_dimensions(path: Path, handle: BinaryIO, size: int) -> tuple[int, int,
                 f"{path}: no usable JPEG header (junk or thousands of empty segments where the "
                 "frame header is expected); re-save the image",
             )
-        byte = handle.read(1)
-        if not byte:
-            raise _truncated_header(path, "JPEG")
-        if byte != b"\xff":
-            junk += 1
-            continue
-        code = 0xFF
-        while code == 0xFF:  # fill bytes before a marker
-            byte = handle.read(1)
-            if not byte:
+        # A marker and its length, read at once in the usual case of no junk before it.
+        quad = reader.read(pos, 4)
+        if len(quad) >= 2 and quad[0] == 0xFF and quad[1] != 0xFF:
+            code = quad[1]
+            pos += 2
+            raw = quad[2:]
+        else:
+            if not quad:
                 raise _truncated_header(path, "JPEG")
-            code = byte[0]
-            if code == 0xFF:
+            pos += 1
+            if quad[0] != 0xFF:
                 junk += 1
-                if junk > _JPEG_MAX_JUNK:
-                    break
+                continue
+            code = 0xFF
+            while code == 0xFF:  # fill bytes before a marker
+                byte = reader.read(pos, 1)
+                if not byte:
+                    raise _truncated_header(path, "JPEG")
+                pos += 1
+                code = byte[0]
+                if code == 0xFF:
+                    junk += 1
+                    if junk > _JPEG_MAX_JUNK:
+                        break
+            raw = reader.read(pos, 2)
         segments += 1
         if code in (0x00, 0xFF) or code in _JPEG_STANDALONE:
+            same_in_pillow = False
             continue
         if code in (0xD8, 0xD9):
             raise ItemError(
                 "image.unreadable",
                 f"{path}: the JPEG ends or restarts before any image data; re-save the image",
             )
-        raw = handle.read(2)
         if len(raw) < 2:
             raise _truncated_header(path, "JPEG")
-        length = struct.unpack(">H", raw)[0]
+        length = (raw[0] << 8) | raw[1]
         if length < 2:
             raise ItemError(
                 "image.unreadable", f"{path}: a JPEG segment has an invalid length; re-save it"
             )
-        start = handle.tell()
+        start = pos + 2
+        if code not in _JPEG_SAME_IN_PILLOW:
+            same_in_pillow = False
+        seen.append((code, start, length))
         if code in _JPEG_SOF and dims is None:
-            frame = handle.read(5)
+            frame = reader.read(start, 5)
             if len(frame) < 5:
                 raise _truncated_header(path, "JPEG")
             height, width = struct.unpack(">HH", frame[1:5])
@@ -310,8 +446,9 @@ def _jpeg_dimensions(path: Path, handle: BinaryIO, size: int) -> tuple[int, int,
                 )
             if end > size:
                 raise _truncated_header(path, "JPEG")
-            return dims[0], dims[1], end
-        handle.seek(start + length - 2)
+            clean = same_in_pillow and junk == 0
+            return dims[0], dims[1], end, seen if clean else None
+        pos = start + length - 2
 
 
 def _truncated_header(path: Path, kind: str) -> ItemError:
@@ -321,25 +458,183 @@ def _truncated_header(path: Path, kind: str) -> ItemError:
     )
 
 
-def _has_end_marker(handle: BinaryIO, kind: str, size: int, data_start: int) -> bool:
+def _has_end_marker(reader: _Reader, kind: str, size: int, data_start: int) -> bool:
     """Tell whether the file holds its end marker: at the very end (cheap) or earlier."""
     marker = _PNG_IEND if kind == "png" else _JPEG_EOI
-    if size >= len(marker):
-        handle.seek(size - len(marker))
-        if handle.read(len(marker)) == marker:
-            return True
+    if size >= len(marker) and reader.read(size - len(marker), len(marker)) == marker:
+        return True
     # Data after the end marker (camera padding, appended videos) is legal: look for the
     # marker itself. Compressed data never holds it, so the scan stops at the real end.
-    handle.seek(data_start)
+    pos = data_start
     keep = b""
     while True:
-        block = handle.read(_SCAN_BLOCK)
+        block = _pread(reader.fd, _SCAN_BLOCK, pos, reader.size)
         if not block:
             return False
+        pos += len(block)
         window = keep + block
         if marker in window:
             return True
         keep = window[-(len(marker) - 1) :]
+
+
+def _jpeg_facts(reader: _Reader, segments: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """Return depth and EXIF orientation from the segments before the scan.
+
+    None means a segment Pillow could refuse, or read otherwise than plainly: the caller
+    then asks Pillow, so its answer or its error stands.
+    """
+    layers = 0
+    exif: bytes | None = None
+    for code, start, length in segments:
+        size = length - 2
+        if code in _JPEG_SOF:
+            frame = reader.read(start, size)
+            # Pillow takes the last frame header; it refuses a precision other than 8 bits
+            # or a channel count other than 1, 3 or 4, and trips on a component list cut short.
+            if layers or size < 6 or (size - 6) % 3 or frame[0] != 8 or frame[5] not in (1, 3, 4):
+                return None
+            layers = frame[5]
+        elif code == 0xDB:
+            if not _quantization_tables_fit(reader.read(start, size)):
+                return None
+        elif 0xE0 <= code <= 0xEF:
+            tag = reader.read(start, min(size, 14))
+            if code == 0xE1 and tag.startswith(b"Exif\0\0"):
+                if exif is not None:
+                    return None  # Pillow versions differ on a second EXIF segment
+                exif = reader.read(start, size)
+                continue
+            for app, prefix, shortest in _JPEG_APP_SHORTEST:
+                if code == app and tag.startswith(prefix) and size < shortest:
+                    return None
+    if not layers:
+        return None
+    if exif is None:
+        return layers, 1
+    orientation = _tiff_orientation(exif[6:])
+    return None if orientation is None else (layers, orientation)
+
+
+def _quantization_tables_fit(payload: bytes) -> bool:
+    """Tell whether a DQT payload is whole tables: 64 values of 1 or 2 bytes after a byte."""
+    pos = 0
+    while pos < len(payload):
+        pos += 65 if payload[pos] < 16 else 129
+        if pos > len(payload):
+            return False
+    return True
+
+
+def _png_facts(reader: _Reader) -> tuple[int, int] | None:
+    """Return depth and EXIF orientation from the chunks before the image data.
+
+    None means a chunk Pillow could refuse or read otherwise than plainly (a bad
+    checksum, text, an ICC profile, animation, any odd length): the caller then asks
+    Pillow, so its answer or its error stands.
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        return None  # Pillow then skips checks that this reading keeps
+    ihdr = reader.read(12, 21)
+    if len(ihdr) < 21 or not _png_checksum_ok(ihdr[:4], ihdr[4:17], ihdr[17:]):
+        return None
+    known = _PNG_MODES.get((ihdr[12], ihdr[13]))
+    if known is None or ihdr[15]:  # a mode Pillow lacks, or a filter method it refuses
+        return None
+    mode, depth = known
+    pos = 33
+    exif: bytes | None = None
+    for _ in range(_PNG_MAX_CHUNKS):
+        head = reader.read(pos, 8)
+        if len(head) < 8:
+            return None
+        length = int.from_bytes(head[:4], "big")
+        name = head[4:]
+        if name == b"IDAT":
+            break
+        if pos + length > _PNG_MAX_HEADER_BYTES or not _PNG_CHUNK_NAME.fullmatch(name):
+            return None
+        body = reader.read(pos + 8, length + 4)
+        data = body[:length]
+        if len(body) < length + 4 or not _png_checksum_ok(name, data, body[length:]):
+            return None
+        if name == b"tRNS":
+            if mode == "P":
+                depth = 4
+            elif mode != "LA" and mode != "RGBA" and length < (6 if mode == "RGB" else 2):
+                return None
+        elif name == b"eXIf":
+            exif = data
+        elif name == b"tEXt":
+            # Pillow files a text chunk under its keyword in the image info, where these two
+            # keywords would stand for the EXIF block and the transparency.
+            if data.split(b"\0", 1)[0] in (b"exif", b"transparency"):
+                return None
+        elif name in _PNG_MIN_LENGTH:
+            if length < _PNG_MIN_LENGTH[name]:
+                return None
+        elif name != b"PLTE" and hasattr(PngImagePlugin.PngStream, f"chunk_{name.decode()}"):
+            return None  # a chunk Pillow reads in a way not repeated here
+        pos += 12 + length
+    else:
+        return None
+    if exif is None:
+        return depth, 1
+    orientation = _tiff_orientation(exif)
+    return None if orientation is None else (depth, orientation)
+
+
+def _png_checksum_ok(name: bytes, data: bytes, crc: bytes) -> bool:
+    return zlib.crc32(data, zlib.crc32(name)) == int.from_bytes(crc, "big")
+
+
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """Return the orientation in an EXIF block's first IFD, 1 when absent or out of range.
+
+    None means the block is not plainly well-formed (a tag twice, an entry or value past
+    its end, an odd type) or holds the tags Pillow reads while opening in a form it could
+    choke or warn on: the caller then asks Pillow.
+    """
+    if len(tiff) < 8 or tiff.startswith(b"Exif\0\0"):
+        return None
+    if tiff.startswith(b"II*\0"):
+        order = "<"
+    elif tiff.startswith(b"MM\0*"):
+        order = ">"
+    else:
+        return None
+    (ifd,) = struct.unpack_from(order + "L", tiff, 4)
+    if ifd + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack_from(order + "H", tiff, ifd)
+    entries_end = ifd + 2 + 12 * count
+    if entries_end + 4 > len(tiff):  # the entries and the next-IFD offset
+        return None
+    orientation = 1
+    tags: set[int] = set()
+    out_of_line = 0
+    entries = struct.iter_unpack(order + "HHL4s", tiff[ifd + 2 : entries_end])
+    for tag, kind, values, inline in entries:
+        unit = _TIFF_UNIT.get(kind)
+        if tag in tags or unit is None:
+            return None
+        tags.add(tag)
+        size = values * unit
+        if size > 4:
+            (offset,) = struct.unpack(order + "L", inline)
+            out_of_line += size
+            if offset + size > len(tiff) or out_of_line > len(tiff):
+                return None
+        if tag == _ORIENTATION_TAG:
+            if values != 1 or kind not in (_TIFF_SHORT, _TIFF_LONG):
+                return None
+            (value,) = struct.unpack_from(order + ("H" if kind == _TIFF_SHORT else "L"), inline)
+            orientation = value if 1 <= value <= 8 else 1
+        elif (tag == _X_RESOLUTION_TAG and (values, kind) != (1, _TIFF_RATIONAL)) or (
+            tag == _RESOLUTION_UNIT_TAG and (values, kind) != (1, _TIFF_SHORT)
+        ):
+            return None  # Pillow reads the resolution while opening a JPEG
+    return orientation
 
 
 def _depth(image: Image.Image) -> int:

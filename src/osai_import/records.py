@@ -19,6 +19,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+_PATH = type(Path())  # the concrete class Path() makes on this system
+_new = object.__new__
+_set = object.__setattr__
+
 
 class Severity(str, Enum):
     """How bad a problem is: errors keep an item from being uploaded."""
@@ -45,6 +49,13 @@ class Problem:
             "message": self.message,
         }
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # The dataclass default pickles through fields(), slow for millions of items; a
+        # subclass, which may add fields, keeps it.
+        if type(self) is not Problem:
+            return object.__reduce_ex__(self, protocol)
+        return (Problem, (self.code, self.severity, self.message, self.item))
+
 
 @dataclass(frozen=True, slots=True)
 class Box:
@@ -67,6 +78,19 @@ class Box:
                 raise TypeError(f"Box.{name} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"Box.{name} must be finite, got {value!r}")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # The dataclass default pickles through fields(), slow for millions of boxes; a
+        # subclass, which may add fields, keeps it.
+        if type(self) is not Box:
+            return object.__reduce_ex__(self, protocol)
+        return (
+            _rebuild_box,
+            (
+                self.label, self.xmin, self.ymin, self.xmax, self.ymax, self.difficult,
+                self.truncated, self.occluded, self.pose,
+            ),
+        )
 
     @property
     def width(self) -> float:
@@ -112,19 +136,24 @@ class ImageRecord:
             raise ValueError("ImageRecord.key must not be empty")
         if not self.name:
             raise ValueError(f"ImageRecord {self.key!r}: name must not be empty")
-        # Accept lists and plain dicts from plugins; store immutable versions.
-        object.__setattr__(self, "path", Path(self.path))
-        object.__setattr__(self, "boxes", tuple(self.boxes))
-        object.__setattr__(self, "problems", tuple(self.problems))
+        # Accept strings, lists and plain dicts from plugins; store immutable versions. The
+        # exact-type tests skip building again what already is one (Path() parses anew).
+        if type(self.path) is not _PATH:
+            _set(self, "path", Path(self.path))
+        if type(self.boxes) is not tuple:
+            _set(self, "boxes", tuple(self.boxes))
+        if type(self.problems) is not tuple:
+            _set(self, "problems", tuple(self.problems))
         if not isinstance(self.extras, MappingProxyType):
-            object.__setattr__(self, "extras", _frozen_mapping(self.extras))
+            _set(self, "extras", _frozen_mapping(self.extras))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # mappingproxy cannot be pickled; the plan stores records on disk between phases.
+        # The path travels as its text: a pickled Path is rebuilt from its parts, slower.
         return (
             _rebuild_record,
             (
-                self.key, self.path, self.name, self.category, self.boxes, self.width,
+                self.key, str(self.path), self.name, self.category, self.boxes, self.width,
                 self.height, self.depth, dict(self.extras), self.problems,
             ),
         )
@@ -138,5 +167,28 @@ class ImageRecord:
         return names
 
 
-def _rebuild_record(*args: Any) -> ImageRecord:
-    return ImageRecord(*args)
+# Unpickling sets the fields of a record or box that was checked when it was first built,
+# without running the checks (or the conversions) of __post_init__ again.
+
+_BOX_FIELDS = (
+    "label", "xmin", "ymin", "xmax", "ymax", "difficult", "truncated", "occluded", "pose"
+)
+_RECORD_FIELDS = (
+    "key", "path", "name", "category", "boxes", "width", "height", "depth", "extras", "problems"
+)
+
+
+def _rebuild_box(*values: Any) -> Box:
+    box = _new(Box)
+    for name, value in zip(_BOX_FIELDS, values, strict=True):
+        _set(box, name, value)
+    return box
+
+
+def _rebuild_record(*values: Any) -> ImageRecord:
+    record = _new(ImageRecord)
+    for name, value in zip(_RECORD_FIELDS, values, strict=True):
+        _set(record, name, value)
+    _set(record, "path", Path(record.path))
+    _set(record, "extras", MappingProxyType(record.extras))
+    return record

@@ -241,6 +241,9 @@ class _Entry:
     kind: _Kind
 
 
+_Folder = tuple[tuple[str, ...], Path, Iterator[_Entry], dict[str, list[_Entry]]]
+
+
 class FolderReader(Reader):
     """Read a folder of images: one sub-folder per class, optional Pascal VOC XML beside each."""
 
@@ -276,29 +279,29 @@ class FolderReader(Reader):
                 f"{root}: is not a folder; the folder reader's path is the dataset's root folder"
             )
         seen = {(info.st_dev, info.st_ino)}
-        stack: list[tuple[tuple[str, ...], Iterator[_Entry], dict[str, list[_Entry]]]] = []
-        stack.append(((), *self._listing(root, ())))
+        # Each open folder: its parts below the root, its Path, its entries and sidecars.
+        stack: list[_Folder] = [((), root, *self._listing(root, ()))]
         while stack:
-            rel_dir, entries, sidecars = stack[-1]
+            rel_dir, folder, entries, sidecars = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 stack.pop()
                 continue
             parts = (*rel_dir, entry.name)
-            full = root.joinpath(*parts)
             kind = entry.kind
             if kind == "link" and self.options.follow_symlinks:
-                kind = _target_kind(full)
+                kind = _target_kind(folder / entry.name)
             if kind == "dir":
                 rel = "/".join(parts)
                 if not self.options.recursive or any(prune(rel) for prune in self._prune):
                     continue
+                full = folder / entry.name
                 if self.options.follow_symlinks and not _first_visit(full, seen):
                     continue
-                stack.append((parts, *self._listing(full, parts)))
+                stack.append((parts, full, *self._listing(full, parts)))
                 continue
             if self._wanted(parts):
-                yield self._record(root, parts, kind, sidecars)
+                yield self._record(folder, parts, kind, sidecars)
 
     def _listing(
         self, folder: Path, rel: tuple[str, ...]
@@ -332,10 +335,10 @@ class FolderReader(Reader):
         return not any(match(rel) for match in self._exclude)
 
     def _record(
-        self, root: Path, parts: tuple[str, ...], kind: _Kind, sidecars: dict[str, list[_Entry]]
+        self, folder: Path, parts: tuple[str, ...], kind: _Kind, sidecars: dict[str, list[_Entry]]
     ) -> ImageRecord:
         key = _printable("/".join(parts))
-        full = root.joinpath(*parts)
+        full = folder / parts[-1]
         problems: list[Problem] = []
 
         def problem(code: str, severity: Severity, message: str) -> None:
@@ -355,7 +358,7 @@ class FolderReader(Reader):
         category, extras = self._category(parts, key, problem)
         record: dict[str, Any] = {"category": category, "extras": extras}
         if kind == "file":
-            self._sidecar(root, parts, sidecars, record, problem)
+            self._sidecar(folder, parts, sidecars, record, problem)
         return ImageRecord(key=key, path=full, name=name, problems=tuple(problems), **record)
 
     def _category(
@@ -383,7 +386,7 @@ class FolderReader(Reader):
 
     def _sidecar(
         self,
-        root: Path,
+        folder: Path,
         parts: tuple[str, ...],
         sidecars: dict[str, list[_Entry]],
         record: dict[str, Any],
@@ -398,7 +401,7 @@ class FolderReader(Reader):
             candidates, key=lambda e: (order.get(e.name.rpartition(".")[2], 2), e.name)
         )
         chosen = candidates[0]
-        xml_path = root.joinpath(*parts[:-1], chosen.name)
+        xml_path = _child(str(folder), chosen.name)
         if len(candidates) > 1:
             others = ", ".join(e.name for e in candidates[1:])
             message = f"{xml_path}: used as the annotation; also found {others}, ignored"
@@ -412,11 +415,19 @@ class FolderReader(Reader):
             problem("path.symlink", Severity.ERROR, message + ": true to read it")
             return
         try:
-            voc = parse_voc(xml_path, source=_printable(str(xml_path)))
+            voc = parse_voc(xml_path, source=_printable(xml_path))
         except ItemError as exc:
             problem(exc.code, Severity.ERROR, str(exc))
             return
         record.update(boxes=voc.boxes, width=voc.width, height=voc.height, depth=voc.depth)
+
+
+def _child(folder: str, name: str) -> str:
+    """Return ``str(Path(folder) / name)`` for a Path's text, without parsing a Path again."""
+    if folder == ".":
+        return name
+    # Of a Path's texts only a root ("/", "//") ends with a slash.
+    return folder + name if folder.endswith("/") else f"{folder}/{name}"
 
 
 def _target_kind(path: Path) -> _Kind:
