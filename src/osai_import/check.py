@@ -69,6 +69,7 @@ class CheckedItem:
     record: ImageRecord
     problems: tuple[Problem, ...]
     size: int
+    mtime_ns: int | None = None  # the file's, when its header was read
 
     @property
     def ok(self) -> bool:
@@ -165,7 +166,7 @@ class Checker:
             height=info.height,
             depth=info.depth,
         )
-        return CheckedItem(checked, tuple(problems + box_problems), info.size)
+        return CheckedItem(checked, tuple(problems + box_problems), info.size, info.mtime_ns)
 
     @staticmethod
     def _category(record: ImageRecord, problems: list[Problem]) -> str | None:

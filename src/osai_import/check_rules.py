@@ -74,6 +74,9 @@ def invalid_name_reason(name: str) -> str | None:
         return "has no file name before its extension"
     if "/" in name or "\\" in name:
         return "contains a path separator"
+    if name.isascii() and name.isprintable():
+        # The common case, in C: no control, direction or undecodable character.
+        return None if len(name) <= _MAX_NAME_BYTES else f"is longer than {_MAX_NAME_BYTES} bytes"
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         return "contains control characters (such as a newline or a tab)"
     if any(ch in _BIDI_CONTROLS for ch in name):
@@ -97,6 +100,8 @@ def fixed_extension(name: str, fmt: str) -> str | None:
 
 def label_problem(label: str) -> str | None:
     """Say why a category or box label is unusable, or return None."""
+    if label.isascii() and label.isprintable():
+        return None  # the common case, checked in C
     if any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in label):
         return "contains control characters"
     try:

@@ -119,7 +119,7 @@ class ImageInfo:
     ``width``/``height`` are the stored pixel dimensions (before EXIF rotation);
     ``depth`` is the number of channels (1 grey, 3 colour incl. palette, 4 with alpha or
     CMYK); ``orientation`` is the EXIF orientation (1, the default, when absent or
-    invalid); ``size`` is the file size in bytes.
+    invalid); ``size`` is the file size in bytes and ``mtime_ns`` its modification time.
     """
 
     format: str
@@ -128,6 +128,7 @@ class ImageInfo:
     depth: int
     orientation: int
     size: int
+    mtime_ns: int = 0
 
     @property
     def transposed(self) -> bool:
@@ -226,7 +227,8 @@ def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
     except OSError as exc:
         raise _unreadable(path, exc) from None
     try:
-        return _inspect_open(path, _Reader(fd, st.st_size), st.st_size, max_pixels)
+        return _inspect_open(path, _Reader(fd, st.st_size), st.st_size, max_pixels,
+                             st.st_mtime_ns)
     except OSError as exc:
         raise _unreadable(path, exc) from None
     finally:
@@ -284,7 +286,9 @@ def _pread(fd: int, count: int, pos: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _inspect_open(path: Path, reader: _Reader, size: int, max_pixels: int) -> ImageInfo:
+def _inspect_open(
+    path: Path, reader: _Reader, size: int, max_pixels: int, mtime_ns: int
+) -> ImageInfo:
     head = reader.read(0, 32)
     kind = sniff_format(head)
     if kind not in SUPPORTED_FORMATS:
@@ -326,7 +330,13 @@ def _inspect_open(path: Path, reader: _Reader, size: int, max_pixels: int) -> Im
         facts = _pillow_facts(path, reader.fd, kind)
     depth, orientation = facts
     return ImageInfo(
-        format=kind, width=width, height=height, depth=depth, orientation=orientation, size=size
+        format=kind,
+        width=width,
+        height=height,
+        depth=depth,
+        orientation=orientation,
+        size=size,
+        mtime_ns=mtime_ns,
     )
 
 

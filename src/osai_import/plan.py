@@ -26,16 +26,19 @@ from osai_import.records import ImageRecord, Problem, Severity
 log = logging.getLogger("osai_import.plan")
 
 
-def fingerprint(record: ImageRecord, size: int) -> str:
+def fingerprint(record: ImageRecord, size: int, mtime_ns: int | None = None) -> str:
     """Return a cheap fingerprint of what would be sent for ``record``.
 
-    It covers the remote name, the labels, the boxes and the file's size and mtime: enough
-    to notice that an item changed since it was uploaded without hashing every image.
+    It covers the remote name, the labels, the boxes and the file's size and mtime (read
+    from the file unless given): enough to notice that an item changed since it was
+    uploaded without hashing every image.
     """
-    try:
-        mtime = record.path.stat().st_mtime_ns
-    except OSError:
-        mtime = 0
+    mtime = mtime_ns
+    if mtime is None:
+        try:
+            mtime = record.path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
     parts = [record.name, record.category or "", str(size), str(mtime)]
     parts.extend(
         f"{b.label}|{b.xmin!r}|{b.ymin!r}|{b.xmax!r}|{b.ymax!r}|{b.difficult:d}{b.truncated:d}"

@@ -69,7 +69,7 @@ def pending_items(
         states = journal.states(server, dataset_id, [item.record.key for item in ready])  # type: ignore[arg-type]
         for item in ready:
             record = item.record
-            fp = fingerprint(record, item.size)
+            fp = fingerprint(record, item.size, item.mtime_ns)
             state, acked_fp = states.get(record.key, (None, None))
             if state == "acked":
                 passed += 1
