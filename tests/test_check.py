@@ -567,3 +567,36 @@ def test_a_path_the_reader_refused_is_not_opened_again(tmp_path: Path) -> None:
     )
     assert not item.ok
     assert [p.code for p in item.problems] == ["path.outside"]
+
+
+def test_first_pass_learns_the_labels_an_upload_creates_first(tmp_path: Path) -> None:
+    from osai_import.check import CheckRun
+
+    image = make_image(tmp_path / "a.jpg", 20, 20)
+    refused = Problem("path.outside", Severity.ERROR, "outside the folder", "")
+    records = [
+        record(image, key="ok", category=" cat\u0065\u0301 ",  # NFD, spaces: as the check keeps it
+               boxes=(Box("dog", 1, 1, 5, 5), Box("flat", 1, 1, 1, 5), Box("bad\x07", 1, 1, 5, 5))),
+        record(image, key="refused", name="b.jpg", category="never", boxes=(Box("nope", 1, 1, 5, 5),),
+               problems=(refused,)),
+    ]
+    with CheckRun(lambda: iter(records), CheckConfig()) as run:
+        assert run.read() == []
+        assert run.records == 2
+        # Known before any image is opened: the refused record, the empty box and the
+        # label the check refuses add nothing.
+        assert run.labels == {"cat\u00e9", "dog"}
+        assert run.image_categories == {"cat\u00e9"}
+        items = list(run.items())
+        assert [i.record.key for i in items] == ["ok", "refused"]
+        assert [i.record.key for i in run.items()] == ["ok", "refused"]  # a second pass
+    assert items[0].record.category == "cat\u00e9"
+
+
+def test_a_key_repeated_under_other_names_refuses_every_entry_once(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "a.jpg", 20, 20)
+    records = [record(image, key="same", name="one.jpg"), record(image, key="same", name="two.jpg"),
+               record(image, key="other", name="three.jpg")]
+    summary = run_check(lambda: iter(records), CheckConfig())
+    assert summary.problems_by_code == {"record.duplicate": 2}
+    assert summary.ok == 1

@@ -20,7 +20,13 @@ from osai_import.plan import Planner
 from osai_import.pool import PlanWalk, pending_items
 from osai_import.records import ImageRecord, Problem, Severity
 from osai_import.runner import RunOptions, run
-from tests.engine.support import TOKEN, datasets, make_folder_dataset, stored, write_config
+from tests.engine.support import (
+    TOKEN,
+    datasets,
+    make_folder_dataset,
+    stored,
+    write_config,
+)
 from tests.support import make_image
 
 
