@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -523,3 +525,85 @@ def test_every_option_is_documented_with_its_default() -> None:
         if default is not None and name != "path":
             shown = "[" + ", ".join(default) + "]" if isinstance(default, list) else default
             assert f"`{str(shown).lower()}`" in rows[f"`{name}`"], name
+
+
+# --- sidecars parsed ahead in a helper process ---------------------------------------------
+
+_READ_ALL = """
+import json, sys
+from osai_import import parse_ahead
+from osai_import.plugins import build_plugins
+submitted = []
+submit = parse_ahead.VocAhead.submit
+def spy(self, jobs):
+    future = submit(self, jobs)
+    submitted.append(future is not None)
+    return future
+parse_ahead.VocAhead.submit = spy
+cls = build_plugins(entry_points=False).readers.get("folder").cls
+records = list(cls(cls.parse_options({"path": sys.argv[1]})).records())
+print(json.dumps({"helper_batches": sum(submitted), "records": [
+    [r.key, r.category, [[b.label, b.xmin, b.ymin, b.xmax, b.ymax, b.difficult] for b in r.boxes],
+     r.width, r.height, dict(r.extras), [[p.code, p.severity.value, p.message] for p in r.problems]]
+    for r in records]}))
+"""
+
+
+def _read_in_child(root: Path, **env: str) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-c", _READ_ALL, str(root)], capture_output=True,
+                            text=True, check=True, env={**os.environ, **env})
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_sidecars_parsed_in_a_helper_process_give_the_same_records(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for n in range(1500):
+        folder = root / f"class_{n % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"img_{n:05d}.jpg").write_bytes(b"\xff\xd8\xff")  # the reader never opens it
+        if n % 5:
+            (folder / f"img_{n:05d}.xml").write_text(
+                f"<annotation><size><width>{40 + n}</width><height>30</height></size><object>"
+                f"<name>thing {n % 7}</name><difficult>{n % 2}</difficult><bndbox><xmin>1</xmin>"
+                f"<ymin>2</ymin><xmax>{3 + n % 11}</xmax><ymax>9</ymax></bndbox></object>"
+                "</annotation>")
+    # Past the first 1,024 images, where batches go to the helper: every kind of refusal.
+    (root / "class_0" / "img_01200.xml").write_text("<annotation><object>")
+    (root / "class_1" / "img_01201.xml").write_text(
+        '<!DOCTYPE a [<!ENTITY x "y">]><annotation>&x;</annotation>')
+    (root / "class_2" / "img_01202.xml").write_text("<annotation><object><name>x</name>"
+                                                     "<bndbox><xmin>a</xmin></bndbox></object>"
+                                                     "</annotation>")
+    (root / "class_0" / "img_01203.XML").write_text("<annotation/>")
+    (root / "class_1" / "img_01204.xml").unlink()
+    (root / "class_1" / "img_01204.xml").symlink_to(root / "class_1" / "img_01206.xml")
+    helped = _read_in_child(root)
+    alone = _read_in_child(root, OSAI_IMPORT_NO_HELPER_PROCESS="1")
+    assert helped["helper_batches"] >= 1 and alone["helper_batches"] == 0
+    assert helped["records"] == alone["records"]
+    records = {r[0]: r for r in helped["records"]}
+    assert len(records) == 1500
+    codes = {key: [p[0] for p in records[key][6]] for key in (
+        "class_0/img_01200.jpg", "class_1/img_01201.jpg", "class_2/img_01202.jpg",
+        "class_0/img_01203.jpg", "class_1/img_01204.jpg")}
+    assert codes == {"class_0/img_01200.jpg": ["xml.malformed"],
+                     "class_1/img_01201.jpg": ["xml.unsafe"],
+                     "class_2/img_01202.jpg": ["xml.invalid"],
+                     "class_0/img_01203.jpg": ["xml.ambiguous"],
+                     "class_1/img_01204.jpg": ["path.symlink"]}
+    assert records["class_2/img_01499.jpg"][2] == [["thing 1", 1.0, 2.0, 6.0, 9.0, True]]
+
+
+def test_a_helper_process_that_fails_hands_the_parsing_back() -> None:
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from osai_import.parse_ahead import VocAhead
+
+    ahead = VocAhead()
+    dead: Future[Any] = Future()
+    dead.set_exception(BrokenProcessPool("the helper was killed"))
+    assert ahead.results(dead, [("a.xml", "a.xml")]) is None  # the reader parses it itself
+    assert ahead.submit([("b.xml", "b.xml")] * 100) is None  # and every later batch
+    ahead.close()

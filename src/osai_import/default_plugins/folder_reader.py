@@ -12,7 +12,9 @@ import os
 import re
 import stat
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -22,9 +24,9 @@ from pydantic import Field, field_validator
 
 from osai_import import hookimpl
 from osai_import.base import Reader, ReaderOptions
-from osai_import.errors import ItemError, SourceError
+from osai_import.errors import SourceError
+from osai_import.parse_ahead import VocAhead, VocResult, parse_batch
 from osai_import.records import ImageRecord, Problem, Severity
-from osai_import.voc import parse_voc
 
 _MODES = ("parent", "path", "none")
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:\*\*)?\}")
@@ -242,6 +244,14 @@ class _Entry:
 
 
 _Folder = tuple[tuple[str, ...], Path, Iterator[_Entry], dict[str, list[_Entry]]]
+# A wanted image: its folder, its parts below the root, its kind, its folder's sidecars.
+_Job = tuple[Path, tuple[str, ...], _Kind, dict[str, list[_Entry]]]
+# A batch of images, the sidecars handed to the helper process, and its answer.
+_Batch = tuple[list[_Job], list[tuple[str, str]], "Future[list[VocResult]] | None"]
+_BATCH = 256
+_BATCHES_AHEAD = 4
+# A small source is read one image at a time: a helper process would not pay for itself.
+_LAZY = 1024
 
 
 class FolderReader(Reader):
@@ -266,7 +276,60 @@ class FolderReader(Reader):
         ]
 
     def records(self) -> Iterator[ImageRecord]:
-        """Yield one record per image, in sorted depth-first order, while walking."""
+        """Yield one record per image, in sorted depth-first order, while walking.
+
+        Past the first ``_LAZY`` images, images go by batches: while one batch's records
+        are built, a helper process may parse the next batches' sidecars (see
+        ``parse_ahead``); the records are the same, the walk is a few batches ahead.
+        """
+        ahead = VocAhead() if self.options.annotations == "sidecar" else None
+        pending: deque[_Batch] = deque()
+        batch: list[_Job] = []
+        failure: SourceError | None = None
+        streamed = 0
+        try:
+            try:
+                for job in self._walk():
+                    if ahead is None or streamed < _LAZY:
+                        streamed += 1
+                        yield self._record(*job)
+                        continue
+                    batch.append(job)
+                    if len(batch) >= _BATCH:
+                        pending.append(self._submit(batch, ahead))
+                        batch = []
+                        if len(pending) > _BATCHES_AHEAD:
+                            yield from self._built(pending.popleft(), ahead)
+            except SourceError as exc:
+                failure = exc  # the images found before a folder failed still come first
+            pending.append(self._submit(batch, ahead))
+            while pending:
+                yield from self._built(pending.popleft(), ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+        if failure is not None:
+            raise failure
+
+    def _submit(self, batch: list[_Job], ahead: VocAhead | None) -> _Batch:
+        """Hand the batch's sidecars to the helper process, when there is one."""
+        if ahead is None:
+            return batch, [], None
+        jobs = []
+        for folder, parts, kind, sidecars in batch:
+            chosen = self._chosen_sidecar(folder, parts, sidecars) if kind == "file" else None
+            if chosen is not None and not chosen[2]:
+                jobs.append((chosen[1], _printable(chosen[1])))
+        return batch, jobs, ahead.submit(jobs)
+
+    def _built(self, pending: _Batch, ahead: VocAhead | None) -> Iterator[ImageRecord]:
+        batch, jobs, future = pending
+        parsed = ahead.results(future, jobs) if ahead is not None else None
+        for folder, parts, kind, sidecars in batch:
+            yield self._record(folder, parts, kind, sidecars, parsed)
+
+    def _walk(self) -> Iterator[_Job]:
+        """Yield every wanted image file's folder, parts, kind and folder sidecars."""
         root = Path(self.options.path)
         try:
             info = os.stat(root)
@@ -301,7 +364,7 @@ class FolderReader(Reader):
                 stack.append((parts, full, *self._listing(full, parts)))
                 continue
             if self._wanted(parts):
-                yield self._record(folder, parts, kind, sidecars)
+                yield folder, parts, kind, sidecars
 
     def _listing(
         self, folder: Path, rel: tuple[str, ...]
@@ -335,7 +398,12 @@ class FolderReader(Reader):
         return not any(match(rel) for match in self._exclude)
 
     def _record(
-        self, folder: Path, parts: tuple[str, ...], kind: _Kind, sidecars: dict[str, list[_Entry]]
+        self,
+        folder: Path,
+        parts: tuple[str, ...],
+        kind: _Kind,
+        sidecars: dict[str, list[_Entry]],
+        parsed: dict[str, VocResult] | None = None,
     ) -> ImageRecord:
         key = _printable("/".join(parts))
         full = folder / parts[-1]
@@ -358,7 +426,7 @@ class FolderReader(Reader):
         category, extras = self._category(parts, key, problem)
         record: dict[str, Any] = {"category": category, "extras": extras}
         if kind == "file":
-            self._sidecar(folder, parts, sidecars, record, problem)
+            self._sidecar(folder, parts, sidecars, record, problem, parsed)
         return ImageRecord(key=key, path=full, name=name, problems=tuple(problems), **record)
 
     def _category(
@@ -384,6 +452,23 @@ class FolderReader(Reader):
         category = found.pop("category", None)
         return category, found
 
+    def _chosen_sidecar(
+        self, folder: Path, parts: tuple[str, ...], sidecars: dict[str, list[_Entry]]
+    ) -> tuple[list[_Entry], str, bool] | None:
+        """Return the image's sidecar candidates (the chosen one first), its path, and
+        whether it is a symbolic link left unread; None without a sidecar."""
+        candidates = sidecars.get(parts[-1].rpartition(".")[0])
+        if not candidates:
+            return None
+        # `.xml` before `.XML` before any other spelling, so the choice never depends on the OS.
+        order = {"xml": 0, "XML": 1}
+        candidates = sorted(
+            candidates, key=lambda e: (order.get(e.name.rpartition(".")[2], 2), e.name)
+        )
+        chosen = candidates[0]
+        unread_link = chosen.kind == "link" and not self.options.follow_symlinks
+        return candidates, _child(str(folder), chosen.name), unread_link
+
     def _sidecar(
         self,
         folder: Path,
@@ -391,33 +476,32 @@ class FolderReader(Reader):
         sidecars: dict[str, list[_Entry]],
         record: dict[str, Any],
         problem: Callable[[str, Severity, str], None],
+        parsed: dict[str, VocResult] | None,
     ) -> None:
-        candidates = sidecars.get(parts[-1].rpartition(".")[0])
-        if not candidates:
+        found = self._chosen_sidecar(folder, parts, sidecars)
+        if found is None:
             return
-        # `.xml` before `.XML` before any other spelling, so the choice never depends on the OS.
-        order = {"xml": 0, "XML": 1}
-        candidates = sorted(
-            candidates, key=lambda e: (order.get(e.name.rpartition(".")[2], 2), e.name)
-        )
+        candidates, xml_path, unread_link = found
         chosen = candidates[0]
-        xml_path = _child(str(folder), chosen.name)
         if len(candidates) > 1:
             others = ", ".join(e.name for e in candidates[1:])
             message = f"{xml_path}: used as the annotation; also found {others}, ignored"
             problem("xml.ambiguous", Severity.WARNING, message)
         annotation = _printable("/".join((*parts[:-1], chosen.name)))
         record["extras"] = {**record["extras"], "annotation": annotation}
-        if chosen.kind == "link" and not self.options.follow_symlinks:
+        if unread_link:
             message = (
                 f"{xml_path}: the annotation is a symbolic link, not read; set follow_symlinks"
             )
             problem("path.symlink", Severity.ERROR, message + ": true to read it")
             return
-        try:
-            voc = parse_voc(xml_path, source=_printable(xml_path))
-        except ItemError as exc:
-            problem(exc.code, Severity.ERROR, str(exc))
+        result = parsed.get(xml_path) if parsed is not None else None
+        if result is None:
+            result = parse_batch([(xml_path, _printable(xml_path))])[0]
+        voc, code, error = result
+        if voc is None:
+            assert code is not None and error is not None
+            problem(code, Severity.ERROR, error)
             return
         record.update(boxes=voc.boxes, width=voc.width, height=voc.height, depth=voc.depth)
 
