@@ -7,6 +7,7 @@ starting with ``.``) are skipped. See docs/readers/folder.md for every option.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 import re
@@ -237,15 +238,51 @@ def _printable(text: str) -> str:
         return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     name: str
     kind: _Kind
 
 
-_Folder = tuple[tuple[str, ...], Path, Iterator[_Entry], dict[str, list[_Entry]]]
-# A wanted image: its folder, its parts below the root, its kind, its folder's sidecars.
-_Job = tuple[Path, tuple[str, ...], _Kind, dict[str, list[_Entry]]]
+class _Listing:
+    """One folder's entries sorted by name, in little memory: a class folder can hold
+    tens of thousands of files, and sorting needs them all. Only the names are kept, with
+    the kinds of the few entries that are not regular files; sidecars are found by
+    bisecting the names."""
+
+    __slots__ = ("_names", "_sidecars", "_special")
+
+    def __init__(self, names: list[str], special: dict[str, _Kind], sidecars: bool) -> None:
+        self._names = names
+        self._special = special
+        self._sidecars = sidecars
+
+    def entries(self) -> Iterator[_Entry]:
+        """Yield the entries in name order."""
+        special = self._special
+        for name in self._names:
+            yield _Entry(name, special.get(name, "file"))
+
+    def get(self, stem: str) -> list[_Entry] | None:
+        """Return the ``stem.xml`` entries, any spelling of ``xml``, folders left out."""
+        if not self._sidecars:
+            return None
+        names, prefix = self._names, stem + "."
+        # Every name that starts with the prefix sits in one run of the sorted names.
+        index = bisect.bisect_left(names, prefix)
+        found = []
+        while index < len(names) and names[index].startswith(prefix):
+            name = names[index]
+            kind = self._special.get(name, "file")
+            if name[len(prefix):].lower() == "xml" and kind != "dir":
+                found.append(_Entry(name, kind))
+            index += 1
+        return found or None
+
+
+_Folder = tuple[tuple[str, ...], Path, Iterator[_Entry], _Listing]
+# A wanted image: its folder, its parts below the root, its kind, its folder's listing.
+_Job = tuple[Path, tuple[str, ...], _Kind, _Listing]
 # A batch of images, the sidecars handed to the helper process, and its answer.
 _Batch = tuple[list[_Job], list[tuple[str, str]], "Future[list[VocResult]] | None"]
 _BATCH = 256
@@ -366,27 +403,27 @@ class FolderReader(Reader):
             if self._wanted(parts):
                 yield folder, parts, kind, sidecars
 
-    def _listing(
-        self, folder: Path, rel: tuple[str, ...]
-    ) -> tuple[Iterator[_Entry], dict[str, list[_Entry]]]:
+    def _listing(self, folder: Path, rel: tuple[str, ...]) -> tuple[Iterator[_Entry], _Listing]:
+        names: list[str] = []
+        special: dict[str, _Kind] = {}
         try:
             with os.scandir(folder) as scan:
-                entries = sorted(
-                    (_Entry(e.name, _kind(e)) for e in scan if not e.name.startswith(".")),
-                    key=lambda e: e.name,
-                )
+                for entry in scan:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    names.append(name)
+                    kind = _kind(entry)
+                    if kind != "file":
+                        special[name] = kind
         except OSError as exc:
             hint = f' or exclude it (exclude: ["{"/".join(rel)}/**"])' if rel else ""
             raise SourceError(
                 f"{folder}: cannot list the folder: {exc.strerror}; fix its permissions{hint}"
             ) from None
-        sidecars: dict[str, list[_Entry]] = {}
-        if self.options.annotations == "sidecar":
-            for entry in entries:
-                stem, dot, suffix = entry.name.rpartition(".")
-                if dot and suffix.lower() == "xml" and entry.kind != "dir":
-                    sidecars.setdefault(stem, []).append(entry)
-        return iter(entries), sidecars
+        names.sort()
+        listing = _Listing(names, special, self.options.annotations == "sidecar")
+        return listing.entries(), listing
 
     def _wanted(self, parts: tuple[str, ...]) -> bool:
         stem, dot, suffix = parts[-1].rpartition(".")
@@ -402,7 +439,7 @@ class FolderReader(Reader):
         folder: Path,
         parts: tuple[str, ...],
         kind: _Kind,
-        sidecars: dict[str, list[_Entry]],
+        sidecars: _Listing,
         parsed: dict[str, VocResult] | None = None,
     ) -> ImageRecord:
         key = _printable("/".join(parts))
@@ -453,7 +490,7 @@ class FolderReader(Reader):
         return category, found
 
     def _chosen_sidecar(
-        self, folder: Path, parts: tuple[str, ...], sidecars: dict[str, list[_Entry]]
+        self, folder: Path, parts: tuple[str, ...], sidecars: _Listing
     ) -> tuple[list[_Entry], str, bool] | None:
         """Return the image's sidecar candidates (the chosen one first), its path, and
         whether it is a symbolic link left unread; None without a sidecar."""
@@ -473,7 +510,7 @@ class FolderReader(Reader):
         self,
         folder: Path,
         parts: tuple[str, ...],
-        sidecars: dict[str, list[_Entry]],
+        sidecars: _Listing,
         record: dict[str, Any],
         problem: Callable[[str, Severity, str], None],
         parsed: dict[str, VocResult] | None,
