@@ -23,6 +23,7 @@ from osai_import.check_report import ProblemSpool, print_summary, write_report
 from osai_import.check_rules import (
     CODES,
     check_boxes,
+    clean_label,
     fixed_extension,
     invalid_name_reason,
     label_problem,
@@ -172,7 +173,7 @@ class Checker:
     def _category(record: ImageRecord, problems: list[Problem]) -> str | None:
         if record.category is None:
             return None
-        category = normalize(record.category).strip() or None
+        category = clean_label(record.category) or None
         if category is not None and label_problem(category):
             problems.append(
                 Problem(
@@ -424,13 +425,13 @@ class CheckRun:
 def _labels(record: ImageRecord) -> tuple[str | None, set[str]]:
     """Return the category and the labels the check would keep, before the image is read."""
     found: set[str] = set()
-    category = normalize(record.category).strip() if record.category is not None else None
+    category = clean_label(record.category) if record.category is not None else None
     if category and not label_problem(category):
         found.add(category)
     else:
         category = None
     for box in record.boxes:
-        label = normalize(box.label).strip()
+        label = clean_label(box.label)
         if label and not label_problem(label) and box.width > 0 and box.height > 0:
             found.add(label)
     return category, found

@@ -53,6 +53,11 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def clean_label(text: str) -> str:
+    """Return a category or box label as the check keeps it: NFC, without outer spaces."""
+    return normalize(text).strip()
+
+
 def split_name(name: str) -> tuple[str, str]:
     """Split a name into stem and image extension ('' when it has none we know)."""
     dot = name.rfind(".")
@@ -169,7 +174,7 @@ def check_boxes(
     empty: list[str] = []
     outside: list[str] = []
     for index, box in enumerate(boxes):
-        label = normalize(box.label).strip()
+        label = clean_label(box.label)
         if label != box.label:
             box = replace(box, label=label)
         if not label:

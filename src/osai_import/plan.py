@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import Self, TextIO
 
 from osai_import.check import CheckedItem, CheckRun, CheckSummary
 from osai_import.config import ResolvedConfig, SourceReads
-from osai_import.records import ImageRecord, Problem, Severity
-
-log = logging.getLogger("osai_import.plan")
+from osai_import.records import ImageRecord, Problem
 
 
 def fingerprint(record: ImageRecord, size: int, mtime_ns: int | None = None) -> str:
@@ -61,20 +58,6 @@ class Plan:
     planned: int = 0
     planned_bytes: int = 0
     problems_file: Path | None = None
-
-    @property
-    def has_errors(self) -> bool:
-        """Return True when some item has an error-severity problem."""
-        return self.summary.errors > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-ready data for reports."""
-        return {
-            "images_to_upload": self.planned,
-            "bytes_to_upload": self.planned_bytes,
-            "categories": self.categories,
-            "check": self.summary.to_dict(),
-        }
 
 
 class Planner:
@@ -194,7 +177,3 @@ def read_problems(path: Path | None, limit: int | None = None) -> list[dict[str,
                 break
     return out
 
-
-def is_error(problem: dict[str, str]) -> bool:
-    """Return True for an error-severity problem read back from the problems file."""
-    return problem.get("severity") == Severity.ERROR.value

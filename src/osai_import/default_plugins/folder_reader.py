@@ -281,8 +281,11 @@ class _Listing:
 
 
 _Folder = tuple[tuple[str, ...], Path, Iterator[_Entry], _Listing]
-# A wanted image: its folder, its parts below the root, its kind, its folder's listing.
-_Job = tuple[Path, tuple[str, ...], _Kind, _Listing]
+# A wanted image: its folder, its parts below the root, its kind, its sidecar.
+_Job = tuple[Path, tuple[str, ...], _Kind, "_Sidecar | None"]
+# An image's sidecar: the candidates (the chosen one first), the chosen one's path, and
+# whether it is a symbolic link left unread.
+_Sidecar = tuple[list[_Entry], str, bool]
 # A batch of images, the sidecars handed to the helper process, and its answer.
 _Batch = tuple[list[_Job], list[tuple[str, str]], "Future[list[VocResult]] | None"]
 _BATCH = 256
@@ -353,20 +356,19 @@ class FolderReader(Reader):
         if ahead is None:
             return batch, [], None
         jobs = []
-        for folder, parts, kind, sidecars in batch:
-            chosen = self._chosen_sidecar(folder, parts, sidecars) if kind == "file" else None
-            if chosen is not None and not chosen[2]:
-                jobs.append((chosen[1], _printable(chosen[1])))
+        for _folder, _parts, _kind, sidecar in batch:
+            if sidecar is not None and not sidecar[2]:
+                jobs.append((sidecar[1], _printable(sidecar[1])))
         return batch, jobs, ahead.submit(jobs)
 
     def _built(self, pending: _Batch, ahead: VocAhead | None) -> Iterator[ImageRecord]:
         batch, jobs, future = pending
         parsed = ahead.results(future, jobs) if ahead is not None else None
-        for folder, parts, kind, sidecars in batch:
-            yield self._record(folder, parts, kind, sidecars, parsed)
+        for folder, parts, kind, sidecar in batch:
+            yield self._record(folder, parts, kind, sidecar, parsed)
 
     def _walk(self) -> Iterator[_Job]:
-        """Yield every wanted image file's folder, parts, kind and folder sidecars."""
+        """Yield every wanted image file's folder, parts, kind and sidecar."""
         root = Path(self.options.path)
         try:
             info = os.stat(root)
@@ -401,7 +403,8 @@ class FolderReader(Reader):
                 stack.append((parts, full, *self._listing(full, parts)))
                 continue
             if self._wanted(parts):
-                yield folder, parts, kind, sidecars
+                found = self._chosen_sidecar(folder, parts, sidecars) if kind == "file" else None
+                yield folder, parts, kind, found
 
     def _listing(self, folder: Path, rel: tuple[str, ...]) -> tuple[Iterator[_Entry], _Listing]:
         names: list[str] = []
@@ -439,7 +442,7 @@ class FolderReader(Reader):
         folder: Path,
         parts: tuple[str, ...],
         kind: _Kind,
-        sidecars: _Listing,
+        sidecar: _Sidecar | None,
         parsed: dict[str, VocResult] | None = None,
     ) -> ImageRecord:
         key = _printable("/".join(parts))
@@ -462,8 +465,8 @@ class FolderReader(Reader):
             problem("path.special", Severity.ERROR, message)
         category, extras = self._category(parts, key, problem)
         record: dict[str, Any] = {"category": category, "extras": extras}
-        if kind == "file":
-            self._sidecar(folder, parts, sidecars, record, problem, parsed)
+        if sidecar is not None:
+            self._sidecar(parts, sidecar, record, problem, parsed)
         return ImageRecord(key=key, path=full, name=name, problems=tuple(problems), **record)
 
     def _category(
@@ -491,9 +494,8 @@ class FolderReader(Reader):
 
     def _chosen_sidecar(
         self, folder: Path, parts: tuple[str, ...], sidecars: _Listing
-    ) -> tuple[list[_Entry], str, bool] | None:
-        """Return the image's sidecar candidates (the chosen one first), its path, and
-        whether it is a symbolic link left unread; None without a sidecar."""
+    ) -> _Sidecar | None:
+        """Return the image's sidecar (see ``_Sidecar``), or None without one."""
         candidates = sidecars.get(parts[-1].rpartition(".")[0])
         if not candidates:
             return None
@@ -508,17 +510,13 @@ class FolderReader(Reader):
 
     def _sidecar(
         self,
-        folder: Path,
         parts: tuple[str, ...],
-        sidecars: _Listing,
+        sidecar: _Sidecar,
         record: dict[str, Any],
         problem: Callable[[str, Severity, str], None],
         parsed: dict[str, VocResult] | None,
     ) -> None:
-        found = self._chosen_sidecar(folder, parts, sidecars)
-        if found is None:
-            return
-        candidates, xml_path, unread_link = found
+        candidates, xml_path, unread_link = sidecar
         chosen = candidates[0]
         if len(candidates) > 1:
             others = ", ".join(e.name for e in candidates[1:])
