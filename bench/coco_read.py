@@ -107,7 +107,7 @@ def _annotations(out: TextIO, rng: random.Random, sizes: list[tuple[int, int]],
 READER_CHILD = """
 import json, sys, time
 started = time.perf_counter()
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 entry = build_plugins().readers.get("coco")
 reader = entry.cls(entry.cls.parse_options({"path": sys.argv[1], "images": sys.argv[2]}))
 images = boxes = 0

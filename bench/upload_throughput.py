@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 
-from osai_import.config import UploadConfig
+from osai_import.config.models import UploadConfig
 
 BENCH = Path(__file__).resolve().parent
 

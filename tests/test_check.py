@@ -14,10 +14,14 @@ import pytest
 from PIL import Image, ImageOps
 from rich.console import Console
 
-from osai_import.check import CheckedItem, Checker, CheckSummary, NamePlan, run_check
-from osai_import.check_report import ProblemSpool, print_summary, write_report
-from osai_import.check_rules import CODES, name_key, to_stored_frame
-from osai_import.config import CheckConfig
+from osai_import.check.checker import CheckedItem, Checker
+from osai_import.check.names import NamePlan
+from osai_import.check.stream import run_check
+from osai_import.check.summary import CheckSummary
+from osai_import.check.report import ProblemSpool, print_summary, write_report
+from osai_import.check.rules import name_key, to_stored_frame
+from osai_import.codes import CODES
+from osai_import.config.models import CheckConfig
 from osai_import.records import Box, ImageRecord, Problem, Severity
 from tests.support import make_image
 
@@ -570,7 +574,7 @@ def test_a_path_the_reader_refused_is_not_opened_again(tmp_path: Path) -> None:
 
 
 def test_first_pass_learns_the_labels_an_upload_creates_first(tmp_path: Path) -> None:
-    from osai_import.check import CheckRun
+    from osai_import.check.stream import CheckRun
 
     image = make_image(tmp_path / "a.jpg", 20, 20)
     refused = Problem("path.outside", Severity.ERROR, "outside the folder", "")

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from osai_import import __version__
 from osai_import.cli import cli
-from osai_import.plugins import DEFAULT_PLUGINS
+from osai_import.plugin.loading import DEFAULT_PLUGINS
 from tests.dists import TESTPLUGIN, env_with, install, on_path, write_dist
 
 # The built-ins are others' work in progress and other plugins may be installed here:

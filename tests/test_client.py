@@ -17,28 +17,27 @@ import pytest
 import requests
 from werkzeug.wrappers import Request
 
-from osai_import.api_errors import Redactor, parse_problem
-from osai_import.base import Annotation
-from osai_import.client import (
+from osai_import.upload.refusals import Redactor, parse_problem
+from osai_import.plugin.base import Annotation
+from osai_import.errors import (
     AuthError,
     CancelledError,
-    ChunkItem,
     DuplicateCategoryError,
     ItemReadError,
-    OsaiClient,
     RejectedError,
-    RetryEvent,
-    RetryPolicy,
     TooLargeError,
     TransientError,
     UnexpectedResponseError,
     UnreachableError,
     UnsendableNameError,
 )
+from osai_import.upload.client import OsaiClient
+from osai_import.upload.multipart import ChunkItem
+from osai_import.upload.retry import RetryEvent, RetryPolicy
 from osai_import.emulator import EmulatorSettings, LocalServer
 from osai_import.errors import ConfigError, ServerError
-from osai_import.multipart import encode_chunk
-from osai_import.retry import parse_retry_after
+from osai_import.upload.multipart import encode_chunk
+from osai_import.upload.retry import parse_retry_after
 from tests.support import make_image
 
 TOKEN = "access-token-5f1c2e9a7b"

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osai_import.base import Reader
-from osai_import.config import load_config, resolve
-from osai_import.default_plugins.coco_geometry import decode_rle_string
-from osai_import.default_plugins.coco_stream import MAX_DEPTH, _DepthGuard
+from osai_import.plugin.base import Reader
+from osai_import.config.resolve import load_config, resolve
+from osai_import.default_plugins.coco_reader.geometry import decode_rle_string
+from osai_import.default_plugins.coco_reader.stream import MAX_DEPTH, _DepthGuard
 from osai_import.errors import SourceError
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image
 
@@ -647,7 +647,7 @@ def _bench(images: int, annotations: int) -> None:
         print(f"{path.stat().st_size / 1e6:.0f} MB, {images} images, {annotations} annotations")
         probe = (
             "import resource, sys, time, json\n"
-            "from osai_import.plugins import build_plugins\n"
+            "from osai_import.plugin.manager import build_plugins\n"
             "t = time.time()\n"
             "if sys.argv[2] == 'json':\n"
             "    doc = json.load(open(sys.argv[1])); n = len(doc['annotations'])\n"

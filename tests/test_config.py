@@ -11,16 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from osai_import.cli import cli
-from osai_import.config_file import MAX_NODES
-from osai_import.config import (
-    LoadedConfig,
-    RunConfig,
-    load_config,
-    prepare,
-    substitute_env,
-)
+from osai_import.config.file import MAX_NODES
+from osai_import.config.file import substitute_env
+from osai_import.config.models import RunConfig
+from osai_import.config.resolve import LoadedConfig, load_config, prepare
 from osai_import.errors import ConfigError
-from osai_import.plugins import DEFAULT_PLUGINS
+from osai_import.plugin.loading import DEFAULT_PLUGINS
 
 # The in-house plugin every config here names, written like a user's own file.
 LAYOUT = '''

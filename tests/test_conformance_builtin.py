@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from osai_import.default_plugins.coco_reader import CocoReader
-from osai_import.default_plugins.csv_reader import CsvReader
-from osai_import.default_plugins.folder_reader import FolderReader
+from osai_import.default_plugins.coco_reader.reader import CocoReader
+from osai_import.default_plugins.csv_reader.reader import CsvReader
+from osai_import.default_plugins.folder_reader.reader import FolderReader
 from osai_import.testing import BrokenSource, ReaderConformance
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "configs" / "examples"

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from osai_import.base import Reader
-from osai_import.default_plugins.csv_reader import CsvReader
+from osai_import.plugin.base import Reader
+from osai_import.default_plugins.csv_reader.reader import CsvReader
 from osai_import.errors import SourceError
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image
 
@@ -543,7 +543,7 @@ def test_onehot_bad_value_and_no_class(tmp_path: Path) -> None:
 
 
 def test_example_config_runs() -> None:
-    from osai_import.config import load_config, resolve
+    from osai_import.config.resolve import load_config, resolve
 
     config = Path(__file__).parent.parent / "configs" / "csv.yaml"
     resolved = resolve(load_config(config), build_plugins(entry_points=False))

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from osai_import import hookspecs
-from osai_import.base import Encoder, Reader
-from osai_import.config import CheckConfig, DatasetConfig, RunConfig, ServerConfig, UploadConfig
-from osai_import.plugins import DISABLE_ENV, STRICT_ENV, TRACE_ENV
+from osai_import.plugin import spec as hookspecs
+from osai_import.plugin.base import Encoder, Reader
+from osai_import.config.models import CheckConfig, DatasetConfig, RunConfig, ServerConfig, UploadConfig
+from osai_import.plugin.loading import DISABLE_ENV, STRICT_ENV, TRACE_ENV
 
 DOCS = Path(__file__).parent.parent / "docs"
 HOOKS_DOC = (DOCS / "plugin-hooks.md").read_text(encoding="utf-8")

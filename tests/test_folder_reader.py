@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from osai_import.base import Reader
-from osai_import.default_plugins.folder_reader import FolderReader, PathTemplate, compile_glob
+from osai_import.plugin.base import Reader
+from osai_import.default_plugins.folder_reader.patterns import PathTemplate, compile_glob
+from osai_import.default_plugins.folder_reader.reader import FolderReader
 from osai_import.errors import SourceError
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image
 
@@ -502,7 +503,7 @@ def test_roboflow_voc_sidecars_match_the_oracle() -> None:
 
 
 def test_example_config_runs() -> None:
-    from osai_import.config import load_config, resolve
+    from osai_import.config.resolve import load_config, resolve
 
     config = Path(__file__).parent.parent / "configs" / "folder.yaml"
     resolved = resolve(load_config(config), build_plugins(entry_points=False))
@@ -531,8 +532,8 @@ def test_every_option_is_documented_with_its_default() -> None:
 
 _READ_ALL = """
 import json, sys
-from osai_import import parse_ahead
-from osai_import.plugins import build_plugins
+from osai_import.source import parse_ahead
+from osai_import.plugin.manager import build_plugins
 submitted = []
 submit = parse_ahead.VocAhead.submit
 def spy(self, jobs):
@@ -599,7 +600,7 @@ def test_a_helper_process_that_fails_hands_the_parsing_back() -> None:
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from osai_import.parse_ahead import VocAhead
+    from osai_import.source.parse_ahead import VocAhead
 
     ahead = VocAhead()
     dead: Future[Any] = Future()

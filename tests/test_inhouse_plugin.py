@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from osai_import import Reader, Severity
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 from osai_import.testing import BrokenSource, OsaiUploader, ReaderConformance, local_server
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

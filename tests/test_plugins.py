@@ -23,10 +23,12 @@ from osai_import import (
     ReaderOptions,
     hookimpl,
 )
-from osai_import.config import AnnotationsConfig, load_config, prepare, resolve
+from osai_import.config.models import AnnotationsConfig
+from osai_import.config.resolve import load_config, prepare, resolve
 from osai_import.errors import RegistryError
-from osai_import.plugins import DEFAULT_PLUGINS, PluginLoadWarning, Plugins, build_plugins
-from osai_import.registry import Registry
+from osai_import.plugin.loading import DEFAULT_PLUGINS, PluginLoadWarning
+from osai_import.plugin.manager import Plugins, build_plugins
+from osai_import.plugin.registry import Registry
 from tests.dists import TESTPLUGIN, install, on_path, write_dist
 from tests.support import make_image
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from osai_import.base import Annotation
+from osai_import.plugin.base import Annotation
 from osai_import.errors import ItemError
-from osai_import.plugins import build_plugins
+from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord
 from tests.support import make_image
 

@@ -1,4 +1,4 @@
-"""Tests of osai_import.voc.parse_voc: content, coordinates, errors and hostile XML."""
+"""Tests of osai_import.source.voc.parse_voc: content, coordinates, errors and hostile XML."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from osai_import.errors import ItemError
 from osai_import.records import Box
-from osai_import.voc import MAX_XML_BYTES, VocAnnotation, parse_voc
+from osai_import.source.voc import MAX_XML_BYTES, VocAnnotation, parse_voc
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 

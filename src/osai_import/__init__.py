@@ -1,6 +1,11 @@
 """osai-import: upload image datasets of any layout to ONESTEP AI.
 
-This module is the public plugin API: everything a plugin needs is importable from here.
+This module is the public plugin API: everything a plugin needs is importable from here,
+and plugins (the built-in ones included) import nothing else of osai-import. Besides the
+contract (``hookimpl``, ``Reader``, ``Encoder``, the records and the errors) it offers the
+helpers readers share: ``parse_voc`` (the safe Pascal VOC parser), ``VocAhead`` and
+``parse_voc_batch`` (VOC files parsed ahead in a helper process) and ``is_inside`` (keep a
+source's paths inside its folder). docs/plugin-hooks.md documents each.
 """
 
 from __future__ import annotations
@@ -9,14 +14,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from osai_import.base import (
-        Annotation,
-        ConfigPath,
-        Encoder,
-        PluginOptions,
-        Reader,
-        ReaderOptions,
-    )
     from osai_import.errors import (
         ConfigError,
         ItemError,
@@ -24,30 +21,47 @@ if TYPE_CHECKING:
         PluginError,
         SourceError,
     )
-    from osai_import.hookspecs import hookimpl
+    from osai_import.plugin.base import (
+        Annotation,
+        ConfigPath,
+        Encoder,
+        PluginOptions,
+        Reader,
+        ReaderOptions,
+    )
+    from osai_import.plugin.spec import hookimpl
     from osai_import.records import Box, ImageRecord, Problem, Severity
+    from osai_import.source.parse_ahead import VocAhead, VocResult, parse_voc_batch
+    from osai_import.source.paths import is_inside
+    from osai_import.source.voc import VocAnnotation, parse_voc
 
-__version__ = "0.1.0"
+from osai_import.version import __version__
 
 # Every submodule import runs this file first, so the API loads on first use: commands that
 # need none of it (`--help`, the local server) then start without pydantic and pluggy.
 _HOMES: dict[str, str] = {
-    "Annotation": "osai_import.base",
-    "ConfigPath": "osai_import.base",
-    "Encoder": "osai_import.base",
-    "PluginOptions": "osai_import.base",
-    "Reader": "osai_import.base",
-    "ReaderOptions": "osai_import.base",
+    "Annotation": "osai_import.plugin.base",
+    "ConfigPath": "osai_import.plugin.base",
+    "Encoder": "osai_import.plugin.base",
+    "PluginOptions": "osai_import.plugin.base",
+    "Reader": "osai_import.plugin.base",
+    "ReaderOptions": "osai_import.plugin.base",
     "ConfigError": "osai_import.errors",
     "ItemError": "osai_import.errors",
     "OsaiImportError": "osai_import.errors",
     "PluginError": "osai_import.errors",
     "SourceError": "osai_import.errors",
-    "hookimpl": "osai_import.hookspecs",
+    "hookimpl": "osai_import.plugin.spec",
     "Box": "osai_import.records",
     "ImageRecord": "osai_import.records",
     "Problem": "osai_import.records",
     "Severity": "osai_import.records",
+    "VocAnnotation": "osai_import.source.voc",
+    "parse_voc": "osai_import.source.voc",
+    "VocAhead": "osai_import.source.parse_ahead",
+    "VocResult": "osai_import.source.parse_ahead",
+    "parse_voc_batch": "osai_import.source.parse_ahead",
+    "is_inside": "osai_import.source.paths",
 }
 
 
@@ -83,6 +97,12 @@ __all__ = [
     "ReaderOptions",
     "Severity",
     "SourceError",
+    "VocAhead",
+    "VocAnnotation",
+    "VocResult",
     "__version__",
     "hookimpl",
+    "is_inside",
+    "parse_voc",
+    "parse_voc_batch",
 ]

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from osai_import import __version__
 from osai_import.errors import EXIT_USAGE, ConfigError, OsaiImportError
+from osai_import.version import __version__
 
 # Heavier modules (the plugin manager and with it pydantic, the upload engine, the local
 # server) are imported inside the commands that use them, so `--help` and each command load
@@ -44,7 +44,7 @@ class _Group(click.Group):
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from osai_import.plugins import build_plugins
+    from osai_import.plugin.manager import build_plugins
 
     _setup_warnings()
     try:
@@ -64,7 +64,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 def _setup_warnings() -> None:
-    from osai_import.plugins import PluginLoadWarning
+    from osai_import.plugin.loading import PluginLoadWarning
 
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", PluginLoadWarning)
@@ -97,7 +97,7 @@ def _echo_json(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(show_all: bool, as_json: bool) -> None:
     """List the loaded plugins, their versions and the hooks they implement."""
-    from osai_import.plugins import build_plugins
+    from osai_import.plugin.manager import build_plugins
 
     found = build_plugins().info
     shown = [p for p in found if show_all or p.kind != "builtin"]
@@ -113,7 +113,7 @@ def plugins(show_all: bool, as_json: bool) -> None:
 
 
 def _list_registry(kind: str, as_json: bool) -> None:
-    from osai_import.plugins import build_plugins
+    from osai_import.plugin.manager import build_plugins
 
     rows = build_plugins().listing(kind)
     if as_json:
@@ -142,8 +142,8 @@ def encoders(as_json: bool) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the config file, with every registered reader's options."""
-    from osai_import.plugins import build_plugins
-    from osai_import.schema import config_schema
+    from osai_import.config.schema import config_schema
+    from osai_import.plugin.manager import build_plugins
 
     _echo_json(config_schema(build_plugins()))
 
@@ -178,7 +178,7 @@ def run(
 ) -> None:
     """Upload the dataset CONFIG describes (exit 0 all sent, 1 some not, 2 usage, 3 aborted)."""
     from osai_import.commands import run_command
-    from osai_import.runner import RunOptions
+    from osai_import.run.context import RunOptions
 
     options = RunOptions(dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet)
     ctx.exit(run_command(config, options))

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from osai_import.config import SourceReads, prepare
+from osai_import.config.resolve import prepare
+from osai_import.source.reads import SourceReads
 
 if TYPE_CHECKING:
-    from osai_import.runner import RunOptions
+    from osai_import.run.context import RunOptions
 
 
 def _stderr_console() -> Console:
@@ -20,11 +21,11 @@ def _stderr_console() -> Console:
 
 def check_command(config_path: Path, report_path: Path | None) -> int:
     """Check every record of a config's source; return the exit code."""
-    from osai_import.check import run_check
-    from osai_import.check_report import ProblemSpool, print_summary, write_report
+    from osai_import.check.report import ProblemSpool, print_summary, write_report
+    from osai_import.check.stream import run_check
 
     resolved, _plugins = prepare(config_path)
-    reading = SourceReads(resolved)
+    reading = SourceReads(resolved.reader)
     with ProblemSpool() as spool:
         summary = run_check(
             reading.records,
@@ -41,8 +42,8 @@ def check_command(config_path: Path, report_path: Path | None) -> int:
 def run_command(config_path: Path, options: RunOptions) -> int:
     """Upload what a config describes; print the summary; return the exit code."""
     # Imported here so that `check` does not load the HTTP client and the upload engine.
-    from osai_import.report import print_run_summary
-    from osai_import.runner import run
+    from osai_import.run.report import print_run_summary
+    from osai_import.run.runner import run
 
     resolved, _plugins = prepare(config_path)
     console = _stderr_console()

@@ -1,10 +1,38 @@
-"""The one error hierarchy of osai-import.
+"""The one error tree of osai-import: every exception it raises on purpose is defined here.
 
 Every error carries the exit code the CLI turns it into, and its message names the item
-it concerns (a file, a line, an annotation, a config field) and what to do about it.
+it concerns (a file, a line, an annotation, a config field, an endpoint) and what to do
+about it. The CLI prints one line per error (``--debug`` adds the traceback)::
+
+    OsaiImportError                     exit 3 unless a child says otherwise
+    ├── ConfigError                     exit 2: the config or a command-line option is wrong
+    ├── PluginError                     exit 2: a plugin cannot be loaded or registered
+    │   └── RegistryError               a reader/encoder name is unknown or registered twice
+    ├── SourceError                     exit 1: a source cannot be read at all
+    │   └── ItemError                   one item is bad; carries a stable problem code
+    │       ├── ItemReadError           a chunk item's bytes cannot be read
+    │       └── UnsendableNameError     a name a multipart file name cannot carry
+    ├── JournalError                    the journal cannot be opened, locked or written
+    ├── ServerError                     the OSAI server refused or could not be reached
+    │   └── ApiError                    ... at one endpoint, with its HTTP status
+    │       ├── AuthError               the access token (or a fresh bearer token) refused
+    │       ├── UnexpectedResponseError an answer the client cannot use
+    │       ├── TooLargeError           413: the chunk must be split
+    │       ├── TransientError          retryable failures outlasted the retry policy
+    │       │   └── UnreachableError    no try got any HTTP answer
+    │       └── RejectedError           400: refused, not to be retried unchanged
+    │           └── DuplicateCategoryError  the category name exists in the dataset
+    └── AbortedError                    a run stopped before it finished
+        └── CancelledError              the upload was cancelled (Ctrl-C, SIGTERM)
+
+Exceptions that never leave the module that raises them (control flow inside the check
+and the COCO geometry) and the local server's own errors, which become HTTP answers and
+never reach a user of the client, are not part of this tree.
 """
 
 from __future__ import annotations
+
+import re
 
 # Exit codes shared by every command (documented in the README).
 EXIT_OK = 0
@@ -53,6 +81,32 @@ class ItemError(SourceError):
         super().__init__(message)
 
 
+class ItemReadError(ItemError):
+    """The bytes of one chunk item could not be read."""
+
+    def __init__(self, index: int, name: str, error: OSError) -> None:
+        self.index, self.name = index, name
+        reason = error.strerror or str(error)
+        where = f" from {error.filename}" if error.filename else ""
+        super().__init__("unreadable", f"cannot read image {name!r} (chunk item {index})"
+                         f"{where}: {reason}; check that the file still exists and is readable")
+
+
+class UnsendableNameError(ItemError):
+    """An image name holds a character a multipart file name cannot carry faithfully."""
+
+    def __init__(self, index: int, name: str) -> None:
+        self.index, self.name = index, name
+        super().__init__("name-unsendable", f"image name {name!r} (chunk item {index}) is "
+                         "empty, not valid UTF-8, or holds a backslash or a control character, "
+                         "which servers read differently in a multipart file name; rename "
+                         "the image")
+
+
+class JournalError(OsaiImportError):
+    """The journal file cannot be opened or written."""
+
+
 class ServerError(OsaiImportError):
     """The OSAI server refused a request or could not be reached."""
 
@@ -63,3 +117,121 @@ class AbortedError(OsaiImportError):
     """A run stopped before it finished (unreachable server, refused sign-in, Ctrl-C)."""
 
     exit_code = EXIT_ABORTED
+
+
+class ApiError(ServerError):
+    """Base of the client's errors: names the endpoint (``"POST /Datasets"``) and status."""
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None = None,
+                 attempts: int = 1) -> None:
+        self.endpoint, self.status, self.attempts = endpoint, status, attempts
+        super().__init__(message)
+
+
+class AuthError(ApiError):
+    """The access token was refused, or a bearer token was refused right after sign-in."""
+
+
+class UnexpectedResponseError(ApiError):
+    """An answer the client cannot use: a redirect, a 404, a 200 body not as documented."""
+
+
+class TooLargeError(ApiError):
+    """The server refused the request as too large (413): split the chunk, send the halves."""
+
+
+class TransientError(ApiError):
+    """A request kept failing with retryable errors until the retry policy gave up.
+
+    ``maybe_committed`` is True when at least one try may have been carried out by the
+    server although its answer was lost.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None, attempts: int,
+                 maybe_committed: bool) -> None:
+        self.maybe_committed = maybe_committed
+        super().__init__(message, endpoint=endpoint, status=status, attempts=attempts)
+
+
+class UnreachableError(TransientError):
+    """No try got any HTTP answer: connection refused, unknown name, timeouts, drops."""
+
+
+class CancelledError(AbortedError):
+    """``OsaiClient.cancel()`` was called before or while a request waited to be retried."""
+
+
+_INDEX = re.compile(r"images(?:Metadata|Files)\[(\d+)\]", re.IGNORECASE)
+_SESSION_GONE = re.compile(
+    r"(upload|session).{0,80}?\b(not active|inactive|expired|does not exist|not found|"
+    r"unknown|finished|closed|no longer)", re.IGNORECASE | re.DOTALL)
+_NAME_EXISTS = re.compile(r"already exists|already in use|already taken|duplicate|"
+                          r"must be unique|not unique", re.IGNORECASE)
+_LOCKED = re.compile(r"\blocked\b", re.IGNORECASE)
+# ASP.NET's own words when a form is too big in a way that is not a 413.
+_LIMIT = re.compile(r"limit \d* ?exceeded|too large|too many|too long", re.IGNORECASE)
+
+
+class RejectedError(ApiError):
+    """The server refused the request (400): it must not be retried unchanged.
+
+    Carries the ASP.NET problem details when the body holds them (``title``, ``detail``,
+    ``errors``: field -> messages), and ``body``: the first 500 characters of the answer.
+    ``after_lost_answer`` is True when an earlier try of the same call may have been
+    carried out by the server, so this refusal may be about that earlier success.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int = 400, attempts: int = 1,
+                 title: str | None = None, detail: str | None = None,
+                 errors: dict[str, list[str]] | None = None, body: str = "",
+                 after_lost_answer: bool = False) -> None:
+        self.title, self.detail, self.errors, self.body = title, detail, errors or {}, body
+        self.after_lost_answer = after_lost_answer
+        super().__init__(message, endpoint=endpoint, status=status, attempts=attempts)
+
+    def _texts(self) -> list[str]:
+        texts = [f"{field}: {m}" for field, messages in self.errors.items() for m in messages]
+        return texts + [t for t in (self.detail, self.body) if t]
+
+    def image_indexes(self) -> tuple[int, ...]:
+        """Return, sorted, the chunk item indexes the server named (``imagesMetadata[3].x``)."""
+        found = {int(m) for key in self.errors for m in _INDEX.findall(key)}
+        if not found:
+            found = {int(m) for text in self._texts() for m in _INDEX.findall(text)}
+        return tuple(sorted(found))
+
+    def messages_for(self, index: int) -> list[str]:
+        """Return the server's messages about chunk item ``index`` as ``"field: message"``."""
+        return [f"{field}: {message}" for field, messages in self.errors.items()
+                if index in {int(m) for m in _INDEX.findall(field)} for message in messages]
+
+    @property
+    def session_expired(self) -> bool:
+        """Tell whether the server says the upload session is unknown, finished or expired."""
+        if any(key.lower() == "datasetuploadid" for key in self.errors):
+            return True
+        return any(_SESSION_GONE.search(text) for text in self._texts())
+
+    @property
+    def name_exists(self) -> bool:
+        """Tell whether the server says the name (of a category) exists already."""
+        return any(_NAME_EXISTS.search(text) for text in self._texts())
+
+    @property
+    def limit_exceeded(self) -> bool:
+        """Tell whether the server says the form broke a size or count limit (split it)."""
+        return any(_LIMIT.search(text) for text in self._texts())
+
+    @property
+    def dataset_locked(self) -> bool:
+        """Tell whether the server says the dataset is locked by an upload session."""
+        return any(_LOCKED.search(text) for text in self._texts())
+
+
+class DuplicateCategoryError(RejectedError):
+    """A category of that name exists already in the dataset.
+
+    The API has no call that lists categories, so the client cannot learn its id. When
+    ``after_lost_answer`` is True the category is most likely the one an earlier try of
+    the very same call created before its answer was lost.
+    """

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from osai_import.check import run_check
-from osai_import.config import prepare
+from osai_import.check.stream import run_check
+from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
-from osai_import.runner import RunOptions, run
-from osai_import.voc import parse_voc
+from osai_import.run.context import RunOptions
+from osai_import.run.runner import run
+from osai_import.source.voc import parse_voc
 from tests.engine.support import stored
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

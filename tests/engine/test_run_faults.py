@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from osai_import.config import prepare
+from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
-from osai_import.runner import RunOptions, run
+from osai_import.run.context import RunOptions
+from osai_import.run.runner import run
 from tests.engine.support import TOKEN, datasets, make_folder_dataset, stored, write_config
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from osai_import import hookimpl
-from osai_import.default_plugins.folder_reader import FolderReader
+from osai_import.default_plugins.folder_reader.reader import FolderReader
 
 
 class SlowFolder(FolderReader):

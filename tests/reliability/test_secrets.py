@@ -74,7 +74,7 @@ def test_no_token_in_any_output_of_a_faulty_run(tmp_path: Path, server: LocalSer
         result = run_cli(config, debug=True)
     assert result.returncode == 0, result.stderr
     assert len(issued) >= 2
-    assert "DEBUG osai_import.client" in result.stderr, "--debug logs every request"
+    assert "DEBUG osai_import.upload.client" in result.stderr, "--debug logs every request"
     places = _everything_written(result, config)
     assert any(p.endswith("journal.sqlite") for p in places)
     _assert_secret([TOKEN, *issued], places)

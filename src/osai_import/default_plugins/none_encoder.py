@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from osai_import import hookimpl
-from osai_import.base import Annotation, Encoder
-from osai_import.records import ImageRecord
+from osai_import import Annotation, Encoder, ImageRecord, hookimpl
 
 
 class NoneEncoder(Encoder):

@@ -21,10 +21,15 @@ from typing import Any, Literal, cast
 from lxml import etree
 from pydantic import Field
 
-from osai_import import hookimpl
-from osai_import.base import Annotation, Encoder, PluginOptions
-from osai_import.errors import ItemError
-from osai_import.records import Box, ImageRecord
+from osai_import import (
+    Annotation,
+    Box,
+    Encoder,
+    ImageRecord,
+    ItemError,
+    PluginOptions,
+    hookimpl,
+)
 
 VOC_ANNOTATION_TYPE = 0
 # Float noise such as 0.1 + 0.2 must not add a pixel: values this close to a whole

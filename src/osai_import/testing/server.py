@@ -82,8 +82,10 @@ class OsaiUploader:
         """Run a config file against this server; its `server:` and journal are replaced."""
         from rich.console import Console
 
-        from osai_import.config import ServerConfig, prepare
-        from osai_import.runner import RunOptions, run
+        from osai_import.config.models import ServerConfig
+        from osai_import.config.resolve import prepare
+        from osai_import.run.context import RunOptions
+        from osai_import.run.runner import run
 
         self._runs += 1
         resolved, _plugins = prepare(path)

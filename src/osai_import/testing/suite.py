@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from osai_import.base import PluginOptions, Reader
 from osai_import.errors import OsaiImportError
+from osai_import.plugin.base import PluginOptions, Reader
 from osai_import.records import Box, ImageRecord, Problem, Severity
 from osai_import.testing.server import OsaiUploader, local_server
 from osai_import.testing.watch import watched
@@ -120,7 +120,7 @@ class ReaderConformance:
 
     def test_reader_is_registered(self) -> None:
         """Check that the plugin manager finds the reader under its name."""
-        from osai_import.plugins import build_plugins
+        from osai_import.plugin.manager import build_plugins
 
         entry = build_plugins(list(self.local_plugins)).readers.get(self.reader_class.name)
         assert entry.cls.__qualname__ == self.reader_class.__qualname__, (

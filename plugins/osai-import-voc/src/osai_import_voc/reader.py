@@ -18,8 +18,8 @@ from osai_import import (
     ReaderOptions,
     Severity,
     SourceError,
+    parse_voc,
 )
-from osai_import.voc import parse_voc
 from osai_import_voc.layout import (
     IMAGE_SUFFIXES,
     VocFolder,

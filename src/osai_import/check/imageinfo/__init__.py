@@ -1,0 +1,240 @@
+"""Read what the check step needs from an image file's header, without decoding pixels.
+
+``inspect_image`` identifies JPEG and PNG by their bytes (never by the file name), reads
+width, height, channels and EXIF orientation from the header, refuses headers that
+claim more pixels than allowed before Pillow sees them, and detects a truncated file
+from its last bytes. A plainly well-formed header is read here alone; one with anything
+unusual in it is opened with Pillow, so every file gets the answer (or the error) Pillow
+gives. Every failure is an ``ItemError`` whose ``code`` is one of the stable ``image.*``
+problem codes documented in ``docs/check.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, JpegImagePlugin, PngImagePlugin
+
+from osai_import.check.imageinfo.jpeg import JPEG_EOI, jpeg_dimensions, jpeg_facts
+from osai_import.check.imageinfo.png import PNG_IEND, png_dimensions, png_facts
+from osai_import.check.imageinfo.sniff import SUPPORTED_FORMATS, sniff_format
+from osai_import.check.imageinfo.tiff import ORIENTATION_TAG
+from osai_import.check.imageinfo.window import FileWindow, pread
+from osai_import.errors import ItemError
+
+__all__ = ["SUPPORTED_FORMATS", "ImageInfo", "file_digest", "inspect_image", "sniff_format"]
+
+_SCAN_BLOCK = 1 << 20
+
+_MODE_DEPTH = {
+    "1": 1,
+    "L": 1,
+    "I": 1,
+    "F": 1,
+    "LA": 2,
+    "La": 2,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "CMYK": 4,
+    "PA": 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What the header of a JPEG or PNG file says about it.
+
+    ``width``/``height`` are the stored pixel dimensions (before EXIF rotation);
+    ``depth`` is the number of channels (1 grey, 3 colour incl. palette, 4 with alpha or
+    CMYK); ``orientation`` is the EXIF orientation (1, the default, when absent or
+    invalid); ``size`` is the file size in bytes and ``mtime_ns`` its modification time.
+    """
+
+    format: str
+    width: int
+    height: int
+    depth: int
+    orientation: int
+    size: int
+    mtime_ns: int = 0
+
+    @property
+    def transposed(self) -> bool:
+        """Return True when the EXIF orientation swaps width and height on display."""
+        return self.orientation in (5, 6, 7, 8)
+
+
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Return the hex digest of a file's bytes, read in blocks by ``hashlib.file_digest``."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()
+
+
+def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
+    """Read a JPEG or PNG file's header; raise ItemError with an ``image.*`` code otherwise."""
+    if not isinstance(path, Path):
+        path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ItemError(
+            "image.missing",
+            f"{path}: the image file does not exist; fix the path in the source or restore "
+            "the file",
+        ) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    # Only a regular file is opened: opening a FIFO blocks, and opening a device can act.
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ItemError("image.unreadable", f"{path}: is {what}, not an image file; fix the path")
+    if st.st_size == 0:
+        raise ItemError(
+            "image.empty", f"{path}: the file is empty (0 bytes); replace it with the real image"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        return _inspect_open(path, FileWindow(fd, st.st_size), st.st_size, max_pixels,
+                             st.st_mtime_ns)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def _unreadable(path: Path, exc: OSError) -> ItemError:
+    reason = exc.strerror or str(exc)
+    return ItemError(
+        "image.unreadable", f"{path}: cannot read the file ({reason}); check its permissions"
+    )
+
+
+def _inspect_open(
+    path: Path, reader: FileWindow, size: int, max_pixels: int, mtime_ns: int
+) -> ImageInfo:
+    head = reader.read(0, 32)
+    kind = sniff_format(head)
+    if kind not in SUPPORTED_FORMATS:
+        looks = f"looks like {kind}" if kind != "unknown" else "is of an unknown type"
+        raise ItemError(
+            "image.unsupported",
+            f"{path}: not a JPEG or PNG by its bytes (the file {looks}); OSAI accepts only "
+            "JPEG and PNG: convert it or leave it out of the source",
+        )
+    segments: list[tuple[int, int, int]] | None = None
+    if kind == "png":
+        width, height, data_start = png_dimensions(path, head, size)
+    else:
+        width, height, data_start, segments = jpeg_dimensions(path, reader, size)
+    if width <= 0 or height <= 0:
+        raise ItemError(
+            "image.unreadable",
+            f"{path}: the header states a size of {width}x{height} pixels; re-save the image",
+        )
+    if width * height > max_pixels:
+        raise ItemError(
+            "image.too_large",
+            f"{path}: the header claims {width}x{height} = {width * height:,} pixels, more than "
+            f"check.max_pixels ({max_pixels:,}); it was not decoded (possible decompression "
+            "bomb). Downscale the image, or raise check.max_pixels if you trust it",
+        )
+    if not _has_end_marker(reader, kind, size, data_start):
+        marker = "EOI marker" if kind == "jpeg" else "IEND chunk"
+        raise ItemError(
+            "image.truncated",
+            f"{path}: the {kind.upper()} file is truncated (no {marker}: the end of the file is "
+            "missing); copy or download it again",
+        )
+    if kind == "png":
+        facts = png_facts(reader)
+    else:
+        facts = None if segments is None else jpeg_facts(reader, segments)
+    if facts is None:
+        facts = _pillow_facts(path, reader.fd, kind)
+    depth, orientation = facts
+    return ImageInfo(
+        format=kind,
+        width=width,
+        height=height,
+        depth=depth,
+        orientation=orientation,
+        size=size,
+        mtime_ns=mtime_ns,
+    )
+
+
+def _pillow_facts(path: Path, fd: int, kind: str) -> tuple[int, int]:
+    """Return depth and orientation as Pillow reads them; its errors mean a corrupt header."""
+    with open(fd, "rb", closefd=False) as handle:
+        handle.seek(0)
+        try:
+            image = (
+                PngImagePlugin.PngImageFile(handle)
+                if kind == "png"
+                else JpegImagePlugin.JpegImageFile(handle)
+            )
+        except (SyntaxError, ValueError, EOFError, OSError, struct.error) as exc:
+            # Pillow reports a chunk cut short or a bad checksum as one of these.
+            raise ItemError(
+                "image.unreadable",
+                f"{path}: the {kind.upper()} header is corrupt ({exc}); re-save the image",
+            ) from None
+        return _depth(image), _orientation(image)
+
+
+def _has_end_marker(reader: FileWindow, kind: str, size: int, data_start: int) -> bool:
+    """Tell whether the file holds its end marker: at the very end (cheap) or earlier."""
+    marker = PNG_IEND if kind == "png" else JPEG_EOI
+    if size >= len(marker) and reader.read(size - len(marker), len(marker)) == marker:
+        return True
+    # Data after the end marker (camera padding, appended videos) is legal: look for the
+    # marker itself. Compressed data never holds it, so the scan stops at the real end.
+    pos = data_start
+    keep = b""
+    while True:
+        block = pread(reader.fd, _SCAN_BLOCK, pos, reader.size)
+        if not block:
+            return False
+        pos += len(block)
+        window = keep + block
+        if marker in window:
+            return True
+        keep = window[-(len(marker) - 1) :]
+
+
+def _depth(image: Image.Image) -> int:
+    if image.mode == "P":
+        # A palette expands to RGB, or RGBA when the palette carries transparency.
+        return 4 if "transparency" in image.info else 3
+    if image.mode.startswith("I;16"):
+        return 1
+    return _MODE_DEPTH.get(image.mode) or Image.getmodebands(image.mode)
+
+
+def _orientation(image: Image.Image) -> int:
+    # Only the EXIF block read with the header counts: asking Pillow's PNG plugin for EXIF
+    # stored after the image data would decode the whole image.
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+        value = exif.get(ORIENTATION_TAG)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is ignored, as viewers do
+        return 1
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -1,0 +1,46 @@
+"""What every step of one run shares, in one object instead of long argument lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from osai_import.config.models import RunConfig
+from osai_import.config.resolve import ResolvedConfig
+from osai_import.run.report import RunReport
+from osai_import.upload.journal import Journal
+
+
+@dataclass
+class RunOptions:
+    """Command-line choices that override or complete the config."""
+
+    dry_run: bool = False
+    report: Path | None = None
+    workers: int | None = None
+    restart: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class RunContext:
+    """One run's config, command-line options, console, journal, report and access token."""
+
+    resolved: ResolvedConfig
+    options: RunOptions
+    console: Console
+    journal: Journal
+    report: RunReport
+    token: str | None  # None for the embedded local server, which makes its own
+
+    @property
+    def config(self) -> RunConfig:
+        """Return the run's config."""
+        return self.resolved.config
+
+    @property
+    def workers(self) -> int:
+        """Return how many requests go in parallel (the option, else the config)."""
+        return self.options.workers or self.config.upload.workers

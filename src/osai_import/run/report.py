@@ -1,0 +1,275 @@
+"""The run report: JSON for machines, a short summary for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from osai_import.check.plan import Plan, read_problems
+from osai_import.errors import EXIT_ABORTED, EXIT_OK, EXIT_PROBLEMS
+from osai_import.run.feed import PlanWalk
+from osai_import.upload.setup import CategorySetup
+from osai_import.upload.uploader import Tally
+
+
+@dataclass
+class RunReport:
+    """Everything a run did, in numbers, with the items that need attention."""
+
+    config: str
+    config_sha256: str
+    server: str
+    dataset_id: Any = None
+    dataset_name: str | None = None
+    dry_run: bool = False
+    read: int = 0
+    planned: int = 0
+    planned_bytes: int = 0
+    skipped_by_code: dict[str, int] = field(default_factory=dict)
+    warnings_by_code: dict[str, int] = field(default_factory=dict)
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    already_uploaded: int = 0
+    changed_since_upload: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    possibly_duplicated: list[str] = field(default_factory=list)
+    categories_created: list[str] = field(default_factory=list)
+    categories: dict[str, Any] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+    durations: dict[str, float] = field(default_factory=dict)
+    aborted: str | None = None
+    # The exit code of the error that stopped the run (a source that cannot be read is 1,
+    # a server or journal failure 3), so the report says what the command returned.
+    aborted_exit_code: int = EXIT_ABORTED
+    # Items sent whose answer never came (the run stopped while they were in flight, or
+    # their retries ran out after a lost answer): the server may hold them or not; the
+    # journal keeps them as sent, so the next run sends them again and flags them.
+    unconfirmed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Return how many items were skipped for problems."""
+        return sum(self.skipped_by_code.values())
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 all uploaded, 1 items skipped or failed, else the stopping error's code."""
+        if self.aborted:
+            return self.aborted_exit_code
+        if self.failed or self.skipped or self.changed_since_upload:
+            return EXIT_PROBLEMS
+        return EXIT_OK
+
+    def apply_plan(self, plan: Plan) -> None:
+        """Take the counts and the problems of the plan (as far as the check went)."""
+        self.read = plan.read
+        self.planned = plan.planned
+        self.planned_bytes = plan.planned_bytes
+        problems = read_problems(plan.problems_file)
+        self.problems = problems
+        skipped: dict[str, int] = {}
+        warned: dict[str, int] = {}
+        seen_error_items: set[str] = set()
+        for p in problems:
+            if p["severity"] == "error":
+                # An item with two errors is one skipped item: count it under its first code.
+                if p["item"] not in seen_error_items:
+                    seen_error_items.add(p["item"])
+                    skipped[p["code"]] = skipped.get(p["code"], 0) + 1
+            else:
+                warned[p["code"]] = warned.get(p["code"], 0) + 1
+        self.skipped_by_code = skipped
+        self.warnings_by_code = warned
+
+    def apply_categories(self, setup: CategorySetup, dataset_id: Any) -> None:
+        """Take the categories the setup created, and note those it found existing."""
+        for name in setup.reused:
+            self.notes.append(
+                f"category {name!r} already existed in dataset {dataset_id}; boxes refer to it "
+                f"by name, so it was reused"
+            )
+        self.categories_created.extend(setup.created)
+
+    def apply_walk(self, walk: PlanWalk) -> None:
+        """Take what the walk over the checked items passed over."""
+        self.already_uploaded = walk.already_uploaded
+        self.changed_since_upload = list(walk.changed_since_upload)
+
+    def apply_upload(self, tally: Tally, sessions: int) -> None:
+        """Take the counts of what the upload sent and what came of it."""
+        self.uploaded = tally.uploaded
+        self.uploaded_bytes = tally.uploaded_bytes
+        self.failed = dict(tally.failed)
+        self.possibly_duplicated = sorted(tally.maybe_duplicated)
+        self.unconfirmed = sorted(tally.unconfirmed)
+        self.retries = dict(tally.retries)
+        self.sessions = sessions
+
+    def note_local_server(self, data: Path) -> None:
+        """Say where the embedded local server keeps what was sent, and how to look at it."""
+        self.notes.append(
+            f"The images went to the embedded local server; its data is in "
+            f"{data}.\nLook at it: osai-import serve --data "
+            f"{data}\nthen open http://127.0.0.1:8080/_emulator/datasets/"
+            f"{self.dataset_id}"
+        )
+
+    def throughput(self) -> dict[str, float]:
+        """Return images/s and MB/s of the upload phase."""
+        seconds = self.durations.get("upload", 0.0)
+        if seconds <= 0:
+            return {"images_per_second": 0.0, "megabytes_per_second": 0.0}
+        return {
+            "images_per_second": round(self.uploaded / seconds, 2),
+            "megabytes_per_second": round(self.uploaded_bytes / seconds / 1e6, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data."""
+        return {
+            "config": self.config,
+            "config_sha256": self.config_sha256,
+            "server": self.server,
+            "dataset": {"id": self.dataset_id, "name": self.dataset_name},
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "aborted": self.aborted,
+            "counts": {
+                "read": self.read,
+                "planned": self.planned,
+                "skipped": self.skipped,
+                "skipped_by_code": self.skipped_by_code,
+                "warnings_by_code": self.warnings_by_code,
+                "uploaded": self.uploaded,
+                "already_uploaded": self.already_uploaded,
+                "changed_since_upload": len(self.changed_since_upload),
+                "failed": len(self.failed),
+                "possibly_duplicated": len(self.possibly_duplicated),
+                "unconfirmed": len(self.unconfirmed),
+            },
+            "bytes": {"planned": self.planned_bytes, "uploaded": self.uploaded_bytes},
+            "categories": self.categories,
+            "categories_created": self.categories_created,
+            "failed": [{"item": k, "reason": v} for k, v in sorted(self.failed.items())],
+            "possibly_duplicated": sorted(self.possibly_duplicated),
+            "unconfirmed": sorted(self.unconfirmed),
+            "changed_since_upload": sorted(self.changed_since_upload),
+            "retries": self.retries,
+            "upload_sessions": self.sessions,
+            "durations_seconds": {k: round(v, 3) for k, v in self.durations.items()},
+            "throughput": self.throughput(),
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "problems": self.problems,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write the JSON report atomically."""
+        write_json(path, self.to_dict())
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    # A file name that is not UTF-8 holds lone surrogates; backslashreplace writes them as
+    # the JSON escape (\udce9) they are, instead of failing the whole report.
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _rows(table: Table, rows: Iterable[tuple[str, Any]]) -> None:
+    for name, value in rows:
+        table.add_row(name, escape(str(value)))
+
+
+def print_run_summary(report: RunReport, console: Console) -> None:
+    """Print the human summary of a run."""
+    title = "plan (dry run: nothing sent)" if report.dry_run else "upload"
+    table = Table(title=f"osai-import {title}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    dataset = report.dataset_name or ""
+    if report.dataset_id is not None:
+        dataset = f"{dataset} (id {report.dataset_id})".strip()
+    rows: list[tuple[str, Any]] = [
+        ("server", report.server),
+        ("dataset", dataset or "-"),
+        ("images read", report.read),
+        ("to upload", f"{report.planned} ({report.planned_bytes / 1e6:.1f} MB)"),
+        ("categories", len(report.categories) or "-"),
+    ]
+    if report.skipped:
+        codes = ", ".join(f"{c}: {n}" for c, n in sorted(report.skipped_by_code.items()))
+        rows.append(("skipped", f"{report.skipped} ({codes})"))
+    if not report.dry_run:
+        speed = report.throughput()
+        rows += [
+            ("uploaded", f"{report.uploaded} ({report.uploaded_bytes / 1e6:.1f} MB, "
+             f"{speed['images_per_second']:.1f} images/s)"),
+            ("already uploaded before", report.already_uploaded),
+            ("failed", len(report.failed)),
+            ("possibly duplicated", len(report.possibly_duplicated)),
+        ]
+        if report.unconfirmed:
+            lost = f"{len(report.unconfirmed)} (may be stored; the next run sends them again)"
+            rows.append(("sent, answer lost", lost))
+        if report.retries:
+            rows.append(("retries", ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))))
+    rows.append(("time", f"{report.durations.get('total', 0.0):.1f} s"))
+    _rows(table, rows)
+    console.print(table)
+    # Item names, messages and server words are data, not markup: "[x]" in a file name
+    # must print as is, and "[/x]" must not crash the summary.
+    for key, reason in sorted(report.failed.items())[:20]:
+        console.print(f"[red]failed[/red] {escape(key)}: {escape(reason)}", highlight=False)
+    if len(report.failed) > 20:
+        console.print(f"... and {len(report.failed) - 20} more failed items (see --report)")
+    _print_problems(report, console)
+    for key in report.changed_since_upload[:10]:
+        console.print(
+            f"[yellow]not sent[/yellow] {escape(key)}: changed since it was uploaded; OSAI's "
+            "API cannot replace an image: upload to a new dataset (new name and --restart) "
+            "to send it",
+            highlight=False,
+        )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+    if report.aborted:
+        console.print(f"[red]aborted[/red]: {escape(report.aborted)}", highlight=False)
+    for note in report.notes:
+        console.print(escape(note), highlight=False)
+
+
+def _print_problems(report: RunReport, console: Console, limit: int = 20) -> None:
+    """Print the first problems of each severity, one line each, then how many more."""
+    errors = [p for p in report.problems if p.get("severity") == "error"]
+    skipped = {p["item"] for p in errors}
+    # Warnings are printed too: an item uploaded under another name (a PNG named .jpg)
+    # or with clipped boxes must not change silently. A skipped item's warnings would
+    # only blur its error (it is not uploaded, under any name).
+    warned = [p for p in report.problems
+              if p.get("severity") != "error" and p["item"] not in skipped]
+    for label, found in (("[yellow]skipped[/yellow]", errors), ("[dim]warning[/dim]", warned)):
+        for problem in found[:limit]:
+            code = escape(f"[{problem['code']}]")
+            console.print(f"{label} {escape(problem['item'])}: {code} "
+                          f"{escape(problem['message'])}", highlight=False)
+        if len(found) > limit:
+            what = "problems of skipped items" if found is errors else "warnings"
+            console.print(f"... and {len(found) - limit} more {what} (see --report)")

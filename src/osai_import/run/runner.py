@@ -1,0 +1,254 @@
+"""Drive one run: plan, sign in, dataset, categories, upload session, chunks, finish, report.
+
+The only module that joins the stages: the check (``check.plan.Planner``) feeds the upload
+(``upload.setup``, ``upload.workers``) through ``run.feed``, and every step reads the run's
+shared state from one ``RunContext`` and writes what it did into the ``RunReport``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from osai_import.check.checker import CheckedItem
+from osai_import.check.plan import Planner
+from osai_import.config.resolve import ResolvedConfig
+from osai_import.errors import OsaiImportError
+from osai_import.run.context import RunContext, RunOptions
+from osai_import.run.feed import PlanWalk, pending_items
+from osai_import.run.progress import UploadProgress
+from osai_import.run.report import RunReport
+from osai_import.run.target import Target, access_token, open_target
+from osai_import.upload.client import OsaiClient
+from osai_import.upload.journal import locked_journal
+from osai_import.upload.resume import finish_stale_sessions
+from osai_import.upload.retry import RetryPolicy
+from osai_import.upload.session import UploadSession
+from osai_import.upload.setup import (
+    CategorySetup,
+    create_categories,
+    ensure_dataset,
+    start_session,
+)
+from osai_import.upload.uploader import Tally, Uploader
+from osai_import.upload.workers import send_all
+
+__all__ = ["RunOptions", "run"]
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    # SIGTERM must unlock the dataset like Ctrl-C does; handlers only work in the main thread.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[str], None] | None]:
+    """Show how far the check went, on a terminal; nothing otherwise."""
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    with console.status("reading the source...") as status:
+        yield status.update
+
+
+def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunReport:
+    """Run a config end to end and return its report (also written with ``--report``).
+
+    With ``upload.on_problem: skip`` (the default) the upload starts once the source is
+    read and its categories are known, while the check of each image still runs: the
+    check feeds the upload. With ``stop`` and with ``--dry-run`` the whole check comes
+    first.
+    """
+    started = time.monotonic()
+    config = resolved.config
+    token = access_token(resolved)  # before any work: a missing token is a usage error
+    report = RunReport(
+        config=str(resolved.loaded.path),
+        config_sha256=resolved.loaded.text_hash,
+        server=config.server.base_url or f"local ({resolved.loaded.local_data_dir})",
+        dataset_id=config.dataset.id,
+        dataset_name=config.dataset.name,
+        dry_run=options.dry_run,
+    )
+    overlap = not options.dry_run and config.upload.on_problem == "skip"
+    try:
+        with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt(), \
+                Planner(resolved, journal.folder) as planner:
+            ctx = RunContext(resolved, options, console, journal, report, token)
+            try:
+                work = _plan(ctx, planner, overlap)
+                if work is not None:
+                    with open_target(resolved, token) as target:
+                        if target.local_data is not None:
+                            report.server = f"local ({target.local_data})"
+                        _upload(ctx, target, work)
+            finally:
+                if overlap:
+                    planner.finish()
+                    report.apply_plan(planner.plan())
+    except KeyboardInterrupt:
+        report.aborted = "interrupted; run the same command again to resume"
+    except OsaiImportError as exc:
+        # Whatever stopped the run (server unreachable, sign-in refused, a source that
+        # cannot be read, the journal), the report says it with the CLI's exit code.
+        report.aborted = str(exc)
+        report.aborted_exit_code = exc.exit_code
+    finally:
+        report.durations["total"] = time.monotonic() - started
+        if options.report is not None:
+            report.write(options.report)
+    return report
+
+
+@dataclass
+class _Work:
+    """What an upload sends: the categories to create first, then the checked items."""
+
+    categories: list[str]
+    image_categories: set[str]
+    checked: Iterator[CheckedItem]
+    total: int  # items the progress bar counts to
+    replay: bool  # the items were checked before: a refusal now is a failure
+
+
+def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
+    """Read (and, unless the check overlaps the upload, check) the source; None: send nothing."""
+    report = ctx.report
+    t0 = time.monotonic()
+    with _planning_status(ctx.console, ctx.options.quiet) as status:
+        planner.read(None if status is None else
+                     lambda n: status(f"reading the source: {n:,} images read"))
+        if not overlap:
+            for _ in planner.checked(None if status is None else
+                                     lambda n: status(f"checking: {n:,} images checked")):
+                pass
+            planner.finish()
+    report.durations["plan"] = time.monotonic() - t0
+    report.read = planner.read_count
+    if overlap:
+        categories, image_categories = planner.read_categories()
+        checked: Iterator[CheckedItem] = planner.checked()
+        total = planner.read_count
+    else:
+        plan = planner.plan()
+        report.apply_plan(plan)
+        categories, image_categories = plan.categories, plan.image_categories
+        checked = planner.replay()
+        total = plan.planned
+    report.categories = {name: None for name in categories}
+    if ctx.options.dry_run:
+        return None
+    if planner.summary.errors and ctx.config.upload.on_problem == "stop":
+        report.warnings.append(
+            f"stopped before uploading: {report.skipped} item(s) have errors and "
+            f"upload.on_problem is `stop`; fix them or set it to `skip`"
+        )
+        return None
+    return _Work(categories, image_categories, checked, total, replay=not overlap)
+
+
+@dataclass
+class _Link:
+    """The upload's connection to its server: the target, the client, the session, the tally."""
+
+    target: Target
+    client: OsaiClient
+    session: UploadSession
+    tally: Tally
+
+
+def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
+    """Sign in, set the dataset and its categories up, and send every item in one session."""
+    config, report, journal = ctx.config, ctx.report, ctx.journal
+    upload = config.upload
+    tally = Tally()
+    client = OsaiClient(
+        target.base_url,
+        target.token,
+        timeout=config.server.timeout,
+        retry=RetryPolicy(attempts=upload.retries + 1, base=upload.backoff, cap=upload.max_backoff),
+        pool_size=ctx.workers + 2,
+        on_retry=tally.retry,
+    )
+    server = target.identity
+    try:
+        if ctx.options.restart:
+            journal.forget(server)
+        client.sign_in()
+        dataset_id = ensure_dataset(client, journal, server, config.dataset.name, config.dataset.id)
+        report.dataset_id = dataset_id
+        finish_stale_sessions(client, journal, server, dataset_id)
+        setup = CategorySetup()
+        try:
+            create_categories(client, journal, server, dataset_id, work.categories,
+                              work.image_categories, setup)
+        finally:
+            report.apply_categories(setup, dataset_id)
+        report.categories = dict(sorted(setup.ids.items()))
+        session = UploadSession(client, journal, server, dataset_id)
+        t0 = time.monotonic()
+        try:
+            _send(ctx, _Link(target, client, session, tally), work, setup.ids)
+        finally:
+            report.durations["upload"] = time.monotonic() - t0
+            warning = session.finish()
+            if warning:
+                report.warnings.append(warning)
+            report.apply_upload(tally, session.started)
+    finally:
+        client.close()
+        if target.local_data is not None:
+            report.note_local_server(target.local_data)
+
+
+def _send(ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any]) -> None:
+    """Send the items the server does not hold yet, with the configured number of workers."""
+    upload = ctx.config.upload
+    session = link.session
+    walk = PlanWalk()
+    progress = UploadProgress(ctx.console, work.total, None, enabled=not ctx.options.quiet)
+    uploader = Uploader(
+        link.client, session, ctx.resolved.encoder(), ctx.journal, category_ids, link.tally,
+        skip_unsupported=upload.skip_unsupported,
+        on_done=progress.advance,
+    )
+    made_here = ctx.config.dataset.id is None
+    try:
+        with progress:
+            send_all(
+                pending_items(ctx.journal, session.server, session.dataset_id, work.checked, walk,
+                              on_passed=lambda n: progress.advance(n, 0)),
+                uploader,
+                workers=ctx.workers,
+                chunk_images=upload.chunk_images,
+                chunk_bytes=upload.chunk_bytes,
+                start_session=lambda: start_session(
+                    session, link.target.base_url, made_here=made_here
+                ),
+                cancel=link.client.cancel,
+            )
+    finally:
+        ctx.report.apply_walk(walk)
+        if work.replay:
+            # Checked fine before the upload began, refused now: the file changed meanwhile.
+            for key, code, message in walk.refused:
+                link.tally.fail_key(key, code, f"{message} (found while uploading)")

@@ -1,0 +1,90 @@
+"""The worker pool of an upload: a bounded queue of chunks and N threads sending them.
+
+The main thread turns the items to send into chunks (the check may still be running: it
+is the producer); workers read, encode and send them. The queue holds at most two chunks
+per worker, so memory stays flat whatever the dataset's size. The upload session starts
+before the first chunk, even when nothing is left to send: StartUploading is the one call
+that proves the dataset still exists on the server (OSAI has no documented way to look a
+dataset up), so a rerun never reports images as "already uploaded" into a dataset that
+is gone.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+
+from osai_import.errors import AbortedError, OsaiImportError
+from osai_import.upload.uploader import Item, Uploader, chunked
+
+
+def send_all(
+    items: Iterator[Item],
+    uploader: Uploader,
+    *,
+    workers: int,
+    chunk_images: int,
+    chunk_bytes: int,
+    start_session: Callable[[], None],
+    cancel: Callable[[], None],
+) -> None:
+    """Send every item with ``workers`` threads; raise the first error any of them met."""
+    work: queue.Queue[list[Item] | None] = queue.Queue(maxsize=workers * 2)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                chunk = work.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if chunk is None:
+                return
+            try:
+                uploader.send(chunk)
+            except BaseException as exc:  # stop everything; the main thread reports it
+                errors.append(exc)
+                stop.set()
+                return
+
+    def put(chunk: list[Item] | None) -> bool:
+        # Short timeouts keep the main thread responsive to Ctrl-C and to worker errors.
+        while not stop.is_set():
+            try:
+                work.put(chunk, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    start_session()
+    threads = [
+        threading.Thread(target=worker, name=f"upload-{n}", daemon=True) for n in range(workers)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for chunk in chunked(items, chunk_images, chunk_bytes):
+            if not put(chunk):
+                break
+        for _ in threads:
+            if not put(None):
+                break
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+    except BaseException:
+        # Ctrl-C or SIGTERM: stop waits and retries at once; in-flight requests end.
+        cancel()
+        raise
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if errors:
+        first = errors[0]
+        if isinstance(first, OsaiImportError):
+            raise AbortedError(str(first)) from first
+        raise first
