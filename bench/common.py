@@ -256,14 +256,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     if title:
         print(f"\n{title}\n")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths)) + " |")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=False)) + " |")
     numeric = [i > 0 and all(_NUMBER.fullmatch(r[i]) for r in cells[1:])
                for i in range(len(headers))]
     print("|" + "|".join("-" * (w + 1) + ":" if numeric[i] else "-" * (w + 2)
                          for i, w in enumerate(widths)) + "|")
     for row in cells[1:]:
         print("| " + " | ".join(c.rjust(w) if numeric[i] else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(row, widths))) + " |")
+                                for i, (c, w) in enumerate(zip(row, widths, strict=False))) + " |")
     sys.stdout.flush()
 
 

@@ -16,10 +16,10 @@ from rich.console import Console
 
 from osai_import.check.checker import CheckedItem, Checker
 from osai_import.check.names import NamePlan
-from osai_import.check.stream import run_check
-from osai_import.check.summary import CheckSummary
 from osai_import.check.report import ProblemSpool, print_summary, write_report
 from osai_import.check.rules import name_key, to_stored_frame
+from osai_import.check.stream import run_check
+from osai_import.check.summary import CheckSummary
 from osai_import.codes import CODES
 from osai_import.config.models import CheckConfig
 from osai_import.records import Box, ImageRecord, Problem, Severity

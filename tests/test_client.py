@@ -17,27 +17,26 @@ import pytest
 import requests
 from werkzeug.wrappers import Request
 
-from osai_import.upload.refusals import Redactor, parse_problem
-from osai_import.plugin.base import Annotation
+from osai_import.emulator import EmulatorSettings, LocalServer
 from osai_import.errors import (
     AuthError,
     CancelledError,
+    ConfigError,
     DuplicateCategoryError,
     ItemReadError,
     RejectedError,
+    ServerError,
     TooLargeError,
     TransientError,
     UnexpectedResponseError,
     UnreachableError,
     UnsendableNameError,
 )
+from osai_import.plugin.base import Annotation
 from osai_import.upload.client import OsaiClient
-from osai_import.upload.multipart import ChunkItem
-from osai_import.upload.retry import RetryEvent, RetryPolicy
-from osai_import.emulator import EmulatorSettings, LocalServer
-from osai_import.errors import ConfigError, ServerError
-from osai_import.upload.multipart import encode_chunk
-from osai_import.upload.retry import parse_retry_after
+from osai_import.upload.multipart import ChunkItem, encode_chunk
+from osai_import.upload.refusals import Redactor, parse_problem
+from osai_import.upload.retry import RetryEvent, RetryPolicy, parse_retry_after
 from tests.support import make_image
 
 TOKEN = "access-token-5f1c2e9a7b"
@@ -125,9 +124,9 @@ def test_calls_sign_in_by_themselves(client: OsaiClient, server: LocalServer) ->
 
 def test_wrong_token_is_an_auth_error_that_names_the_fix(server: LocalServer) -> None:
     wrong = "wrong-token-0123456789"
-    with OsaiClient(server.base_url, wrong, retry=FAST) as client:
-        with pytest.raises(AuthError) as caught:
-            client.sign_in()
+    with OsaiClient(server.base_url, wrong, retry=FAST) as client, \
+            pytest.raises(AuthError) as caught:
+        client.sign_in()
     message = str(caught.value)
     assert "OSAI_TOKEN" in message and "new access token" in message
     assert wrong not in message and TOKEN not in message
@@ -146,9 +145,9 @@ def test_base_url_must_be_http() -> None:
 
 
 def test_base_url_without_api_gives_a_hint(server: LocalServer) -> None:
-    with OsaiClient(server.root_url, TOKEN, retry=FAST) as client:
-        with pytest.raises(UnexpectedResponseError, match="API root") as caught:
-            client.sign_in()
+    with OsaiClient(server.root_url, TOKEN, retry=FAST) as client, \
+            pytest.raises(UnexpectedResponseError, match="API root") as caught:
+        client.sign_in()
     assert caught.value.status == 404
 
 
@@ -164,7 +163,7 @@ def test_upload_stores_names_bytes_annotations_and_categories(
     assert stored(server, dataset.id)["locked"] is True
     items = [
         ChunkItem("a.jpg", images[0], Annotation(0, voc([("dog", 1, 2, 10, 12)])), cat.id),
-        ChunkItem("b é.png", lambda: open(images[1], "rb"), None, dog.id),
+        ChunkItem("b é.png", lambda: open(images[1], "rb"), None, dog.id),  # noqa: SIM115 - an opener
         ChunkItem('c"q.jpg', images[2].read_bytes()),
     ]
     result = client.upload_chunk(dataset.id, upload_id, items)
@@ -176,7 +175,7 @@ def test_upload_stores_names_bytes_annotations_and_categories(
     assert held["locked"] is False and held["sessions"][0]["state"] == "finished"
     by_name = {image["name"]: image for image in held["images"]}
     assert list(by_name) == ["a.jpg", "b é.png", 'c"q.jpg']
-    for item, path in zip(items, images):
+    for item, path in zip(items, images, strict=False):
         assert by_name[item.name]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert by_name["a.jpg"]["annotationType"] == 0
     assert [(o["name"], o["xmin"], o["ymin"], o["xmax"], o["ymax"])
@@ -350,9 +349,9 @@ def test_retries_exhausted_name_the_endpoint_status_and_tries(
         server: LocalServer, settings: EmulatorSettings, events: list[RetryEvent]) -> None:
     settings.fail_rate = 1.0
     policy = RetryPolicy(attempts=3, base=0.001, cap=0.001, retry_after_cap=0.001)
-    with OsaiClient(server.base_url, TOKEN, retry=policy, on_retry=events.append) as client:
-        with pytest.raises(TransientError) as caught:
-            client.sign_in()
+    with OsaiClient(server.base_url, TOKEN, retry=policy, on_retry=events.append) as client, \
+            pytest.raises(TransientError) as caught:
+        client.sign_in()
     error = caught.value
     assert not isinstance(error, UnreachableError)
     assert (error.status, error.attempts, error.endpoint) == (503, 3, "POST /Users/SignIn")
@@ -366,9 +365,9 @@ def test_connection_refused_is_unreachable_quickly() -> None:
         port = probe.getsockname()[1]
     policy = RetryPolicy(attempts=3, base=0.01, cap=0.02)
     started = time.monotonic()
-    with OsaiClient(f"http://127.0.0.1:{port}/api", TOKEN, retry=policy) as client:
-        with pytest.raises(UnreachableError) as caught:
-            client.create_dataset("nowhere")
+    with OsaiClient(f"http://127.0.0.1:{port}/api", TOKEN, retry=policy) as client, \
+            pytest.raises(UnreachableError) as caught:
+        client.create_dataset("nowhere")
     assert time.monotonic() - started < 3
     assert caught.value.attempts == 3 and caught.value.maybe_committed is False
     assert f"127.0.0.1:{port}/api" in str(caught.value) and "server.url" in str(caught.value)
@@ -402,7 +401,7 @@ def test_expired_bearer_token_signs_in_once_for_all_threads(
         barrier.wait()
         try:
             client.upload_chunk(dataset_id, upload_id, [ChunkItem(f"{n}.jpg", images[n % 5])])
-        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
@@ -435,7 +434,7 @@ def test_cancel_stops_retries_but_not_finish_uploading(
     def send() -> None:
         try:
             client.upload_chunk(dataset_id, upload_id, [ChunkItem("a.jpg", images[0])])
-        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+        except BaseException as error:
             outcome.append(error)
 
     worker = threading.Thread(target=send)
@@ -540,7 +539,7 @@ def test_many_threads_share_one_client_under_faults(
             item = ChunkItem(name, images[n], Annotation(0, voc([("cat", 1, 1, 9, 9)])), cat_id)
             try:
                 results[name] = client.upload_chunk(dataset_id, upload_id, [item])
-            except BaseException as error:  # noqa: BLE001 - checked by the main thread
+            except BaseException as error:
                 results[name] = error
 
     threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]

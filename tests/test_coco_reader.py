@@ -6,11 +6,11 @@ train2017-sized synthetic file and print the reader's peak memory next to json.l
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import random
 import sys
-import gc
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osai_import.plugin.base import Reader
 from osai_import.config.resolve import load_config, resolve
 from osai_import.default_plugins.coco_reader.geometry import decode_rle_string
 from osai_import.default_plugins.coco_reader.stream import MAX_DEPTH, _DepthGuard
 from osai_import.errors import SourceError
+from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image
@@ -455,7 +455,7 @@ def test_deeply_nested_json_is_refused_before_the_parser_sees_it(tmp_path: Path)
     # ijson's memory grows with the square of the depth: this 400 kB file would need ~100 GB.
     deep = "[" * 200_000 + "]" * 200_000
     path = tmp_path / "coco.json"
-    path.write_text('{"images": [{"id": 1, "file_name": "a.jpg"}], "info": %s}' % deep, encoding="utf-8")
+    path.write_text(f'{{"images": [{{"id": 1, "file_name": "a.jpg"}}], "info": {deep}}}', encoding="utf-8")
     with pytest.raises(SourceError, match=f"nested more than {MAX_DEPTH} levels"):
         read(path)
     nested = {"info": {"a": [[[[{"b": ']]]}}{{"[[\\'}]]]]}}
@@ -487,7 +487,7 @@ def test_the_depth_guard_follows_any_json_split_anywhere(
     data = json.dumps(value, ensure_ascii=ascii).encode("utf-8")
     points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
     guard = _DepthGuard()
-    peak = max(guard.feed(data[a:b]) for a, b in zip(points, points[1:])) if len(data) else 0
+    peak = max(guard.feed(data[a:b]) for a, b in itertools.pairwise(points)) if len(data) else 0
     assert peak == _depth(value)
     assert (guard.depth, guard.in_string, guard.escaped) == (0, False, False)
 

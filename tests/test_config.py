@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from osai_import.cli import cli
-from osai_import.config.file import MAX_NODES
-from osai_import.config.file import substitute_env
+from osai_import.config.file import MAX_NODES, substitute_env
 from osai_import.config.models import RunConfig
 from osai_import.config.resolve import LoadedConfig, load_config, prepare
 from osai_import.errors import ConfigError
@@ -181,7 +180,7 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
         "start at the config's folder)"]),
     ("alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
-        for p, n in zip("abcdef", "bcdefg")), [
+        for p, n in zip("abcdef", "bcdefg", strict=False)), [
         f"{{path}}: the config expands to more than {MAX_NODES} values (YAML aliases repeated "
         "inside each other?); write it out plainly"]),
     ("alias loop", "dataset: &a [*a]\n", [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
-import gc
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from osai_import.plugin.base import Reader
 from osai_import.default_plugins.csv_reader.reader import CsvReader
 from osai_import.errors import SourceError
+from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image

@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from osai_import.config.models import (
+    CheckConfig,
+    DatasetConfig,
+    RunConfig,
+    ServerConfig,
+    UploadConfig,
+)
 from osai_import.plugin import spec as hookspecs
 from osai_import.plugin.base import Encoder, Reader
-from osai_import.config.models import CheckConfig, DatasetConfig, RunConfig, ServerConfig, UploadConfig
 from osai_import.plugin.loading import DISABLE_ENV, STRICT_ENV, TRACE_ENV
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -56,7 +62,7 @@ def test_every_hook_is_documented_with_its_exact_signature(spec: Callable[..., A
 
 
 def test_the_hooks_doc_documents_no_hook_that_does_not_exist() -> None:
-    documented = set(re.findall(r"^## (\w+)\(", HOOKS_DOC, flags=re.M))
+    documented = set(re.findall(r"^## (\w+)\(", HOOKS_DOC, flags=re.MULTILINE))
     assert documented == {fn.__name__ for fn in hook_specs()}
 
 
@@ -73,7 +79,7 @@ def test_the_hooks_doc_covers_the_env_vars_and_the_contracts() -> None:
 
 def _rows(section: str) -> dict[str, list[str]]:
     """Return the table rows of a `## `section`` of config.md by key."""
-    match = re.search(rf"^## `{section}`\n(.*?)(?=^## |\Z)", CONFIG_DOC, flags=re.M | re.S)
+    match = re.search(rf"^## `{section}`\n(.*?)(?=^## |\Z)", CONFIG_DOC, flags=re.MULTILINE | re.DOTALL)
     assert match, f"docs/config.md has no ## `{section}` section"
     rows = {}
     for line in match.group(1).splitlines():

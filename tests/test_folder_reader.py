@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from osai_import.plugin.base import Reader
 from osai_import.default_plugins.folder_reader.patterns import PathTemplate, compile_glob
 from osai_import.default_plugins.folder_reader.reader import FolderReader
 from osai_import.errors import SourceError
+from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
 from tests.support import make_image

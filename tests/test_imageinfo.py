@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from osai_import.check import imageinfo
-from osai_import.errors import ItemError
 from osai_import.check.imageinfo import file_digest, inspect_image
 from osai_import.check.imageinfo.sniff import sniff_format
+from osai_import.errors import ItemError
 from tests.support import make_image
 
 BIG = 10**9

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from osai_import.plugin.base import Annotation
 from osai_import.errors import ItemError
+from osai_import.plugin.base import Annotation
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord
 from tests.support import make_image
@@ -293,7 +293,7 @@ def test_random_coco_boxes_survive_the_reader_and_the_voc_encoder(
     assert result is not None
     written = objects(result.data)
     assert [o[0] for o in written] == [b[0] for b in inside]
-    for (_, *text, _), (_, x1, y1, x2, y2) in zip(written, inside):
+    for (_, *text, _), (_, x1, y1, x2, y2) in zip(written, inside, strict=False):
         xmin, ymin, xmax, ymax = (int(v) for v in text)
         assert 0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height
         # Contains the clipped source box (up to SNAP) and is at most one pixel larger per side.

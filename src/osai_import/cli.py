@@ -20,7 +20,9 @@ from osai_import.version import __version__
 # only what they need.
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+def _show_warning(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
@@ -148,9 +150,13 @@ def schema() -> None:
     _echo_json(config_schema(build_plugins()))
 
 
+# A file path argument or option (a config, a report): a folder is refused by click.
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
 @cli.command()
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.argument("config", type=_FILE)
+@click.option("--report", type=_FILE, help="Write a JSON report.")
 @click.pass_context
 def check(ctx: click.Context, config: Path, report: Path | None) -> None:
     """Read every record of CONFIG's source and report problems (no network)."""
@@ -160,12 +166,16 @@ def check(ctx: click.Context, config: Path, report: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=_FILE)
 @click.option("--dry-run", is_flag=True, help="Plan and print what would be sent; send nothing.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Parallel uploads (default: upload.workers).")
+@click.option("--report", type=_FILE, help="Write a JSON report.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Parallel uploads (default: upload.workers)."
+)
 @click.option("--restart", is_flag=True, help="Ignore the journal: start over with a new dataset.")
-@click.option("--quiet", is_flag=True, help="No progress; the summary only when something went wrong.")
+@click.option(
+    "--quiet", is_flag=True, help="No progress; the summary only when something went wrong."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -180,7 +190,9 @@ def run(
     from osai_import.commands import run_command
     from osai_import.run.context import RunOptions
 
-    options = RunOptions(dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet)
+    options = RunOptions(
+        dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet
+    )
     ctx.exit(run_command(config, options))
 
 

@@ -24,7 +24,7 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 - a StrEnum would change str() and format() of values
     """How bad a problem is: errors keep an item from being uploaded."""
 
     WARNING = "warning"

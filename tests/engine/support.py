@@ -26,9 +26,9 @@ def make_folder_dataset(root: Path, count: int, classes: int = 3, boxes: bool = 
         make_image(root / cls / name, w, h, (rng.randrange(256), rng.randrange(256), 90))
         if boxes and n % 2 == 0:
             (root / cls / f"img_{n:05d}.xml").write_text(
-                "<annotation><size><width>%d</width><height>%d</height><depth>3</depth></size>"
+                f"<annotation><size><width>{w}</width><height>{h}</height><depth>3</depth></size>"
                 "<object><name>thing</name><bndbox><xmin>1</xmin><ymin>2</ymin>"
-                "<xmax>%d</xmax><ymax>%d</ymax></bndbox></object></annotation>" % (w, h, w - 1, h - 1)
+                f"<xmax>{w - 1}</xmax><ymax>{h - 1}</ymax></bndbox></object></annotation>"
             )
         names.append(name)
     return names

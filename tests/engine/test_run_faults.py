@@ -111,7 +111,7 @@ def test_sigkill_midway_then_rerun_stores_everything(tmp_path: Path, server: Loc
     server.settings.latency_ms = 0
 
     again = _cli(config, "--report", str(tmp_path / "again.json"))
-    out, err = again.communicate(timeout=120)
+    _out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err.decode()
     report = json.loads((tmp_path / "again.json").read_text())
     assert report["counts"]["already_uploaded"] >= 50

@@ -13,15 +13,15 @@ import pytest
 from rich.console import Console
 
 from osai_import.check.checker import CheckedItem
+from osai_import.check.plan import Planner
 from osai_import.check.stream import _in_order
 from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
-from osai_import.upload.journal import Journal
-from osai_import.check.plan import Planner
-from osai_import.run.feed import PlanWalk, pending_items
 from osai_import.records import ImageRecord, Problem, Severity
 from osai_import.run.context import RunOptions
+from osai_import.run.feed import PlanWalk, pending_items
 from osai_import.run.runner import run
+from osai_import.upload.journal import Journal
 from tests.engine.support import (
     TOKEN,
     datasets,

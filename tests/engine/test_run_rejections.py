@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from osai_import.upload.client import OsaiClient
 from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
-from osai_import.upload.session import UploadSession
-from osai_import.upload.uploader import Item, Tally, Uploader
-from osai_import.upload.journal import Journal
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import ImageRecord
 from osai_import.run.context import RunOptions
 from osai_import.run.runner import run
+from osai_import.upload.client import OsaiClient
+from osai_import.upload.journal import Journal
+from osai_import.upload.session import UploadSession
+from osai_import.upload.uploader import Item, Tally, Uploader
 from tests.engine.support import TOKEN, make_folder_dataset, stored, write_config
 from tests.support import make_image
 

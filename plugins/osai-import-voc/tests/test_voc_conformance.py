@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osai_import_voc import VocReader
 
 from osai_import.testing import BrokenSource, ReaderConformance
+from osai_import_voc import VocReader
 
 
 class TestVocConformance(ReaderConformance):

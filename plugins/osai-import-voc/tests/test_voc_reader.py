@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osai_import_voc import VocReader
 
 from osai_import import ImageRecord, Severity, SourceError
 from osai_import.testing import make_image
+from osai_import_voc import VocReader
 
 
 def read(path: Path, **options: Any) -> list[ImageRecord]:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from osai_import_voc import VocReader
 
 from osai_import.testing import OsaiUploader, local_server
+from osai_import_voc import VocReader
 
 DATA = Path(__file__).parent / "data"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osai_import_yolo import YoloReader
 
 from osai_import.testing import BrokenSource, ReaderConformance, make_image
+from osai_import_yolo import YoloReader
 
 
 def write_sample(root: Path) -> Path:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osai_import_yolo import YoloReader
 
 from osai_import import ImageRecord, Severity, SourceError
 from osai_import.testing import make_image
+from osai_import_yolo import YoloReader
 
 
 def read(path: Path, **options: Any) -> list[ImageRecord]:

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from osai_import_yolo import YoloReader
 
 from osai_import.testing import OsaiUploader, local_server
+from osai_import_yolo import YoloReader
 
 DATA = Path(__file__).parent / "data"
 DATASETS = ["datumaro_yolo_strict", "datumaro_yolo_labels", "datumaro_roboflow_yolo"]

@@ -8,7 +8,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from rich.console import Console
 from rich.table import Table
@@ -63,7 +63,7 @@ class ProblemSpool:
         """Delete the spool's temporary file."""
         self._file.close()
 
-    def __enter__(self) -> ProblemSpool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

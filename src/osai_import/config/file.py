@@ -152,8 +152,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], bytes]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "cannot be parsed"
         lines = decoded.splitlines()
-        line = lines[mark.line] if mark and mark.line < len(lines) else ""
-        if "${" in line and "{" in problem:
+        text_line = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "${" in text_line and "{" in problem:
             problem += "; put values holding ${VAR} in quotes inside { } mappings"
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:

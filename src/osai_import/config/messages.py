@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 # Keys that look like someone is about to paste a secret into the config.
 _SECRET_KEY = re.compile(
-    r"^(access_|api_|auth_|osai_)?(token|password|passwd|secret|api_?key|credentials?)$", re.I
+    r"^(access_|api_|auth_|osai_)?(token|password|passwd|secret|api_?key|credentials?)$",
+    re.IGNORECASE,
 )
 
 # How pydantic's error types read in a config message: "expected <this>, got ...".
@@ -47,7 +49,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _message(err: dict[str, Any], annotation: Any) -> str:
+def _message(err: ErrorDetails, annotation: Any) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "missing":
         what = "section" if _model_of(annotation) is not None else "key"
@@ -147,7 +149,7 @@ def format_validation_error(
         grouped.setdefault(path, [])
         if message not in grouped[path]:
             grouped[path].append(message)
-    lines = []
+    lines: list[str] = []
     for path, messages in grouped.items():
         expected = [m for m in messages if m.startswith("expected ")]
         if len(expected) > 1 and len(expected) == len(messages):

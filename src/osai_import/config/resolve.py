@@ -110,7 +110,7 @@ def _check_section(
         return entry.cls, entry.cls.parse_options(section.options(), base_dir)
     except ValidationError as exc:
         lines.extend(format_validation_error(exc, key, entry.cls.Options, also_allowed=["type"]))
-    except Exception as exc:  # a plugin's own validator failing in an unplanned way
+    except Exception as exc:  # noqa: BLE001 - a plugin's own validator failing in an unplanned way
         lines.append(
             f"{key}: the {registry.kind} {entry.name!r} (plugin {entry.plugin!r}) failed to "
             f"check its options: {type(exc).__name__}: {exc}; this is a bug in that plugin"

@@ -8,7 +8,7 @@ import socket
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -118,7 +118,7 @@ class LocalServer:
             raise
         return self
 
-    def start(self) -> LocalServer:
+    def start(self) -> Self:
         """Serve in a background daemon thread; return once connections are accepted."""
         self.bind()
         assert self._server is not None
@@ -146,7 +146,7 @@ class LocalServer:
             self._store.close()
         self._store = self._app = None
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

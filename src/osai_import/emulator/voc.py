@@ -7,6 +7,7 @@ import binascii
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -63,7 +64,8 @@ def parse_voc(data: bytes) -> list[VocObject]:
     except etree.XMLSyntaxError as error:
         raise VocError(f"is not well-formed XML ({error})") from None
     # A DTD could still hide behind an encoding the byte scan cannot see (UTF-16).
-    if root.getroottree().docinfo.doctype:
+    docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+    if docinfo.doctype:
         raise VocError("must not contain a DTD (<!DOCTYPE); DTDs are prohibited")
     if root.tag != "annotation":
         raise VocError(f"root element is <{root.tag}>, expected <annotation>")

@@ -1,4 +1,4 @@
-"""The two classes a plugin subclasses: Reader (a source layout) and Encoder (an annotation format)."""
+"""The classes a plugin subclasses: Reader (a source layout), Encoder (an annotation format)."""
 
 from __future__ import annotations
 

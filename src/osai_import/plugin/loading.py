@@ -156,7 +156,7 @@ def _hook_functions(pm: pluggy.PluginManager, plugin: object) -> dict[str, Any]:
         try:
             if pm.parse_hookimpl_opts(plugin, attr) is not None:
                 found[attr] = getattr(plugin, attr)
-        except Exception:  # an attribute that cannot even be read is no hook
+        except Exception:  # noqa: BLE001 - an attribute that cannot even be read is no hook
             continue
     return found
 
@@ -220,7 +220,7 @@ def load_builtins(loader: Loader) -> None:
         what = f"built-in plugin {module_name!r}"
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # a bug of ours must not take the plugins of others down
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not take the plugins of others down
             loader.problem(
                 f"{what} failed to load: {one_line(exc)}{where(exc)}; this is a bug in "
                 f"osai-import, please report it (OSAI_IMPORT_DISABLE_PLUGINS="
@@ -235,7 +235,7 @@ def load_entry_points(loader: Loader) -> None:
     """Register the plugins installed under the ``osai_import`` entry point group."""
     try:
         points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception as exc:  # a corrupt *.dist-info somewhere in the environment
+    except Exception as exc:  # noqa: BLE001 - a corrupt *.dist-info somewhere in the environment
         loader.problem(
             f"the installed plugins could not be listed: {one_line(exc)}; a package's "
             f"metadata is damaged, reinstall the last package you installed"
@@ -250,7 +250,7 @@ def load_entry_points(loader: Loader) -> None:
         what = f"plugin {ep.name!r} (distribution {release})"
         try:
             plugin = ep.load()
-        except (Exception, SystemExit) as exc:  # any import-time failure of third-party code
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import-time failure of third-party code
             package = dist or ep.value.split(":")[0].split(".")[0]
             loader.problem(
                 f"{what} failed to load: {one_line(exc)}{where(exc)}; upgrade or reinstall "
@@ -284,6 +284,10 @@ def _is_path(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec or spec.startswith("~")
 
 
+def _fail_at(fail: Callable[[str], None], at: str, message: str) -> None:
+    fail(f"{at}: {message}")
+
+
 def load_local(loader: Loader, local: Sequence[str], base_dir: Path | None) -> None:
     """Register a config's ``plugins:`` entries; raise ConfigError naming those that fail."""
     lines: list[str] = []
@@ -312,7 +316,7 @@ def load_local(loader: Loader, local: Sequence[str], base_dir: Path | None) -> N
             importer = partial(importlib.import_module, spec)
         try:
             module = importer()
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken app must answer 500, not drop the connection
             missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
             if missing and (spec == missing or spec.startswith(f"{missing}.")):
                 fail(f"{at}: no module named {spec!r}; install it, or give the path of a "
@@ -324,6 +328,6 @@ def load_local(loader: Loader, local: Sequence[str], base_dir: Path | None) -> N
         version = getattr(module, "__version__", None)
         info = PluginInfo(name, "local", version if isinstance(version, str) else None,
                           source=source)
-        loader.add(module, info, f"plugin {spec!r}", lambda m, w=at: fail(f"{w}: {m}"))
+        loader.add(module, info, f"plugin {spec!r}", partial(_fail_at, fail, at))
     if lines:
         raise ConfigError("a plugin named in the config cannot be used", lines=lines)

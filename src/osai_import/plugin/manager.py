@@ -62,7 +62,8 @@ class Plugins:
         Each row: the registered name, the plugin that registered it, that plugin's
         distribution and version, and the class's one-line description.
         """
-        registry = {"readers": self.readers, "encoders": self.encoders}[kind]
+        registries: dict[str, Registry[Any]] = {"readers": self.readers, "encoders": self.encoders}
+        registry = registries[kind]
         by_name = {p.name: p for p in self.info}
         rows = []
         for entry in registry:
@@ -101,7 +102,7 @@ def _fill(loader: Loader, hook_name: str, registry: Registry[Any]) -> None:
             caller(register=register)
         except OsaiImportError:
             raise
-        except Exception as exc:  # the plugin's own code failed inside its hook
+        except Exception as exc:  # noqa: BLE001 - the plugin's own code failed inside its hook
             loader.problem(
                 f"plugin {name!r} failed in its {hook_name} hook: {one_line(exc)}"
                 f"{where(exc)}; fix the plugin or skip it with {DISABLE_ENV}={name}"

@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from osai_import.errors import RegistryError
 from osai_import.plugin.base import Encoder, PluginOptions, Reader
@@ -47,7 +47,7 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Map names to reader or encoder classes; a name can be registered only once."""
 
-    def __init__(self, kind: str, base: type[T]) -> None:
+    def __init__(self, kind: str, base: type[Any]) -> None:
         self.kind = kind
         self._base = base
         self._entries: dict[str, Entry[T]] = {}

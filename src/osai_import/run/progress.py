@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Self
 
 from rich.console import Console
 from rich.progress import (
@@ -60,7 +61,7 @@ class UploadProgress:
             return f"{self.done_bytes / 1e6:.1f} MB"
         return f"{self.done_bytes / 1e6:.1f}/{self.total_mb:.1f} MB"
 
-    def __enter__(self) -> UploadProgress:
+    def __enter__(self) -> Self:
         if self._progress is not None:
             self._progress.start()
         return self

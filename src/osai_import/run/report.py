@@ -220,8 +220,8 @@ def print_run_summary(report: RunReport, console: Console) -> None:
     if not report.dry_run:
         speed = report.throughput()
         rows += [
-            ("uploaded", f"{report.uploaded} ({report.uploaded_bytes / 1e6:.1f} MB, "
-             f"{speed['images_per_second']:.1f} images/s)"),
+            ("uploaded", (f"{report.uploaded} ({report.uploaded_bytes / 1e6:.1f} MB, "
+                          f"{speed['images_per_second']:.1f} images/s)")),
             ("already uploaded before", report.already_uploaded),
             ("failed", len(report.failed)),
             ("possibly duplicated", len(report.possibly_duplicated)),
@@ -230,7 +230,8 @@ def print_run_summary(report: RunReport, console: Console) -> None:
             lost = f"{len(report.unconfirmed)} (may be stored; the next run sends them again)"
             rows.append(("sent, answer lost", lost))
         if report.retries:
-            rows.append(("retries", ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))))
+            retries = ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))
+            rows.append(("retries", retries))
     rows.append(("time", f"{report.durations.get('total', 0.0):.1f} s"))
     _rows(table, rows)
     console.print(table)

@@ -154,7 +154,7 @@ def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
         categories, image_categories = plan.categories, plan.image_categories
         checked = planner.replay()
         total = plan.planned
-    report.categories = {name: None for name in categories}
+    report.categories = dict.fromkeys(categories)
     if ctx.options.dry_run:
         return None
     if planner.summary.errors and ctx.config.upload.on_problem == "stop":

@@ -19,6 +19,7 @@ import stat
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -276,8 +277,9 @@ def parse_voc(data: bytes | str | os.PathLike[str], *, source: str) -> VocAnnota
         ) from None
     if root is None:
         raise ItemError("xml.malformed", f"{source}: the file holds no XML element")
-    docinfo = root.getroottree().docinfo
-    dtd = docinfo.internalDTD
+    # lxml-stubs lack DocInfo.system_url and DTD.iterentities, which lxml has had for years.
+    docinfo: Any = root.getroottree().docinfo
+    dtd: Any = docinfo.internalDTD
     # Second line of defence for encodings the byte scan cannot read.
     if (
         docinfo.system_url

@@ -245,7 +245,7 @@ class ReaderConformance:
         except OsaiImportError as exc:
             assert missing.parent.name in str(exc), f"the error does not name the path: {exc}"
             return
-        except Exception as exc:  # the breach of contract under test
+        except Exception as exc:  # noqa: BLE001 - the breach of contract under test
             pytest.fail(f"a missing source raised {type(exc).__name__}: {exc}; "
                         "raise an OsaiImportError (SourceError) naming the path")
         pytest.fail(f"a source that does not exist gave {len(records)} record(s), no error")
@@ -258,7 +258,7 @@ class ReaderConformance:
             assert broken_source.item in str(exc), (
                 f"the error does not name {broken_source.item!r}: {exc}")
             return
-        except Exception as exc:  # the breach of contract under test
+        except Exception as exc:  # noqa: BLE001 - the breach of contract under test
             pytest.fail(f"the broken source raised {type(exc).__name__}: {exc}; raise "
                         "OsaiImportError subclasses (ItemError, SourceError) or yield the item "
                         "with an error Problem")

@@ -8,7 +8,7 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -27,7 +27,7 @@ class _Listing:
     def __next__(self) -> Any:
         return next(self._it)
 
-    def __enter__(self) -> _Listing:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -56,6 +56,7 @@ from osai_import.version import __version__
 logger = logging.getLogger("osai_import.upload.client")
 _SIGN_IN = "POST /Users/SignIn"
 _MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
+_DEFAULT_RETRY = RetryPolicy()  # frozen: one instance serves every client
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -97,7 +98,7 @@ class OsaiClient:
     """Talk to one OSAI server with one access token; see the module docstring."""
 
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 60,
-                 retry: RetryPolicy = RetryPolicy(), pool_size: int = 8,
+                 retry: RetryPolicy = _DEFAULT_RETRY, pool_size: int = 8,
                  user_agent: str = f"osai-import/{__version__}",
                  on_retry: Callable[[RetryEvent], None] | None = None) -> None:
         parts = urlsplit(base_url)
@@ -121,7 +122,7 @@ class OsaiClient:
     def __repr__(self) -> str:
         return f"OsaiClient({self.base_url!r}, signed_in={self._bearer is not None})"
 
-    def __enter__(self) -> OsaiClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

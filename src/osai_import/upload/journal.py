@@ -108,7 +108,9 @@ class Journal:
 
     def dataset_id(self, server: str, name: str) -> int | str | None:
         """Return the id of the dataset this journal created under ``name``."""
-        rows = self._read("SELECT dataset_id FROM datasets WHERE server=? AND name=?", (server, name))
+        rows = self._read(
+            "SELECT dataset_id FROM datasets WHERE server=? AND name=?", (server, name)
+        )
         return _load_id(rows[0][0]) if rows else None
 
     def set_dataset(self, server: str, name: str, dataset_id: int | str) -> None:

@@ -142,7 +142,7 @@ class Uploader:
                 continue
             try:
                 annotation = self.encoder.encode(record)
-            except Exception as exc:  # a plugin's encoder: report it against the item
+            except Exception as exc:  # noqa: BLE001 - a plugin's encoder: report it against the item
                 self._failed(
                     [item],
                     "annotation.encode",
@@ -169,7 +169,8 @@ class Uploader:
     def _send(self, items: list[Item], payload: list[ChunkItem], renewals: int) -> None:
         server, dataset_id = self.session.server, self.session.dataset_id
         upload_id, generation = self.session.current()
-        self.journal.mark(server, dataset_id, "sent", [(i.record.key, i.fingerprint, None) for i in items])
+        marks = [(i.record.key, i.fingerprint, None) for i in items]
+        self.journal.mark(server, dataset_id, "sent", marks)
         try:
             result = self.client.upload_chunk(
                 dataset_id, upload_id, payload, skip_unsupported=self.skip_unsupported

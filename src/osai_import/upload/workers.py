@@ -44,7 +44,7 @@ def send_all(
                 return
             try:
                 uploader.send(chunk)
-            except BaseException as exc:  # stop everything; the main thread reports it
+            except BaseException as exc:  # noqa: BLE001 - stop everything; the main thread reports it
                 errors.append(exc)
                 stop.set()
                 return

@@ -177,7 +177,7 @@ def _load_yaml(path: Path, where: str) -> dict[str, Any]:
 def _yaml_names(data: Mapping[str, Any], where: str) -> dict[int, str]:
     raw = data.get("names")
     if isinstance(raw, list):
-        names = {i: n for i, n in enumerate(raw)}
+        names = dict(enumerate(raw))
     elif isinstance(raw, dict):
         try:
             names = {int(k): v for k, v in raw.items()}

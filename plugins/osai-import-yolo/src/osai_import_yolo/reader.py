@@ -244,7 +244,7 @@ class YoloReader(Reader):
                 try:
                     with Image.open(path) as image:
                         width, height = image.size
-                except Exception as exc:  # Pillow raises many types for a bad file
+                except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad file
                     problems.append(
                         Problem(
                             "yolo.image_size",

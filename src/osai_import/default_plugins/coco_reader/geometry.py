@@ -23,7 +23,7 @@ def _number(value: Any) -> bool:
     return type(value) in (int, float)
 
 
-def _as_float(value: int | float) -> float:
+def _as_float(value: float) -> float:
     try:
         result = float(value)
     except OverflowError:

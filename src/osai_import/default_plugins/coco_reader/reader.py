@@ -75,7 +75,7 @@ def _usable_file_name(value: Any) -> bool:
     return True
 
 
-def _size(value: Any) -> int | None | Literal[False]:
+def _size(value: Any) -> int | Literal[False] | None:
     """Return a positive size, None when unstated (absent, null, 0), False when invalid."""
     if value is None or value == 0:
         return None

@@ -56,7 +56,7 @@ class CsvReader(Reader):
     Options: ClassVar[type[CsvOptions]] = CsvOptions
     options: CsvOptions
 
-    def __init__(self, options: CsvOptions) -> None:  # type: ignore[override]
+    def __init__(self, options: CsvOptions) -> None:
         super().__init__(options)
         self._csv = Path(options.path)
         self._root = Path(os.path.normpath(Path(options.images or self._csv.parent).absolute()))

@@ -43,7 +43,7 @@ class Columns:
 
 
 def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line, stripped cells) for every non-blank row; ``auto`` guesses the delimiter."""
+    """Yield (first line, stripped cells) of every non-blank row; ``auto`` guesses the delimiter."""
     if delimiter == "auto":
         delimiter = _sniff(path, encoding)
     reader = csv.reader(_lines(path, encoding), delimiter=delimiter, skipinitialspace=True)
@@ -66,7 +66,7 @@ def _lines(path: Path, encoding: str) -> Generator[str, None, None]:
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     done, buffer = 0, ""
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 - entered below; opened apart to name the file
     except OSError as exc:
         raise SourceError(
             f"{path}: cannot open the CSV file: {exc.strerror}; check source.path"

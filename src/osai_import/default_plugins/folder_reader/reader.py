@@ -66,7 +66,7 @@ class FolderReader(Reader):
     Options: ClassVar[type[FolderOptions]] = FolderOptions
     options: FolderOptions
 
-    def __init__(self, options: FolderOptions) -> None:  # type: ignore[override]
+    def __init__(self, options: FolderOptions) -> None:
         super().__init__(options)
         mode = options.category
         self._template = None if mode in CATEGORY_MODES else PathTemplate.parse(mode)

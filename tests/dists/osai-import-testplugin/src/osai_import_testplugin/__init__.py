@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from osai_import import Annotation, Encoder, ImageRecord, PluginOptions, Reader, ReaderOptions
-from osai_import import SourceError, hookimpl
+from osai_import import (
+    Annotation,
+    Encoder,
+    ImageRecord,
+    PluginOptions,
+    Reader,
+    ReaderOptions,
+    SourceError,
+    hookimpl,
+)
 
 __version__ = "1.2.3"
 
