@@ -1,10 +1,15 @@
-"""Helpers shared by the tests: real image files made with Pillow."""
+"""Helpers shared by the tests: the checkout's folders, real image files made with Pillow."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+REALDATA = ROOT / "tests" / "data" / "realdata"
+CONFIGS = ROOT / "configs"
+DOCS = ROOT / "docs"
 
 
 def make_image(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from osai_import.config.models import (
 from osai_import.plugin import spec as hookspecs
 from osai_import.plugin.base import Encoder, Reader
 from osai_import.plugin.loading import DISABLE_ENV, STRICT_ENV, TRACE_ENV
+from tests.support import DOCS
 
-DOCS = Path(__file__).parent.parent / "docs"
 HOOKS_DOC = (DOCS / "plugin-hooks.md").read_text(encoding="utf-8")
 CONFIG_DOC = (DOCS / "config.md").read_text(encoding="utf-8")
 

@@ -29,7 +29,7 @@ import yaml
 from werkzeug.wrappers import Response
 
 from osai_import.emulator import EmulatorSettings, LocalServer
-from tests.engine.support import TOKEN, datasets, stored
+from tests.run.support import TOKEN, datasets, stored
 
 __all__ = [
     "LEDGER", "TOKEN", "Cli", "Hold", "assert_complete", "closed_port", "datasets", "finish_cli",

@@ -16,7 +16,6 @@ import pytest
 from werkzeug.wrappers import Response
 
 from osai_import.emulator import LocalServer
-from tests.engine.support import make_folder_dataset
 from tests.reliability.support import (
     assert_complete,
     closed_port,
@@ -34,6 +33,7 @@ from tests.reliability.support import (
     stored,
     wait_until,
 )
+from tests.run.support import make_folder_dataset
 
 CATEGORIES = {"class_0", "class_1", "class_2", "thing"}
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from osai_import.emulator import LocalServer
-from tests.engine.support import make_folder_dataset
 from tests.reliability.support import (
     assert_complete,
     datasets,
@@ -30,6 +29,7 @@ from tests.reliability.support import (
     stored,
     wait_until,
 )
+from tests.run.support import make_folder_dataset
 
 CATEGORIES = {"class_0", "class_1", "class_2", "thing"}
 

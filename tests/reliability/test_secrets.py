@@ -16,8 +16,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from osai_import.emulator import LocalServer
-from tests.engine.support import make_folder_dataset
 from tests.reliability.support import TOKEN, Cli, remote_config, run_cli
+from tests.run.support import make_folder_dataset
 
 
 @contextmanager

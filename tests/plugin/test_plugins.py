@@ -489,7 +489,7 @@ def test_description_is_the_class_own_first_docstring_line() -> None:
 
 LOCAL_PLUGIN = '''
 from osai_import import hookimpl
-from tests.test_plugins import LinesReader
+from tests.plugin.test_plugins import LinesReader
 
 __version__ = "0.9"
 

@@ -19,9 +19,9 @@ from osai_import.emulator import EmulatorSettings, LocalServer
 from osai_import.run.context import RunOptions
 from osai_import.run.runner import run
 from osai_import.source.voc import parse_voc
-from tests.engine.support import stored
+from tests.run.support import stored
+from tests.support import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXAMPLES = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 
 

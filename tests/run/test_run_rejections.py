@@ -19,7 +19,7 @@ from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import Journal
 from osai_import.upload.session import UploadSession
 from osai_import.upload.uploader import Item, Tally, Uploader
-from tests.engine.support import TOKEN, make_folder_dataset, stored, write_config
+from tests.run.support import TOKEN, make_folder_dataset, stored, write_config
 from tests.support import make_image
 
 BAD_ENCODER = '''

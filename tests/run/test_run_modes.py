@@ -22,7 +22,7 @@ from osai_import.run.context import RunOptions
 from osai_import.run.feed import PlanWalk, pending_items
 from osai_import.run.runner import run
 from osai_import.upload.journal import Journal
-from tests.engine.support import (
+from tests.run.support import (
     TOKEN,
     datasets,
     make_folder_dataset,

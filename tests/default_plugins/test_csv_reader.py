@@ -19,9 +19,7 @@ from osai_import.errors import SourceError
 from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
-from tests.support import make_image
-
-REALDATA = Path(__file__).parent / "data" / "realdata"
+from tests.support import CONFIGS, DOCS, REALDATA, make_image
 
 
 def reader_cls() -> type[Reader]:
@@ -545,7 +543,7 @@ def test_onehot_bad_value_and_no_class(tmp_path: Path) -> None:
 def test_example_config_runs() -> None:
     from osai_import.config.resolve import load_config, resolve
 
-    config = Path(__file__).parent.parent / "configs" / "csv.yaml"
+    config = CONFIGS / "csv.yaml"
     resolved = resolve(load_config(config), build_plugins(entry_points=False))
     records = list(resolved.reader().records())
     assert [(r.key, r.category, boxes(r)) for r in records] == [
@@ -563,7 +561,7 @@ def test_missing_image_folder_stops_the_read(tmp_path: Path) -> None:
 
 
 def test_every_option_is_documented_with_its_default() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "readers" / "csv.md").read_text()
+    doc = (DOCS / "readers" / "csv.md").read_text()
     rows = [line for line in doc.splitlines() if line.startswith("| `")]
     for name, field in CsvReader.Options.model_fields.items():
         row = next((r for r in rows if f"`{name}`" in r.split("|")[1]), None)

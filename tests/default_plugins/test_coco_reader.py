@@ -1,6 +1,6 @@
 """Tests of the built-in `coco` reader on COCO files and real images written here.
 
-Run ``python -m tests.test_coco_reader bench [images] [annotations]`` by hand to write a
+Run ``python -m tests.default_plugins.test_coco_reader bench [images] [annotations]`` by hand to write a
 train2017-sized synthetic file and print the reader's peak memory next to json.load's.
 """
 
@@ -26,10 +26,8 @@ from osai_import.errors import SourceError
 from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
-from tests.support import make_image
+from tests.support import CONFIGS, REALDATA, make_image
 
-REALDATA = Path(__file__).parent / "data" / "realdata"
-CONFIGS = Path(__file__).parent.parent / "configs"
 COCO = build_plugins(entry_points=False).readers.get("coco").cls
 
 

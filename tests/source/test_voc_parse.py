@@ -13,8 +13,7 @@ import pytest
 from osai_import.errors import ItemError
 from osai_import.records import Box
 from osai_import.source.voc import MAX_XML_BYTES, VocAnnotation, parse_voc
-
-REALDATA = Path(__file__).parent / "data" / "realdata"
+from tests.support import REALDATA
 
 FULL = b"""<?xml version="1.0" encoding="UTF-8"?>
 <annotation>

@@ -19,9 +19,7 @@ from osai_import.errors import SourceError
 from osai_import.plugin.base import Reader
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord, Severity
-from tests.support import make_image
-
-REALDATA = Path(__file__).parent / "data" / "realdata"
+from tests.support import CONFIGS, DOCS, REALDATA, make_image
 
 SIDECAR = """<annotation><filename>{name}</filename>
 <size><width>32</width><height>24</height><depth>3</depth></size>
@@ -505,7 +503,7 @@ def test_roboflow_voc_sidecars_match_the_oracle() -> None:
 def test_example_config_runs() -> None:
     from osai_import.config.resolve import load_config, resolve
 
-    config = Path(__file__).parent.parent / "configs" / "folder.yaml"
+    config = CONFIGS / "folder.yaml"
     resolved = resolve(load_config(config), build_plugins(entry_points=False))
     records = list(resolved.reader().records())
     assert [(r.key, r.category, len(r.boxes)) for r in records] == [
@@ -518,7 +516,7 @@ def test_example_config_runs() -> None:
 
 
 def test_every_option_is_documented_with_its_default() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "readers" / "folder.md").read_text()
+    doc = (DOCS / "readers" / "folder.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}
     for name, field in FolderReader.Options.model_fields.items():
         assert f"`{name}`" in rows, name

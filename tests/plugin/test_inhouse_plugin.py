@@ -15,8 +15,8 @@ import requests
 from osai_import import Reader, Severity
 from osai_import.plugin.manager import build_plugins
 from osai_import.testing import BrokenSource, OsaiUploader, ReaderConformance, local_server
+from tests.support import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PLUGIN = CONFIGS / "inhouse_layout.py"
 EXAMPLE = CONFIGS / "examples" / "inhouse"
 

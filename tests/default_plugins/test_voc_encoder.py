@@ -17,13 +17,12 @@ from osai_import.errors import ItemError
 from osai_import.plugin.base import Annotation
 from osai_import.plugin.manager import build_plugins
 from osai_import.records import Box, ImageRecord
-from tests.support import make_image
+from tests.support import DOCS, REALDATA, make_image
 
 PLUGINS = build_plugins(entry_points=False)
 VOC = PLUGINS.encoders.get("voc").cls
 NONE = PLUGINS.encoders.get("none").cls
 COCO = PLUGINS.readers.get("coco").cls
-REALDATA = Path(__file__).parent / "data" / "realdata"
 SNAP = 1e-6
 
 
@@ -205,9 +204,9 @@ def test_none_encoder_never_writes_an_annotation() -> None:
 
 
 def test_every_voc_option_is_documented_with_its_default() -> None:
-    from tests.test_coco_reader import doc_options
+    from tests.default_plugins.test_coco_reader import doc_options
 
-    documented = doc_options(Path(__file__).parent.parent / "docs" / "encoders.md")
+    documented = doc_options(DOCS / "encoders.md")
     fields = VOC.Options.model_fields
     assert list(documented) == list(fields)
     for key, field in fields.items():

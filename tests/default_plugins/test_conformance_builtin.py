@@ -13,8 +13,9 @@ from osai_import.default_plugins.coco_reader.reader import CocoReader
 from osai_import.default_plugins.csv_reader.reader import CsvReader
 from osai_import.default_plugins.folder_reader.reader import FolderReader
 from osai_import.testing import BrokenSource, ReaderConformance
+from tests.support import CONFIGS
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "configs" / "examples"
+EXAMPLES = CONFIGS / "examples"
 
 
 def copy_example(name: str, tmp_path: Path) -> Path:

@@ -23,9 +23,10 @@ from osai_import.check.summary import CheckSummary
 from osai_import.codes import CODES
 from osai_import.config.models import CheckConfig
 from osai_import.records import Box, ImageRecord, Problem, Severity
+from tests.support import DOCS as DOCS_ROOT
 from tests.support import make_image
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "check.md"
+DOCS = DOCS_ROOT / "check.md"
 
 
 def record(

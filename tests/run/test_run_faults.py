@@ -19,7 +19,7 @@ from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
 from osai_import.run.context import RunOptions
 from osai_import.run.runner import run
-from tests.engine.support import TOKEN, datasets, make_folder_dataset, stored, write_config
+from tests.run.support import TOKEN, datasets, make_folder_dataset, stored, write_config
 
 
 @pytest.fixture
