@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,67 @@ def test_serve_refuses_rates_over_one(tmp_path: Path) -> None:
     child = start(tmp_path, "--fail-rate", "0.6", "--lose-rate", "0.6")
     _, err = child.communicate(timeout=15)
     assert child.returncode == 2 and "at most 1" in err
+
+
+def test_serve_takes_the_fault_flags(tmp_path: Path) -> None:
+    child = start(tmp_path, "--quiet", "--lose-endpoints", "Datasets,categories",
+                  "--lose-rate", "0", "--lose-next", "StartUploading", "--lose-next",
+                  "FinishUploading=2", "--lose-mode", "500", "--html-endpoints", "UploadChunk",
+                  "--html-rate", "0", "--html-next", "users=1", "--trickle-endpoints", "SignIn",
+                  "--trickle-interval", "0.005")
+    try:
+        _, url, token = read_banner(child)
+        started = time.perf_counter()
+        signed_in = requests.post(f"{url}/Users/SignIn", json=token, timeout=5)
+        assert time.perf_counter() - started >= (len(signed_in.content) - 1) * 0.005
+        headers = {"Authorization": f"Bearer {signed_in.text}"}
+        users = requests.get(f"{url}/Users", headers=headers, timeout=5)
+        assert users.headers["Content-Type"].startswith("text/html")
+        dataset = requests.post(f"{url}/Datasets", json={"name": "d"}, headers=headers, timeout=5)
+        assert dataset.status_code == 200, "--lose-rate 0: nothing lost by rate"
+        start_uploading = requests.post(f"{url}/Datasets/1/StartUploading", headers=headers,
+                                        timeout=5)
+        assert start_uploading.status_code == 500 and "lose_next" in start_uploading.text
+        for _ in range(2):
+            assert requests.post(f"{url}/Datasets/1/FinishUploading?datasetUploadId=1",
+                                 headers=headers, timeout=5).status_code == 500
+        assert requests.post(f"{url}/Datasets/1/FinishUploading?datasetUploadId=1",
+                             headers=headers, timeout=5).status_code == 200
+        stats = requests.get(url.replace("/api", "/_emulator/stats"), timeout=5).json()
+        assert stats["faults"] == {"html": 1, "lose_500": 3, "trickle": 1}
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=15)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--lose-endpoints", "Datasets,Dataset"),
+                                             ("--html-next", "Upload=1"),
+                                             ("--trickle-endpoints", "nothing")])
+def test_serve_refuses_unknown_endpoints(tmp_path: Path, flag: str, value: str) -> None:
+    child = start(tmp_path, flag, value)
+    _, err = child.communicate(timeout=15)
+    assert child.returncode == 2 and "unknown endpoint" in err and "UploadChunk" in err
+
+
+def test_ctrl_c_does_not_wait_for_a_trickle(tmp_path: Path) -> None:
+    child = start(tmp_path, "--quiet", "--trickle-endpoints", "SignIn", "--trickle-interval", "2")
+    try:
+        _, url, token = read_banner(child)
+        port = int(url.split(":")[2].split("/")[0])
+        body = json.dumps(token).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /api/Users/SignIn HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: " + str(len(body)).encode()
+                         + b"\r\n\r\n" + body)
+            assert sock.recv(12) == b"HTTP/1.1 200"
+            started = time.perf_counter()
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=15)
+            elapsed = time.perf_counter() - started
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    assert out.rstrip().endswith("stopped")
+    assert elapsed < 3

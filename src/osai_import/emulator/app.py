@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -20,12 +18,18 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import ClosingIterator, get_input_stream
 
 from osai_import.emulator.api import OsaiApi
 from osai_import.emulator.auth import TokenError, TokenIssuer
+from osai_import.emulator.delivery import drop_connection, trickle
 from osai_import.emulator.faults import Fault, FaultPlan
-from osai_import.emulator.problems import Problem, json_response, problem_response
+from osai_import.emulator.problems import (
+    Problem,
+    json_response,
+    problem_response,
+    proxy_page,
+)
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import Store
 
@@ -47,7 +51,8 @@ _INSPECT = Map([
 ], strict_slashes=False)
 _ANONYMOUS = {"SignIn"}
 _log = logging.getLogger("osai_import.emulator")
-_LOSABLE = {"UploadChunk"}
+# Faults answered instead of the API: the request does nothing.
+_BEFORE = (Fault.FAIL, Fault.THROTTLE, Fault.HTML)
 
 
 class Stats:
@@ -57,16 +62,18 @@ class Stats:
         self._lock = threading.Lock()
         self._answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._faults: Counter[str] = Counter()
+        self._faults_by_endpoint: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def answer(self, endpoint: str, status: int | str) -> None:
         """Count one answer (``status`` is "dropped" for a closed connection)."""
         with self._lock:
             self._answers[endpoint][str(status)] += 1
 
-    def fault(self, fault: Fault) -> None:
+    def fault(self, endpoint: str, fault: Fault) -> None:
         """Count one injected fault."""
         with self._lock:
             self._faults[fault.value] += 1
+            self._faults_by_endpoint[endpoint][fault.value] += 1
 
     def snapshot(self) -> dict[str, Any]:
         """Return the counters as JSON-ready data."""
@@ -75,7 +82,9 @@ class Stats:
                        sorted(self._answers.items())}
             return {"requests": answers,
                     "total": sum(sum(c.values()) for c in self._answers.values()),
-                    "faults": dict(sorted(self._faults.items()))}
+                    "faults": dict(sorted(self._faults.items())),
+                    "faultsByEndpoint": {name: dict(sorted(counts.items())) for name, counts
+                                         in sorted(self._faults_by_endpoint.items())}}
 
 
 class EmulatorApp:
@@ -92,12 +101,12 @@ class EmulatorApp:
         self.stats = Stats()
         self._idle = threading.Condition()
         self._in_flight = 0
-        self._closing = False
+        self._closing = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        """Serve one request."""
+        """Serve one request; it counts as running until its answer is sent."""
         with self._idle:
-            if self._closing:
+            if self._closing.is_set():
                 closing = problem_response(503, "The server is shutting down.")
                 return closing(environ, start_response)
             self._in_flight += 1
@@ -112,16 +121,23 @@ class EmulatorApp:
                 # A bug here must reach the client as JSON and the log with its traceback.
                 _log.exception("unexpected error on %s %s", request.method, request.path)
                 response = problem_response(500, "Unexpected error in the emulator; see its log.")
-            return response(environ, start_response)
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
+            # The server calls close() once the body is sent (or the client is gone), so a
+            # slow answer still counts as running when close() drains.
+            return ClosingIterator(response(environ, start_response), self._leave)
+        except BaseException:
+            self._leave()
+            raise
+
+    def _leave(self) -> None:
+        """Count one request as finished."""
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def close(self, timeout: float) -> None:
-        """Refuse new requests and wait up to ``timeout`` seconds for running ones."""
+        """Refuse new requests, cut trickling answers, wait up to ``timeout`` s for the rest."""
         with self._idle:
-            self._closing = True
+            self._closing.set()
             self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     # --- /api ------------------------------------------------------------------------
@@ -140,28 +156,39 @@ class EmulatorApp:
                                     headers={"Allow": allowed})
         if self.settings.latency_ms > 0:
             time.sleep(self.settings.latency_ms / 1000)
-        fault = self.faults.draw(self.settings, losable=endpoint in _LOSABLE)
-        if fault is not Fault.NONE:
-            self.stats.fault(fault)
-        if fault is Fault.FAIL:
-            return self._count(endpoint, problem_response(
-                503, "Injected fault: the service is unavailable (--fail-rate)."))
-        if fault is Fault.THROTTLE:
-            return self._count(endpoint, problem_response(
-                429, "Injected fault: too many requests (--throttle-rate).",
-                headers={"Retry-After": f"{self.settings.retry_after:g}"}))
+        fault = self.faults.draw(self.settings, endpoint)
+        if self.faults.take(self.settings.html_next, endpoint):
+            fault = Fault.HTML
+        if fault in _BEFORE:
+            self.stats.fault(endpoint, fault)
+            return self._deliver(endpoint, _injected(fault, self.settings), environ)
         try:
             response = self._handle(endpoint, args, request, environ)
         except Problem as problem:
             response = problem.response()
-        if fault in (Fault.LOSE_500, Fault.LOSE_DROP) and response.status_code == 200:
-            if fault is Fault.LOSE_DROP:
-                _drop_connection(environ)
+        # Only an answer whose work was done can be lost; a refused request keeps a
+        # one-shot armed for the next one.
+        done = 200 <= response.status_code < 300
+        one_shot = done and self.faults.take(self.settings.lose_next, endpoint)
+        if one_shot or (done and fault is Fault.LOSE):
+            lost = self.faults.lose(self.settings)
+            self.stats.fault(endpoint, lost)
+            if lost is Fault.LOSE_DROP:
+                drop_connection(environ)
                 self.stats.answer(endpoint, "dropped")
                 return response
+            cause = "lose_next" if one_shot else "--lose-rate"
             response = problem_response(
-                500, "Injected fault: the work was done but its answer is lost (--lose-rate).")
-        return self._count(endpoint, response)
+                500, f"Injected fault: the work was done but its answer is lost ({cause}).")
+        return self._deliver(endpoint, response, environ)
+
+    def _deliver(self, endpoint: str, response: Response, environ: dict[str, Any]) -> Response:
+        """Count an answer and send it, slowly when the endpoint trickles."""
+        self.stats.answer(endpoint, response.status_code)
+        if endpoint in self.settings.trickle_endpoints:
+            self.stats.fault(endpoint, Fault.TRICKLE)
+            return trickle(response, self.settings.trickle_interval, self._closing, environ)
+        return response
 
     def _handle(self, endpoint: str, args: Mapping[str, Any], request: Request,
                 environ: dict[str, Any]) -> Response:
@@ -204,11 +231,6 @@ class EmulatorApp:
             raise Problem(401, f"The bearer token is refused: {error} Sign in again.",
                           headers={"WWW-Authenticate": challenge}) from None
 
-    def _count(self, endpoint: str, response: Response) -> Response:
-        """Count an answer and pass it on."""
-        self.stats.answer(endpoint, response.status_code)
-        return response
-
     # --- /_emulator --------------------------------------------------------------------
 
     def _inspect(self, request: Request) -> Response:
@@ -238,11 +260,11 @@ def _too_large(length: int | None, limit: int) -> Problem:
                    "send fewer or smaller images per chunk.")
 
 
-def _drop_connection(environ: dict[str, Any]) -> None:
-    """Close the client's connection so it gets no answer at all."""
-    sock = environ.get("werkzeug.socket")
-    if sock is None:
-        return
-    # The socket may be gone already if the client gave up first.
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+def _injected(fault: Fault, settings: EmulatorSettings) -> Response:
+    """Make the answer of a fault that stops a request before it reaches the API."""
+    if fault is Fault.FAIL:
+        return problem_response(503, "Injected fault: the service is unavailable (--fail-rate).")
+    if fault is Fault.THROTTLE:
+        return problem_response(429, "Injected fault: too many requests (--throttle-rate).",
+                                headers={"Retry-After": f"{settings.retry_after:g}"})
+    return proxy_page()

@@ -11,6 +11,42 @@ from types import FrameType
 
 import click
 
+from osai_import.emulator.settings import ENDPOINTS, LOSE_MODES
+
+
+def _endpoint(text: str, param: click.Parameter | None) -> str:
+    """Return the endpoint named ``text`` (any case) or stop with the known names."""
+    for name in ENDPOINTS:
+        if name.lower() == text.strip().lower():
+            return name
+    raise click.BadParameter(f"unknown endpoint {text.strip()!r}; known: {', '.join(ENDPOINTS)}",
+                             param=param)
+
+
+def _endpoints(ctx: click.Context, param: click.Parameter, value: str | None) -> frozenset[str]:
+    """Parse ``Datasets,Categories`` (or ``all``, or nothing) into endpoint names."""
+    if value is None:
+        return frozenset()
+    if value.strip().lower() == "all":
+        return frozenset(ENDPOINTS)
+    return frozenset(_endpoint(part, param) for part in value.split(",") if part.strip())
+
+
+def _counts(ctx: click.Context, param: click.Parameter,
+            value: tuple[str, ...]) -> dict[str, int]:
+    """Parse repeated ``ENDPOINT`` or ``ENDPOINT=N`` into one-shot counts."""
+    counts: dict[str, int] = {}
+    for item in value:
+        name, _, number = item.partition("=")
+        endpoint = _endpoint(name, param)
+        try:
+            count = int(number) if number.strip() else 1
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: the count after '=' must be a whole number",
+                                     param=param) from None
+        counts[endpoint] = counts.get(endpoint, 0) + count
+    return counts
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -33,8 +69,30 @@ import click
 @click.option("--throttle-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of /api requests answered 429 with Retry-After.")
 @click.option("--lose-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of UploadChunk requests stored whose answer is then lost "
-                   "(a 500 or a dropped connection, alternately).")
+              help="Share of requests to --lose-endpoints whose work is done and whose "
+                   "answer is then lost (see --lose-mode).")
+@click.option("--lose-endpoints", default="UploadChunk", show_default=True,
+              callback=_endpoints, metavar="NAMES",
+              help="Comma-separated endpoints --lose-rate applies to (or 'all').")
+@click.option("--lose-next", multiple=True, callback=_counts, metavar="ENDPOINT[=N]",
+              help="Lose the answers of the next N (1) requests to ENDPOINT whose work is "
+                   "done; repeatable.")
+@click.option("--lose-mode", type=click.Choice(LOSE_MODES), default="alternate",
+              show_default=True,
+              help="How answers are lost: a 500, a dropped connection, or each in turn.")
+@click.option("--html-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of requests to --html-endpoints answered 200 with a proxy's HTML "
+                   "page instead of reaching the API.")
+@click.option("--html-endpoints", default="all", show_default=True, callback=_endpoints,
+              metavar="NAMES", help="Comma-separated endpoints --html-rate applies to.")
+@click.option("--html-next", multiple=True, callback=_counts, metavar="ENDPOINT[=N]",
+              help="Answer the next N (1) requests to ENDPOINT with a proxy's HTML page; "
+                   "repeatable.")
+@click.option("--trickle-endpoints", default=None, callback=_endpoints, metavar="NAMES",
+              help="Comma-separated endpoints whose answers are sent a byte at a time "
+                   "(or 'all').")
+@click.option("--trickle-interval", default=0.05, show_default=True,
+              type=click.FloatRange(min=0), help="Seconds between the bytes of a trickled answer.")
 @click.option("--seed", default=None, type=int,
               help="Seed of the fault generator; the same seed repeats the same faults.")
 @click.option("--lock-categories", is_flag=True,
@@ -43,18 +101,25 @@ import click
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: float,
           unlock_after: float, latency_ms: float, fail_rate: float, throttle_rate: float,
-          lose_rate: float, seed: int | None, lock_categories: bool,
+          lose_rate: float, lose_endpoints: frozenset[str], lose_next: dict[str, int],
+          lose_mode: str, html_rate: float, html_endpoints: frozenset[str],
+          html_next: dict[str, int], trickle_endpoints: frozenset[str],
+          trickle_interval: float, seed: int | None, lock_categories: bool,
           quiet: bool) -> None:
     """Run a local OSAI-compatible server (for trying configs and plugins offline)."""
-    if fail_rate + throttle_rate + lose_rate > 1:
-        raise click.BadParameter("--fail-rate + --throttle-rate + --lose-rate must be at most 1")
+    if fail_rate + throttle_rate + lose_rate + html_rate > 1:
+        raise click.BadParameter(
+            "--fail-rate + --throttle-rate + --lose-rate + --html-rate must be at most 1")
     # Imported here: the main CLI imports this command for its help, and werkzeug is slow to load.
     from osai_import.emulator.server import EmulatorSettings, LocalServer
 
     settings = EmulatorSettings(
         data_dir=data_dir, token=token, jwt_ttl=jwt_ttl, unlock_after=unlock_after,
         latency_ms=latency_ms, fail_rate=fail_rate, throttle_rate=throttle_rate,
-        lose_rate=lose_rate, seed=seed, lock_categories=lock_categories)
+        lose_rate=lose_rate, seed=seed, lock_categories=lock_categories,
+        lose_endpoints=lose_endpoints, lose_next=lose_next, lose_mode=lose_mode,
+        html_rate=html_rate, html_endpoints=html_endpoints, html_next=html_next,
+        trickle_endpoints=trickle_endpoints, trickle_interval=trickle_interval)
     server = LocalServer(settings, host=host, port=port)
     try:
         server.start()

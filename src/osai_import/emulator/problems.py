@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -98,3 +99,21 @@ def json_response(body: Any, status: int = 200) -> Response:
         status=status,
         content_type="application/json; charset=utf-8",
     )
+
+
+def html_response(status: int, title: str, text: str,
+                  headers: dict[str, str] | None = None) -> Response:
+    """Render a small HTML page, as a proxy or a web server's error page would."""
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+            f"</head>\n<body><h1>{escape(title)}</h1>\n<p>{escape(text)}</p></body></html>\n")
+    response = Response(page, status=status, content_type="text/html; charset=utf-8")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def proxy_page() -> Response:
+    """Render the 200 page a captive portal or misconfigured proxy answers instead of the API."""
+    return html_response(200, "Proxy notice", "This network requires you to accept its terms "
+                         "of use before you can reach the requested site. Open any page in a "
+                         "browser to continue.")
