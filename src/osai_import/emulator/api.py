@@ -12,10 +12,11 @@ from werkzeug.wrappers import Request, Response
 
 from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.form import read_form
+from osai_import.emulator.ids import GuidMap, Ids
 from osai_import.emulator.problems import Problem, invalid, json_response
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import Store, remove_files
-from osai_import.emulator.validate import parse_bool, parse_int, validate_chunk
+from osai_import.emulator.validate import parse_bool, validate_chunk
 
 # ASP.NET's System.Text.Json input formatter takes these media types; others get a 415.
 _JSON_TYPES = ("application/json", "text/json")
@@ -34,6 +35,11 @@ class OsaiApi:
         self.store = store
         self.issuer = issuer
         self.clock = clock
+        self.ids = Ids(settings, GuidMap(store.data_dir))
+
+    def close(self) -> None:
+        """Release the GUID map."""
+        self.ids.guids.close()
 
     def sign_in(self, request: Request, body: IO[bytes]) -> Response:
         """Exchange the access token (a JSON string) for a bearer token, sent as plain text."""
@@ -55,29 +61,33 @@ class OsaiApi:
         """Create a dataset from ``{"name": ...}``."""
         data = _json_object(request, body)
         name = _required_string(data, "name")
-        return json_response(self.store.create_dataset(name, self.clock()))
+        dataset = self.store.create_dataset(name, self.clock())
+        return json_response({**dataset, "id": self.ids.show("dataset", dataset["id"])})
 
     def create_category(self, request: Request, body: IO[bytes]) -> Response:
         """Create a category from ``{"datasetId": ..., "name": ...}``."""
         data = _json_object(request, body)
-        dataset_id = _json_int(data, "datasetId")
+        dataset_id = self.ids.read("dataset", data.get("datasetid"), "datasetId")
         name = _required_string(data, "name")
-        return json_response(self.store.create_category(
+        assert dataset_id is not None
+        category = self.store.create_category(
             dataset_id, name, self.clock(), self.settings.unlock_after,
-            refuse_when_locked=self.settings.lock_categories))
+            refuse_when_locked=self.settings.lock_categories)
+        return json_response({**category, "id": self.ids.show("category", category["id"]),
+                              "datasetId": self.ids.show("dataset", dataset_id)})
 
     def start_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
         """Open an upload session and answer its id as a bare JSON number."""
-        dataset_id = parse_int(id, "id", required=True)
+        dataset_id = self.ids.read("dataset", id, "id", status=404)
         assert dataset_id is not None
         session_id = self.store.start_session(dataset_id, self.clock(), self.settings.unlock_after)
-        return json_response(session_id)
+        return json_response(self.ids.show("session", session_id))
 
     def finish_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
         """Close an upload session; repeating it, or finishing an expired one, is fine."""
-        dataset_id = parse_int(id, "id", required=True)
-        session_id = parse_int(_arg(request.args, "datasetUploadId"), "datasetUploadId",
-                               required=True)
+        dataset_id = self.ids.read("dataset", id, "id", status=404)
+        session_id = self.ids.read("session", _arg(request.args, "datasetUploadId"),
+                                   "datasetUploadId")
         assert dataset_id is not None and session_id is not None
         self.store.finish_session(dataset_id, session_id, self.clock(),
                                   self.settings.unlock_after)
@@ -89,7 +99,7 @@ class OsaiApi:
         form = read_form(body, request.headers.get("Content-Type", ""),
                          max_values=self.settings.max_form_values,
                          max_value_bytes=self.settings.max_value_bytes)
-        chunk = validate_chunk(form, skip_unsupported=skip)
+        chunk = validate_chunk(form, skip_unsupported=skip, read_id=self.ids.read)
         categories = [(image.index, image.classify_category_id) for image in chunk.images
                       if image.classify_category_id is not None]
         # Checked before writing files so a stale session costs no disk work; checked
@@ -104,7 +114,8 @@ class OsaiApi:
             remove_files(paths)
             raise
         return json_response({
-            "datasetId": chunk.dataset_id, "datasetUploadId": chunk.session_id,
+            "datasetId": self.ids.show("dataset", chunk.dataset_id),
+            "datasetUploadId": self.ids.show("session", chunk.session_id),
             "accepted": len(ids), "imageIds": ids, "skipped": chunk.skipped})
 
 
@@ -148,21 +159,3 @@ def _required_string(data: dict[str, Any], name: str) -> str:
     if value is None or not value.strip():
         raise invalid(name, f"The {name} field is required.")
     return value
-
-
-def _json_int(data: dict[str, Any], name: str) -> int:
-    """Return an int field; a numeric string is fine (ASP.NET's web JSON defaults allow it)."""
-    value = data.get(name.lower())
-    if isinstance(value, bool):
-        raise invalid(name, f"The JSON value of {name} could not be converted to System.Int32.")
-    if isinstance(value, int):
-        if not -(2**31) <= value < 2**31:
-            raise invalid(name, f"The JSON value of {name} is out of range for System.Int32.")
-        return value
-    if isinstance(value, str):
-        parsed = parse_int(value, name, required=True)
-        assert parsed is not None
-        return parsed
-    if value is None:
-        raise invalid(name, f"The {name} field is required.")
-    raise invalid(name, f"The JSON value of {name} could not be converted to System.Int32.")

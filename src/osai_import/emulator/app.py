@@ -47,7 +47,7 @@ _INSPECT = Map([
     Rule("/_emulator/health", endpoint="health", methods=["GET"]),
     Rule("/_emulator/stats", endpoint="stats", methods=["GET"]),
     Rule("/_emulator/datasets", endpoint="datasets", methods=["GET"]),
-    Rule("/_emulator/datasets/<int:dataset_id>", endpoint="dataset", methods=["GET"]),
+    Rule("/_emulator/datasets/<dataset_id>", endpoint="dataset", methods=["GET"]),
 ], strict_slashes=False)
 _ANONYMOUS = {"SignIn"}
 _log = logging.getLogger("osai_import.emulator")
@@ -139,6 +139,7 @@ class EmulatorApp:
         with self._idle:
             self._closing.set()
             self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+        self.api.close()
 
     # --- /api ------------------------------------------------------------------------
 
@@ -246,11 +247,31 @@ class EmulatorApp:
         if endpoint == "stats":
             return json_response(self.stats.snapshot())
         if endpoint == "datasets":
-            return json_response(self.store.list_datasets(now, unlock_after))
-        detail = self.store.dataset_detail(args["dataset_id"], now, unlock_after)
+            listing = self.store.list_datasets(now, unlock_after)
+            return json_response([self._with_api_ids(d) for d in listing])
+        # The stored number, or the GUID the API showed for it.
+        wanted = str(args["dataset_id"])
+        try:
+            dataset_id = (int(wanted) if wanted.isdigit()
+                          else self.api.ids.read("dataset", wanted, "id", status=404))
+        except Problem as problem:
+            return problem.response()
+        assert dataset_id is not None
+        detail = self.store.dataset_detail(dataset_id, now, unlock_after)
         if detail is None:
-            return problem_response(404, f"Dataset {args['dataset_id']} does not exist.")
-        return json_response(detail)
+            return problem_response(404, f"Dataset {wanted} does not exist.")
+        return json_response(self._with_api_ids(detail))
+
+    def _with_api_ids(self, dataset: dict[str, Any]) -> dict[str, Any]:
+        """Add ``apiId`` (the id the API shows) to a dataset and its parts, with GUIDs on."""
+        ids = self.api.ids
+        if not ids.guid_mode:
+            return dataset
+        dataset["apiId"] = ids.show("dataset", dataset["id"])
+        for kind, key in (("category", "categories"), ("session", "sessions")):
+            for item in dataset.get(key, []):
+                item["apiId"] = ids.show(kind, item["id"])
+        return dataset
 
 
 def _too_large(length: int | None, limit: int) -> Problem:

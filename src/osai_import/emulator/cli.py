@@ -8,9 +8,11 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
+from osai_import.emulator.cli_variants import variant_options, variants_from
 from osai_import.emulator.settings import ENDPOINTS, LOSE_MODES
 
 
@@ -98,6 +100,7 @@ def _counts(ctx: click.Context, param: click.Parameter,
 @click.option("--lock-categories", is_flag=True,
               help="Refuse to create categories while the dataset is locked (stricter than "
                    "OSAI's example client needs).")
+@variant_options
 @click.option("--quiet", is_flag=True, help="Do not log each request.")
 def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: float,
           unlock_after: float, latency_ms: float, fail_rate: float, throttle_rate: float,
@@ -105,7 +108,7 @@ def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: floa
           lose_mode: str, html_rate: float, html_endpoints: frozenset[str],
           html_next: dict[str, int], trickle_endpoints: frozenset[str],
           trickle_interval: float, seed: int | None, lock_categories: bool,
-          quiet: bool) -> None:
+          quiet: bool, **variants: Any) -> None:
     """Run a local OSAI-compatible server (for trying configs and plugins offline)."""
     if fail_rate + throttle_rate + lose_rate + html_rate > 1:
         raise click.BadParameter(
@@ -119,7 +122,8 @@ def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: floa
         lose_rate=lose_rate, seed=seed, lock_categories=lock_categories,
         lose_endpoints=lose_endpoints, lose_next=lose_next, lose_mode=lose_mode,
         html_rate=html_rate, html_endpoints=html_endpoints, html_next=html_next,
-        trickle_endpoints=trickle_endpoints, trickle_interval=trickle_interval)
+        trickle_endpoints=trickle_endpoints, trickle_interval=trickle_interval,
+        variants=variants_from(variants))
     server = LocalServer(settings, host=host, port=port)
     try:
         server.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
+from osai_import.emulator.variants import Variants
+
 # The names of the /api endpoints, as the router calls them; fault settings name them.
 ENDPOINTS = ("SignIn", "Users", "Datasets", "Categories", "StartUploading", "FinishUploading",
              "UploadChunk")
@@ -64,6 +66,9 @@ class EmulatorSettings:
     # --- slow answers: the body of every answer of these endpoints, a byte at a time ----
     trickle_endpoints: frozenset[str] = frozenset()
     trickle_interval: float = 0.05
+
+    # --- what the documentation leaves open: ids, answer shapes, error bodies... --------
+    variants: Variants = field(default_factory=Variants)
 
     def __post_init__(self) -> None:
         """Refuse endpoint names and modes the server would silently never match."""

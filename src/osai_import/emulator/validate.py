@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from osai_import.emulator.form import Form, UploadedFile
 from osai_import.emulator.images import ImageError, read_header, sniff
@@ -21,6 +21,18 @@ _INT32 = range(-(2**31), 2**31)
 _FILES_FIELD = "imagesfiles"
 # A client must get all problems of a chunk at once, but not megabytes of them.
 _MAX_ERRORS = 100
+
+
+class ReadId(Protocol):
+    """Turn the id a client sent for a dataset, category or session into the stored one."""
+
+    def __call__(self, kind: str, value: object, field: str, *,
+                 required: bool = True) -> int | None: ...
+
+
+def read_int_id(kind: str, value: object, field: str, *, required: bool = True) -> int | None:
+    """Read an integer id from a form value."""
+    return parse_int(value if isinstance(value, str) else None, field, required=required)
 
 
 @dataclass
@@ -54,7 +66,8 @@ def parse_bool(value: str | None, field_name: str) -> bool:
     return text == "true"
 
 
-def validate_chunk(form: Form, *, skip_unsupported: bool) -> Chunk:
+def validate_chunk(form: Form, *, skip_unsupported: bool,
+                   read_id: ReadId = read_int_id) -> Chunk:
     """Check a chunk's form completely; raise a 400 Problem listing what is wrong."""
     top: dict[str, str] = {}
     metadata: dict[int, dict[str, str]] = {}
@@ -67,8 +80,8 @@ def validate_chunk(form: Form, *, skip_unsupported: bool) -> Chunk:
             entry.setdefault(match.group(2) or match.group(3), value)
         else:
             top.setdefault(lowered, value)
-    dataset_id = parse_int(top.get("datasetid"), "datasetId", required=True)
-    session_id = parse_int(top.get("datasetuploadid"), "datasetUploadId", required=True)
+    dataset_id = read_id("dataset", top.get("datasetid"), "datasetId")
+    session_id = read_id("session", top.get("datasetuploadid"), "datasetUploadId")
     assert dataset_id is not None and session_id is not None
     files = [part for part in form.files if part.field.lower() == _FILES_FIELD]
     _check_shape(metadata, files)
@@ -78,7 +91,7 @@ def validate_chunk(form: Form, *, skip_unsupported: bool) -> Chunk:
     skipped: list[dict[str, Any]] = []
     for index in range(len(files)):
         try:
-            image = _stage(index, metadata[index], files[index], skip_unsupported)
+            image = _stage(index, metadata[index], files[index], skip_unsupported, read_id)
         except Problem as problem:
             for key, messages in problem.errors.items():
                 if len(errors) < _MAX_ERRORS:
@@ -110,7 +123,7 @@ def _check_shape(metadata: dict[int, dict[str, str]], files: list[UploadedFile])
 
 
 def _stage(index: int, entry: dict[str, str], upload: UploadedFile,
-           skip_unsupported: bool) -> StagedImage | None:
+           skip_unsupported: bool, read_id: ReadId) -> StagedImage | None:
     """Validate image ``index``; None when it is unsupported and may be skipped."""
     prefix = f"imagesMetadata[{index}]"
     errors: dict[str, list[str]] = {}
@@ -133,8 +146,8 @@ def _stage(index: int, entry: dict[str, str], upload: UploadedFile,
     except Problem as problem:
         errors.update(problem.errors)
     try:
-        category = parse_int(entry.get("classifycategoryid"), f"{prefix}.classifyCategoryId",
-                             required=False)
+        category = read_id("category", entry.get("classifycategoryid"),
+                           f"{prefix}.classifyCategoryId", required=False)
     except Problem as problem:
         errors.update(problem.errors)
     annotation, objects = _annotation(index, name, entry, annotation_type, fail)
