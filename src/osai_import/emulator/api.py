@@ -10,6 +10,7 @@ from typing import IO, Any
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
+from osai_import.emulator import answers
 from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.form import read_form
 from osai_import.emulator.ids import GuidMap, Ids
@@ -42,7 +43,7 @@ class OsaiApi:
         self.ids.guids.close()
 
     def sign_in(self, request: Request, body: IO[bytes]) -> Response:
-        """Exchange the access token (a JSON string) for a bearer token, sent as plain text."""
+        """Exchange the access token (a JSON string) for a bearer token."""
         token = _json_body(request, body)
         if not isinstance(token, str):
             raise invalid("$", "The JSON value could not be converted to System.String: "
@@ -50,8 +51,7 @@ class OsaiApi:
         if not self.issuer.accepts(token):
             raise Problem(401, "The access token is not valid.")
         bearer = self.issuer.issue(self.clock(), self.settings.jwt_ttl)
-        # OSAI's example uses response.text verbatim after "Bearer ", so no JSON quotes.
-        return Response(bearer, content_type="text/plain; charset=utf-8")
+        return answers.sign_in(self.settings.variants, bearer)
 
     def users(self, request: Request, body: IO[bytes]) -> Response:
         """Describe the signed-in user."""
@@ -77,11 +77,11 @@ class OsaiApi:
                               "datasetId": self.ids.show("dataset", dataset_id)})
 
     def start_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
-        """Open an upload session and answer its id as a bare JSON number."""
+        """Open an upload session and answer its id."""
         dataset_id = self.ids.read("dataset", id, "id", status=404)
         assert dataset_id is not None
         session_id = self.store.start_session(dataset_id, self.clock(), self.settings.unlock_after)
-        return json_response(self.ids.show("session", session_id))
+        return answers.start_uploading(self.settings.variants, self.ids.show("session", session_id))
 
     def finish_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
         """Close an upload session; repeating it, or finishing an expired one, is fine."""
@@ -100,6 +100,12 @@ class OsaiApi:
                          max_values=self.settings.max_form_values,
                          max_value_bytes=self.settings.max_value_bytes)
         chunk = validate_chunk(form, skip_unsupported=skip, read_id=self.ids.read)
+        skip_names = self.settings.variants.chunk_skip
+        if skip_names:
+            chunk.skipped += [{"index": image.index, "name": image.name,
+                               "reason": "skipped by the server"}
+                              for image in chunk.images if image.name in skip_names]
+            chunk.images = [image for image in chunk.images if image.name not in skip_names]
         categories = [(image.index, image.classify_category_id) for image in chunk.images
                       if image.classify_category_id is not None]
         # Checked before writing files so a stale session costs no disk work; checked
@@ -113,10 +119,12 @@ class OsaiApi:
         except BaseException:
             remove_files(paths)
             raise
-        return json_response({
-            "datasetId": self.ids.show("dataset", chunk.dataset_id),
-            "datasetUploadId": self.ids.show("session", chunk.session_id),
-            "accepted": len(ids), "imageIds": ids, "skipped": chunk.skipped})
+        chunk.skipped.sort(key=lambda entry: int(entry["index"]))
+        return answers.upload_chunk(
+            self.settings.variants, self.ids.show("dataset", chunk.dataset_id),
+            self.ids.show("session", chunk.session_id),
+            [(image_id, image.name) for image_id, image in zip(ids, chunk.images, strict=True)],
+            chunk.skipped)
 
 
 def _arg(args: MultiDict[str, str], name: str) -> str | None:

@@ -7,14 +7,59 @@ from typing import Any, TypeVar
 
 import click
 
-from osai_import.emulator.variants import IDS, Variants, names
+from osai_import.emulator.variants import (
+    CHUNK_ANSWERS,
+    CHUNK_STATUSES,
+    IDS,
+    SIGN_IN_ANSWERS,
+    START_ANSWERS,
+    Variants,
+    names,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> frozenset[str]:
+    """Collect a repeated option into a set."""
+    return frozenset(value)
+
+
+def _status(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """Turn a status picked from a Choice back into a number."""
+    return int(value)
+
+
+def _statuses(allowed: tuple[int, ...]) -> click.Choice[str]:
+    """Offer HTTP statuses as a choice."""
+    return click.Choice([str(status) for status in allowed])
+
 
 _OPTIONS = [
     click.option("--ids", type=click.Choice(IDS), default="int", show_default=True,
                  help="Ids of datasets, categories and upload sessions: integers or GUID "
                       "strings."),
+    click.option("--sign-in-answer", type=click.Choice(SIGN_IN_ANSWERS), default="text",
+                 show_default=True,
+                 help="SignIn answers the bearer token as bare text, a JSON string, or a JSON "
+                      "object with one field (--sign-in-field)."),
+    click.option("--sign-in-field", default="token", show_default=True,
+                 help="The field of SignIn's object answer."),
+    click.option("--start-answer", type=click.Choice(START_ANSWERS), default="scalar",
+                 show_default=True,
+                 help="StartUploading answers the session id as a JSON scalar, a JSON string, "
+                      "or a JSON object with one field (--start-field)."),
+    click.option("--start-field", default="id", show_default=True,
+                 help="The field of StartUploading's object answer."),
+    click.option("--chunk-answer", type=click.Choice(CHUNK_ANSWERS), default="object",
+                 show_default=True,
+                 help="UploadChunk's answer: the emulator's object, an empty body, a list of "
+                      "the stored images, or an object listing only the skipped images."),
+    click.option("--chunk-status", type=_statuses(CHUNK_STATUSES), default="200",
+                 show_default=True, callback=_status,
+                 help="Status of an accepted chunk (204 answers no body)."),
+    click.option("--chunk-skip", multiple=True, callback=_names, metavar="NAME",
+                 help="Skip images of this name: not stored, listed as skipped; repeatable."),
 ]
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 IDS = ("int", "guid")
+SIGN_IN_ANSWERS = ("text", "json-string", "object")
+START_ANSWERS = ("scalar", "json-string", "object")
+CHUNK_ANSWERS = ("object", "empty", "list", "skipped")
+CHUNK_STATUSES = (200, 201, 202, 204)
 
 
 @dataclass
@@ -18,8 +22,25 @@ class Variants:
     # --- ids: what the API shows for datasets, categories and upload sessions ----------
     ids: str = "int"
 
+    # --- answer shapes ------------------------------------------------------------------
+    # SignIn: the bearer token as bare text, as a JSON string, or in a one-field object.
+    sign_in_answer: str = "text"
+    sign_in_field: str = "token"
+    # StartUploading: the session id as a JSON scalar, a JSON string, or a one-field object.
+    start_answer: str = "scalar"
+    start_field: str = "id"
+    # UploadChunk: our object, nothing, a list of the stored images, or only what was skipped.
+    chunk_answer: str = "object"
+    chunk_status: int = 200
+    # Images with these names are skipped by the server: not stored, listed as skipped.
+    chunk_skip: frozenset[str] = frozenset()
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
+        self.chunk_skip = frozenset(self.chunk_skip)
+        for name in ("sign_in_field", "start_field"):
+            if not getattr(self, name):
+                raise ValueError(f"variants.{name} must name a JSON field")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
@@ -27,7 +48,10 @@ class Variants:
                                  f"{', '.join(str(a) for a in allowed)}")
 
 
-_CHOICES: dict[str, tuple[object, ...]] = {"ids": IDS}
+_CHOICES: dict[str, tuple[object, ...]] = {
+    "ids": IDS, "sign_in_answer": SIGN_IN_ANSWERS, "start_answer": START_ANSWERS,
+    "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
+}
 
 
 def names() -> list[str]:
