@@ -29,6 +29,7 @@ from osai_import.emulator.problems import (
     json_response,
     problem_response,
     proxy_page,
+    reformat,
 )
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import Store
@@ -148,13 +149,13 @@ class EmulatorApp:
         try:
             endpoint, args = _API.bind_to_environ(environ).match(request.path.lower())
         except NotFound:
-            self.stats.answer("(unknown)", 404)
-            return problem_response(404, f"No OSAI endpoint at {request.method} {request.path}.")
+            return self._deliver("(unknown)", problem_response(
+                404, f"No OSAI endpoint at {request.method} {request.path}."), environ)
         except MethodNotAllowed as error:
-            self.stats.answer("(unknown)", 405)
             allowed = ", ".join(error.valid_methods or [])
-            return problem_response(405, f"{request.path} accepts {allowed}, not {request.method}.",
-                                    headers={"Allow": allowed})
+            return self._deliver("(unknown)", problem_response(
+                405, f"{request.path} accepts {allowed}, not {request.method}.",
+                headers={"Allow": allowed}), environ)
         if self.settings.latency_ms > 0:
             time.sleep(self.settings.latency_ms / 1000)
         fault = self.faults.draw(self.settings, endpoint)
@@ -184,8 +185,10 @@ class EmulatorApp:
         return self._deliver(endpoint, response, environ)
 
     def _deliver(self, endpoint: str, response: Response, environ: dict[str, Any]) -> Response:
-        """Count an answer and send it, slowly when the endpoint trickles."""
+        """Count an answer and send it in the error format asked, slowly if it trickles."""
         self.stats.answer(endpoint, response.status_code)
+        response = reformat(response, self.settings.variants.error_format,
+                            environ.get("PATH_INFO", ""))
         if endpoint in self.settings.trickle_endpoints:
             self.stats.fault(endpoint, Fault.TRICKLE)
             return trickle(response, self.settings.trickle_interval, self._closing, environ)

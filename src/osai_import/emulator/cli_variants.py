@@ -10,6 +10,7 @@ import click
 from osai_import.emulator.variants import (
     CHUNK_ANSWERS,
     CHUNK_STATUSES,
+    ERROR_FORMATS,
     IDS,
     SIGN_IN_ANSWERS,
     START_ANSWERS,
@@ -60,6 +61,10 @@ _OPTIONS = [
                  help="Status of an accepted chunk (204 answers no body)."),
     click.option("--chunk-skip", multiple=True, callback=_names, metavar="NAME",
                  help="Skip images of this name: not stored, listed as skipped; repeatable."),
+    click.option("--error-format", type=click.Choice(ERROR_FORMATS), default="aspnet",
+                 show_default=True,
+                 help="Body of error answers: ASP.NET problem details, RFC 7807, plain text, "
+                      "nothing, or an HTML page."),
 ]
 
 

@@ -6,6 +6,7 @@ import json
 from html import escape
 from typing import Any
 
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 # The `type` links ASP.NET Core puts in problem details, per status.
@@ -117,3 +118,42 @@ def proxy_page() -> Response:
     return html_response(200, "Proxy notice", "This network requires you to accept its terms "
                          "of use before you can reach the requested site. Open any page in a "
                          "browser to continue.")
+
+
+def reformat(response: Response, error_format: str, path: str) -> Response:
+    """Render a problem-details answer in another error format; leave other answers alone.
+
+    Only our own ``application/problem+json`` answers are rewritten, so an answer a
+    variant shaped on purpose (an empty 401, an HTML 413) keeps its shape.
+    """
+    if error_format == "aspnet" or response.mimetype != "application/problem+json":
+        return response
+    problem = json.loads(response.get_data())
+    status = response.status_code
+    detail = str(problem.get("detail", ""))
+    errors: dict[str, list[str]] = problem.get("errors") or {}
+    phrase = HTTP_STATUS_CODES.get(status, "Error")
+    if error_format == "rfc7807":
+        body: dict[str, Any] = {"type": "about:blank", "title": phrase, "status": status,
+                                "detail": detail, "instance": path}
+        if errors:
+            # The extension member of RFC 7807's own example for validation problems.
+            body["invalid-params"] = [{"name": field, "reason": message}
+                                      for field, messages in errors.items()
+                                      for message in messages]
+        answer = json_response(body, status)
+        answer.content_type = "application/problem+json"
+    elif error_format == "text":
+        lines = [f"{field}: {message}" if field else message
+                 for field, messages in errors.items() for message in messages]
+        answer = Response("\n".join(lines or [detail]), status=status,
+                          content_type="text/plain; charset=utf-8")
+    elif error_format == "html":
+        answer = html_response(status, f"{status} {phrase}", detail)
+    else:
+        answer = Response(b"", status=status)
+        del answer.headers["Content-Type"]
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            answer.headers[name] = value
+    return answer

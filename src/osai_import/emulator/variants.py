@@ -13,6 +13,7 @@ SIGN_IN_ANSWERS = ("text", "json-string", "object")
 START_ANSWERS = ("scalar", "json-string", "object")
 CHUNK_ANSWERS = ("object", "empty", "list", "skipped")
 CHUNK_STATUSES = (200, 201, 202, 204)
+ERROR_FORMATS = ("aspnet", "rfc7807", "text", "empty", "html")
 
 
 @dataclass
@@ -35,6 +36,9 @@ class Variants:
     # Images with these names are skipped by the server: not stored, listed as skipped.
     chunk_skip: frozenset[str] = frozenset()
 
+    # --- error bodies: ASP.NET problem details, RFC 7807, plain text, nothing, HTML -----
+    error_format: str = "aspnet"
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -51,6 +55,7 @@ class Variants:
 _CHOICES: dict[str, tuple[object, ...]] = {
     "ids": IDS, "sign_in_answer": SIGN_IN_ANSWERS, "start_answer": START_ANSWERS,
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
+    "error_format": ERROR_FORMATS,
 }
 
 
