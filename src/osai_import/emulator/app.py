@@ -25,6 +25,7 @@ from osai_import.emulator.auth import TokenError, TokenIssuer
 from osai_import.emulator.delivery import drop_connection, trickle
 from osai_import.emulator.faults import Fault, FaultPlan
 from osai_import.emulator.problems import (
+    Answer,
     Problem,
     json_response,
     problem_response,
@@ -168,6 +169,8 @@ class EmulatorApp:
             response = self._handle(endpoint, args, request, environ)
         except Problem as problem:
             response = problem.response()
+        except Answer as answer:
+            response = answer.response
         # Only an answer whose work was done can be lost; a refused request keeps a
         # one-shot armed for the next one.
         done = 200 <= response.status_code < 300
@@ -222,18 +225,29 @@ class EmulatorApp:
             raise Problem(error.code or 400, error.description or str(error)) from None
 
     def _authorize(self, request: Request) -> None:
-        """Raise a 401 with WWW-Authenticate unless a valid bearer token is sent."""
+        """Refuse the request unless a valid bearer token is sent (401 by default)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "No bearer token: sign in and send 'Authorization: Bearer <token>'.",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise self._refusal("No bearer token: sign in and send 'Authorization: Bearer "
+                                "<token>'.", "Bearer")
         try:
             self.issuer.check(token.strip(), self.clock())
         except TokenError as error:
             description = str(error).replace('"', "'")
-            challenge = f'Bearer error="invalid_token", error_description="{description}"'
-            raise Problem(401, f"The bearer token is refused: {error} Sign in again.",
-                          headers={"WWW-Authenticate": challenge}) from None
+            raise self._refusal(
+                f"The bearer token is refused: {error} Sign in again.",
+                f'Bearer error="invalid_token", error_description="{description}"') from None
+
+    def _refusal(self, detail: str, challenge: str) -> Exception:
+        """Make the refusal of a bearer token in the shape the variants ask for."""
+        variants = self.settings.variants
+        headers = {"WWW-Authenticate": challenge} if variants.token_challenge else {}
+        if not variants.token_body:
+            answer = Response(b"", status=variants.token_status)
+            del answer.headers["Content-Type"]
+            answer.headers.update(headers)
+            return Answer(answer)
+        return Problem(variants.token_status, detail, headers=headers)
 
     # --- /_emulator --------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from osai_import.emulator.variants import (
     IDS,
     SIGN_IN_ANSWERS,
     START_ANSWERS,
+    TOKEN_STATUSES,
     Variants,
     names,
 )
@@ -65,6 +66,13 @@ _OPTIONS = [
                  show_default=True,
                  help="Body of error answers: ASP.NET problem details, RFC 7807, plain text, "
                       "nothing, or an HTML page."),
+    click.option("--token-status", type=_statuses(TOKEN_STATUSES), default="401",
+                 show_default=True, callback=_status,
+                 help="Status of a request whose bearer token is missing, invalid or expired."),
+    click.option("--token-body/--no-token-body", default=True, show_default=True,
+                 help="Whether that refusal has a body."),
+    click.option("--token-challenge/--no-token-challenge", default=True, show_default=True,
+                 help="Whether that refusal has a WWW-Authenticate header."),
 ]
 
 

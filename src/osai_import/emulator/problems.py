@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 _TYPES = {
     400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
     401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+    403: "https://tools.ietf.org/html/rfc9110#section-15.5.4",
     404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
     413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
     415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
@@ -23,6 +24,7 @@ _TYPES = {
 _TITLES = {
     400: "One or more validation errors occurred.",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
@@ -63,6 +65,14 @@ class Problem(Exception):
         return problem_response(
             self.status, self.detail, errors=self.errors, headers=self.headers
         )
+
+
+class Answer(Exception):
+    """Stop handling a request and send this exact response (a variant's own shape)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        super().__init__(response.status)
 
 
 def invalid(field: str, message: str) -> Problem:

@@ -14,6 +14,7 @@ START_ANSWERS = ("scalar", "json-string", "object")
 CHUNK_ANSWERS = ("object", "empty", "list", "skipped")
 CHUNK_STATUSES = (200, 201, 202, 204)
 ERROR_FORMATS = ("aspnet", "rfc7807", "text", "empty", "html")
+TOKEN_STATUSES = (401, 403)
 
 
 @dataclass
@@ -39,6 +40,11 @@ class Variants:
     # --- error bodies: ASP.NET problem details, RFC 7807, plain text, nothing, HTML -----
     error_format: str = "aspnet"
 
+    # --- a refused bearer token (missing, invalid, expired) -----------------------------
+    token_status: int = 401
+    token_body: bool = True  # False: no body at all
+    token_challenge: bool = True  # False: no WWW-Authenticate header
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -55,7 +61,7 @@ class Variants:
 _CHOICES: dict[str, tuple[object, ...]] = {
     "ids": IDS, "sign_in_answer": SIGN_IN_ANSWERS, "start_answer": START_ANSWERS,
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
-    "error_format": ERROR_FORMATS,
+    "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
 }
 
 
