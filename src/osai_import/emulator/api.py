@@ -14,9 +14,9 @@ from osai_import.emulator import answers
 from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.form import read_form
 from osai_import.emulator.ids import GuidMap, Ids
-from osai_import.emulator.problems import Problem, invalid, json_response
+from osai_import.emulator.problems import Answer, Problem, empty_response, invalid, json_response
 from osai_import.emulator.settings import EmulatorSettings
-from osai_import.emulator.store import Store, remove_files
+from osai_import.emulator.store import DuplicateCategory, Store, remove_files
 from osai_import.emulator.validate import parse_bool, validate_chunk
 
 # ASP.NET's System.Text.Json input formatter takes these media types; others get a 415.
@@ -70,11 +70,26 @@ class OsaiApi:
         dataset_id = self.ids.read("dataset", data.get("datasetid"), "datasetId")
         name = _required_string(data, "name")
         assert dataset_id is not None
-        category = self.store.create_category(
-            dataset_id, name, self.clock(), self.settings.unlock_after,
-            refuse_when_locked=self.settings.lock_categories)
+        try:
+            category = self.store.create_category(
+                dataset_id, name, self.clock(), self.settings.unlock_after,
+                refuse_when_locked=self.settings.lock_categories)
+        except DuplicateCategory as duplicate:
+            category = self._duplicate_category(duplicate)
         return json_response({**category, "id": self.ids.show("category", category["id"]),
                               "datasetId": self.ids.show("dataset", dataset_id)})
+
+    def _duplicate_category(self, duplicate: DuplicateCategory) -> dict[str, Any]:
+        """Answer a duplicate name as the variant says: the existing category, or a refusal."""
+        variants = self.settings.variants
+        if variants.duplicate_category == "existing":
+            return duplicate.existing
+        status = 409 if variants.duplicate_category == "409" else 400
+        message = variants.duplicate_category_detail
+        if message == "":
+            raise Answer(empty_response(status))
+        message = message or duplicate.message
+        raise Problem(409, message) if status == 409 else invalid("name", message)
 
     def start_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
         """Open an upload session and answer its id."""

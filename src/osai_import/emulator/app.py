@@ -27,6 +27,7 @@ from osai_import.emulator.faults import Fault, FaultPlan
 from osai_import.emulator.problems import (
     Answer,
     Problem,
+    empty_response,
     json_response,
     problem_response,
     proxy_page,
@@ -243,10 +244,7 @@ class EmulatorApp:
         variants = self.settings.variants
         headers = {"WWW-Authenticate": challenge} if variants.token_challenge else {}
         if not variants.token_body:
-            answer = Response(b"", status=variants.token_status)
-            del answer.headers["Content-Type"]
-            answer.headers.update(headers)
-            return Answer(answer)
+            return Answer(empty_response(variants.token_status, headers))
         return Problem(variants.token_status, detail, headers=headers)
 
     # --- /_emulator --------------------------------------------------------------------

@@ -10,6 +10,7 @@ import click
 from osai_import.emulator.variants import (
     CHUNK_ANSWERS,
     CHUNK_STATUSES,
+    DUPLICATE_CATEGORY,
     ERROR_FORMATS,
     IDS,
     SIGN_IN_ANSWERS,
@@ -73,6 +74,12 @@ _OPTIONS = [
                  help="Whether that refusal has a body."),
     click.option("--token-challenge/--no-token-challenge", default=True, show_default=True,
                  help="Whether that refusal has a WWW-Authenticate header."),
+    click.option("--duplicate-category", type=click.Choice(DUPLICATE_CATEGORY), default="400",
+                 show_default=True,
+                 help="A category name the dataset has: a 400, a 409, or the existing "
+                      "category answered 200."),
+    click.option("--duplicate-category-detail", default=None, metavar="TEXT",
+                 help="Wording of that 400 or 409; an empty string sends no body."),
 ]
 
 

@@ -15,6 +15,7 @@ _TYPES = {
     401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
     403: "https://tools.ietf.org/html/rfc9110#section-15.5.4",
     404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+    409: "https://tools.ietf.org/html/rfc9110#section-15.5.10",
     413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
     415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
@@ -27,6 +28,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",
     429: "Too Many Requests",
@@ -73,6 +75,14 @@ class Answer(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
         super().__init__(response.status)
+
+
+def empty_response(status: int, headers: dict[str, str] | None = None) -> Response:
+    """Render an answer with a status and no body at all (not even a Content-Type)."""
+    response = Response(b"", status=status)
+    del response.headers["Content-Type"]
+    response.headers.update(headers or {})
+    return response
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -161,8 +171,7 @@ def reformat(response: Response, error_format: str, path: str) -> Response:
     elif error_format == "html":
         answer = html_response(status, f"{status} {phrase}", detail)
     else:
-        answer = Response(b"", status=status)
-        del answer.headers["Content-Type"]
+        answer = empty_response(status)
     for name, value in response.headers.items():
         if name.lower() not in ("content-type", "content-length"):
             answer.headers[name] = value

@@ -41,6 +41,15 @@ CREATE INDEX IF NOT EXISTS objects_by_image ON objects (image_id);
 """
 
 
+class DuplicateCategory(Problem):
+    """Refuse a category name the dataset has; carry the category that has it."""
+
+    def __init__(self, message: str, existing: dict[str, Any]) -> None:
+        super().__init__(400, errors={"name": [message]})
+        self.message = message
+        self.existing = existing
+
+
 @dataclass
 class StagedImage:
     """An image of a validated chunk, its file already written, waiting for the commit."""
@@ -118,8 +127,9 @@ class Store:
             row = db.execute("SELECT id FROM categories WHERE dataset_id = ? AND name = ?",
                              (dataset_id, name)).fetchone()
             if row is not None:
-                raise invalid("name", f"Category {name!r} already exists in dataset "
-                              f"{dataset_id} (id {row['id']}).")
+                raise DuplicateCategory(
+                    f"Category {name!r} already exists in dataset {dataset_id} (id {row['id']}).",
+                    {"id": row["id"], "datasetId": dataset_id, "name": name})
             cursor = db.execute("INSERT INTO categories (dataset_id, name) VALUES (?, ?)",
                                 (dataset_id, name))
         return {"id": cursor.lastrowid, "datasetId": dataset_id, "name": name}

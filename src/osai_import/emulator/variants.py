@@ -15,6 +15,7 @@ CHUNK_ANSWERS = ("object", "empty", "list", "skipped")
 CHUNK_STATUSES = (200, 201, 202, 204)
 ERROR_FORMATS = ("aspnet", "rfc7807", "text", "empty", "html")
 TOKEN_STATUSES = (401, 403)
+DUPLICATE_CATEGORY = ("400", "409", "existing")
 
 
 @dataclass
@@ -45,6 +46,12 @@ class Variants:
     token_body: bool = True  # False: no body at all
     token_challenge: bool = True  # False: no WWW-Authenticate header
 
+    # --- categories ---------------------------------------------------------------------
+    # A name the dataset has: a 400, a 409, or a 200 answering the existing category.
+    duplicate_category: str = "400"
+    # The wording of that 400 or 409 (None: the emulator's own; "": no body at all).
+    duplicate_category_detail: str | None = None
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -62,6 +69,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "ids": IDS, "sign_in_answer": SIGN_IN_ANSWERS, "start_answer": START_ANSWERS,
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
+    "duplicate_category": DUPLICATE_CATEGORY,
 }
 
 
