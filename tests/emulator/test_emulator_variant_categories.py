@@ -10,7 +10,7 @@ import requests
 from osai_import.emulator import LocalServer
 
 from .child import serving
-from .support import Api
+from .support import Api, Img, b64, voc_xml
 
 
 def twice(api: Api, name: str = "cat", again: str | None = None) -> requests.Response:
@@ -76,3 +76,36 @@ def test_serve_duplicate_category_flags(tmp_path: Path) -> None:
                                    headers=headers, timeout=5)
             assert answer.status_code == status
         assert answer.json()["detail"] == "exists"
+
+
+@pytest.mark.parametrize(("mode", "stored", "clash"), [
+    ("as-sent", "My Cat", "My Cat"), ("underscores", "My_Cat", "My_Cat"),
+    ("lower", "my cat", "MY CAT")])
+def test_category_names(api: Api, server: LocalServer, mode: str, stored: str,
+                        clash: str) -> None:
+    server.settings.variants.category_names = mode
+    dataset_id = api.dataset()
+    created = api.post("/Categories", json={"datasetId": dataset_id, "name": "My Cat"})
+    assert created.json()["name"] == stored
+    # A name that differs as sent but is stored the same is a duplicate.
+    assert api.post("/Categories", json={"datasetId": dataset_id, "name": clash}).status_code == 400
+    other = "my cat" if mode == "as-sent" else "My  Cat"
+    assert api.post("/Categories", json={"datasetId": dataset_id, "name": other}).status_code == 200
+    # A box named as the category was sent belongs to it.
+    session_id = api.start(dataset_id)
+    box = b64(voc_xml("a.jpg", 32, 24, [("My Cat", 1, 1, 9, 9)]))
+    assert api.chunk(dataset_id, session_id, [Img("a.jpg", annotation=box)]).status_code == 200
+    detail = api.inspect(dataset_id)
+    assert detail["categories"][0]["name"] == stored
+    obj = detail["images"][0]["objects"][0]
+    assert obj["name"] == "My Cat" and obj["categoryId"] == created.json()["id"]
+
+
+def test_serve_category_names_flag(tmp_path: Path) -> None:
+    with serving(tmp_path, "--category-names", "underscores") as (url, token):
+        bearer = requests.post(f"{url}/Users/SignIn", json=token, timeout=5).text
+        headers = {"Authorization": f"Bearer {bearer}"}
+        requests.post(f"{url}/Datasets", json={"name": "d"}, headers=headers, timeout=5)
+        answer = requests.post(f"{url}/Categories", json={"datasetId": 1, "name": "a b c"},
+                               headers=headers, timeout=5)
+        assert answer.json()["name"] == "a_b_c"

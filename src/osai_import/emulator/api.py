@@ -68,7 +68,7 @@ class OsaiApi:
         """Create a category from ``{"datasetId": ..., "name": ...}``."""
         data = _json_object(request, body)
         dataset_id = self.ids.read("dataset", data.get("datasetid"), "datasetId")
-        name = _required_string(data, "name")
+        name = self.settings.variants.category_name(_required_string(data, "name"))
         assert dataset_id is not None
         try:
             category = self.store.create_category(
@@ -130,7 +130,8 @@ class OsaiApi:
         paths = self.store.write_files(chunk.dataset_id, chunk.images)
         try:
             ids = self.store.commit_chunk(chunk.dataset_id, chunk.session_id, chunk.images,
-                                          self.clock(), self.settings.unlock_after)
+                                          self.clock(), self.settings.unlock_after,
+                                          self.settings.variants.category_name)
         except BaseException:
             remove_files(paths)
             raise

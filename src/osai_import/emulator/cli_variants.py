@@ -7,18 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from osai_import.emulator.variants import (
-    CHUNK_ANSWERS,
-    CHUNK_STATUSES,
-    DUPLICATE_CATEGORY,
-    ERROR_FORMATS,
-    IDS,
-    SIGN_IN_ANSWERS,
-    START_ANSWERS,
-    TOKEN_STATUSES,
-    Variants,
-    names,
-)
+from osai_import.emulator import variants
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,47 +28,51 @@ def _statuses(allowed: tuple[int, ...]) -> click.Choice[str]:
 
 
 _OPTIONS = [
-    click.option("--ids", type=click.Choice(IDS), default="int", show_default=True,
+    click.option("--ids", type=click.Choice(variants.IDS), default="int", show_default=True,
                  help="Ids of datasets, categories and upload sessions: integers or GUID "
                       "strings."),
-    click.option("--sign-in-answer", type=click.Choice(SIGN_IN_ANSWERS), default="text",
+    click.option("--sign-in-answer", type=click.Choice(variants.SIGN_IN_ANSWERS), default="text",
                  show_default=True,
                  help="SignIn answers the bearer token as bare text, a JSON string, or a JSON "
                       "object with one field (--sign-in-field)."),
     click.option("--sign-in-field", default="token", show_default=True,
                  help="The field of SignIn's object answer."),
-    click.option("--start-answer", type=click.Choice(START_ANSWERS), default="scalar",
+    click.option("--start-answer", type=click.Choice(variants.START_ANSWERS), default="scalar",
                  show_default=True,
                  help="StartUploading answers the session id as a JSON scalar, a JSON string, "
                       "or a JSON object with one field (--start-field)."),
     click.option("--start-field", default="id", show_default=True,
                  help="The field of StartUploading's object answer."),
-    click.option("--chunk-answer", type=click.Choice(CHUNK_ANSWERS), default="object",
+    click.option("--chunk-answer", type=click.Choice(variants.CHUNK_ANSWERS), default="object",
                  show_default=True,
                  help="UploadChunk's answer: the emulator's object, an empty body, a list of "
                       "the stored images, or an object listing only the skipped images."),
-    click.option("--chunk-status", type=_statuses(CHUNK_STATUSES), default="200",
+    click.option("--chunk-status", type=_statuses(variants.CHUNK_STATUSES), default="200",
                  show_default=True, callback=_status,
                  help="Status of an accepted chunk (204 answers no body)."),
     click.option("--chunk-skip", multiple=True, callback=_names, metavar="NAME",
                  help="Skip images of this name: not stored, listed as skipped; repeatable."),
-    click.option("--error-format", type=click.Choice(ERROR_FORMATS), default="aspnet",
+    click.option("--error-format", type=click.Choice(variants.ERROR_FORMATS), default="aspnet",
                  show_default=True,
                  help="Body of error answers: ASP.NET problem details, RFC 7807, plain text, "
                       "nothing, or an HTML page."),
-    click.option("--token-status", type=_statuses(TOKEN_STATUSES), default="401",
+    click.option("--token-status", type=_statuses(variants.TOKEN_STATUSES), default="401",
                  show_default=True, callback=_status,
                  help="Status of a request whose bearer token is missing, invalid or expired."),
     click.option("--token-body/--no-token-body", default=True, show_default=True,
                  help="Whether that refusal has a body."),
     click.option("--token-challenge/--no-token-challenge", default=True, show_default=True,
                  help="Whether that refusal has a WWW-Authenticate header."),
-    click.option("--duplicate-category", type=click.Choice(DUPLICATE_CATEGORY), default="400",
-                 show_default=True,
+    click.option("--duplicate-category", type=click.Choice(variants.DUPLICATE_CATEGORY),
+                 default="400", show_default=True,
                  help="A category name the dataset has: a 400, a 409, or the existing "
                       "category answered 200."),
     click.option("--duplicate-category-detail", default=None, metavar="TEXT",
                  help="Wording of that 400 or 409; an empty string sends no body."),
+    click.option("--category-names", type=click.Choice(variants.CATEGORY_NAMES), default="as-sent",
+                 show_default=True,
+                 help="Store category names as sent, with spaces replaced by '_', or "
+                      "lower-cased (and unique without regard to case)."),
 ]
 
 
@@ -90,6 +83,7 @@ def variant_options(command: F) -> F:
     return command
 
 
-def variants_from(options: dict[str, Any]) -> Variants:
+def variants_from(options: dict[str, Any]) -> variants.Variants:
     """Build Variants from the values click parsed (keyed by field name)."""
-    return Variants(**{name: options[name] for name in names() if name in options})
+    return variants.Variants(**{name: options[name] for name in variants.names()
+                                if name in options})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +193,13 @@ class Store:
         return written
 
     def commit_chunk(self, dataset_id: int, session_id: int, images: Sequence[StagedImage],
-                     now: float, unlock_after: float) -> list[int]:
-        """Record a chunk whose files are written, in one transaction; return the image ids."""
+                     now: float, unlock_after: float,
+                     category_name: Callable[[str], str] = str) -> list[int]:
+        """Record a chunk whose files are written, in one transaction; return the image ids.
+
+        A box belongs to the category whose name is ``category_name(object name)``: the
+        server stores category names that way, so it reads annotations the same way.
+        """
         pairs = [(image.index, image.classify_category_id) for image in images
                  if image.classify_category_id is not None]
         with self._transaction() as db:
@@ -219,7 +224,8 @@ class Store:
                     "INSERT INTO objects (image_id, name, xmin, ymin, xmax, ymax, difficult,"
                     " truncated, category_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(cursor.lastrowid, o.name, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult,
-                      o.truncated, categories.get(o.name)) for o in image.objects])
+                      o.truncated, categories.get(category_name(o.name)))
+                     for o in image.objects])
             # Every accepted chunk keeps the dataset locked for another unlock_after seconds.
             db.execute("UPDATE sessions SET last_activity = ?, chunks = chunks + 1,"
                        " images = images + ? WHERE id = ?", (now, len(images), session_id))

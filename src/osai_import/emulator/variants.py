@@ -16,6 +16,7 @@ CHUNK_STATUSES = (200, 201, 202, 204)
 ERROR_FORMATS = ("aspnet", "rfc7807", "text", "empty", "html")
 TOKEN_STATUSES = (401, 403)
 DUPLICATE_CATEGORY = ("400", "409", "existing")
+CATEGORY_NAMES = ("as-sent", "underscores", "lower")
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Variants:
     duplicate_category: str = "400"
     # The wording of that 400 or 409 (None: the emulator's own; "": no body at all).
     duplicate_category_detail: str | None = None
+    # Names stored as sent, with spaces replaced by "_", or lower-cased (so unique
+    # without regard to case).
+    category_names: str = "as-sent"
 
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
@@ -64,12 +68,20 @@ class Variants:
                 raise ValueError(f"variants.{name} is {value!r}; use one of "
                                  f"{', '.join(str(a) for a in allowed)}")
 
+    def category_name(self, name: str) -> str:
+        """Return the name a category sent as ``name`` is stored (and matched) under."""
+        if self.category_names == "underscores":
+            return name.replace(" ", "_")
+        if self.category_names == "lower":
+            return name.lower()
+        return name
+
 
 _CHOICES: dict[str, tuple[object, ...]] = {
     "ids": IDS, "sign_in_answer": SIGN_IN_ANSWERS, "start_answer": START_ANSWERS,
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
-    "duplicate_category": DUPLICATE_CATEGORY,
+    "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
 }
 
 
