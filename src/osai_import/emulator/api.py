@@ -131,7 +131,8 @@ class OsaiApi:
         try:
             ids = self.store.commit_chunk(chunk.dataset_id, chunk.session_id, chunk.images,
                                           self.clock(), self.settings.unlock_after,
-                                          self.settings.variants.category_name)
+                                          self.settings.variants.category_name,
+                                          self.settings.variants.duplicate_images == "refuse")
         except BaseException:
             remove_files(paths)
             raise

@@ -73,6 +73,10 @@ _OPTIONS = [
                  show_default=True,
                  help="Store category names as sent, with spaces replaced by '_', or "
                       "lower-cased (and unique without regard to case)."),
+    click.option("--duplicate-images", type=click.Choice(variants.DUPLICATE_IMAGES),
+                 default="store", show_default=True,
+                 help="An image name the dataset has: store it again, or refuse the chunk "
+                      "(400)."),
 ]
 
 

@@ -194,16 +194,20 @@ class Store:
 
     def commit_chunk(self, dataset_id: int, session_id: int, images: Sequence[StagedImage],
                      now: float, unlock_after: float,
-                     category_name: Callable[[str], str] = str) -> list[int]:
+                     category_name: Callable[[str], str] = str,
+                     refuse_duplicates: bool = False) -> list[int]:
         """Record a chunk whose files are written, in one transaction; return the image ids.
 
         A box belongs to the category whose name is ``category_name(object name)``: the
         server stores category names that way, so it reads annotations the same way.
+        With ``refuse_duplicates`` an image name the dataset (or the chunk) has is a 400.
         """
         pairs = [(image.index, image.classify_category_id) for image in images
                  if image.classify_category_id is not None]
         with self._transaction() as db:
             self._check_chunk(db, dataset_id, session_id, pairs, now, unlock_after)
+            if refuse_duplicates:
+                _refuse_duplicates(db, dataset_id, images)
             categories = {row["name"]: row["id"] for row in db.execute(
                 "SELECT id, name FROM categories WHERE dataset_id = ?", (dataset_id,))}
             ids: list[int] = []
@@ -356,6 +360,25 @@ class Store:
         """Expire the given sessions as of their last activity plus unlock_after."""
         db.executemany("UPDATE sessions SET state = 'expired', ended = ? WHERE id = ?",
                        [(r["last_activity"] + unlock_after, r["id"]) for r in rows])
+
+
+def _refuse_duplicates(db: sqlite3.Connection, dataset_id: int,
+                       images: Sequence[StagedImage]) -> None:
+    """Raise a 400 naming every image whose name the dataset or the chunk has already."""
+    errors: dict[str, list[str]] = {}
+    sent: set[str] = set()
+    for image in images:
+        key = f"imagesMetadata[{image.index}].name"
+        if image.name in sent:
+            message = (f"Image {image.index} ({image.name!r}) repeats a name of this chunk; "
+                       "image names must be unique in a dataset.")
+            errors[key] = [message]
+        elif db.execute("SELECT 1 FROM images WHERE dataset_id = ? AND name = ? LIMIT 1",
+                        (dataset_id, image.name)).fetchone() is not None:
+            errors[key] = [f"An image named {image.name!r} already exists in dataset {dataset_id}."]
+        sent.add(image.name)
+    if errors:
+        raise Problem(400, errors=errors)
 
 
 def remove_files(paths: Sequence[Path]) -> None:

@@ -17,6 +17,7 @@ ERROR_FORMATS = ("aspnet", "rfc7807", "text", "empty", "html")
 TOKEN_STATUSES = (401, 403)
 DUPLICATE_CATEGORY = ("400", "409", "existing")
 CATEGORY_NAMES = ("as-sent", "underscores", "lower")
+DUPLICATE_IMAGES = ("store", "refuse")
 
 
 @dataclass
@@ -56,6 +57,10 @@ class Variants:
     # without regard to case).
     category_names: str = "as-sent"
 
+    # --- images -------------------------------------------------------------------------
+    # An image name the dataset has: stored again (and counted), or the chunk refused (400).
+    duplicate_images: str = "store"
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -82,6 +87,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
+    "duplicate_images": DUPLICATE_IMAGES,
 }
 
 
