@@ -20,6 +20,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator, get_input_stream
 
+from osai_import.emulator import views
 from osai_import.emulator.api import OsaiApi
 from osai_import.emulator.auth import TokenError, TokenIssuer
 from osai_import.emulator.delivery import drop_connection, trickle
@@ -262,7 +263,7 @@ class EmulatorApp:
         if endpoint == "stats":
             return json_response(self.stats.snapshot())
         if endpoint == "datasets":
-            listing = self.store.list_datasets(now, unlock_after)
+            listing = views.list_datasets(self.store, now, unlock_after)
             return json_response([self._with_api_ids(d) for d in listing])
         # The stored number, or the GUID the API showed for it.
         wanted = str(args["dataset_id"])
@@ -272,7 +273,7 @@ class EmulatorApp:
         except Problem as problem:
             return problem.response()
         assert dataset_id is not None
-        detail = self.store.dataset_detail(dataset_id, now, unlock_after)
+        detail = views.dataset_detail(self.store, dataset_id, now, unlock_after)
         if detail is None:
             return problem_response(404, f"Dataset {wanted} does not exist.")
         return json_response(self._with_api_ids(detail))

@@ -235,61 +235,17 @@ class Store:
                        " images = images + ? WHERE id = ?", (now, len(images), session_id))
         return ids
 
-    # --- inspection ------------------------------------------------------------------
+    @contextmanager
+    def reading(self, dataset_id: int | None, now: float,
+                unlock_after: float) -> Iterator[sqlite3.Connection]:
+        """Yield the database under the lock, sessions idle too long marked expired first.
 
-    def list_datasets(self, now: float, unlock_after: float) -> list[dict[str, Any]]:
-        """Return every dataset with its lock state and image count."""
-        with self._transaction() as db:
-            self._expire(db, None, now, unlock_after)
-            rows = db.execute(
-                "SELECT d.id, d.name, (SELECT COUNT(*) FROM images i WHERE i.dataset_id = d.id)"
-                " AS images, EXISTS (SELECT 1 FROM sessions s WHERE s.dataset_id = d.id AND"
-                " s.state = 'active') AS locked FROM datasets d ORDER BY d.id").fetchall()
-        return [{"id": r["id"], "name": r["name"], "locked": bool(r["locked"]),
-                 "images": r["images"]} for r in rows]
-
-    def dataset_detail(self, dataset_id: int, now: float,
-                       unlock_after: float) -> dict[str, Any] | None:
-        """Return everything stored for one dataset, or None when it does not exist."""
+        For read-only queries (the inspection and listing views) that must see the lock
+        state as of ``now``; ``dataset_id`` None expires stale sessions of every dataset.
+        """
         with self._transaction() as db:
             self._expire(db, dataset_id, now, unlock_after)
-            row = db.execute("SELECT id, name FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
-            if row is None:
-                return None
-            categories = [{"id": r["id"], "name": r["name"]} for r in db.execute(
-                "SELECT id, name FROM categories WHERE dataset_id = ? ORDER BY id", (dataset_id,))]
-            objects: dict[int, list[dict[str, Any]]] = {}
-            unknown = 0
-            for o in db.execute(
-                    "SELECT o.* FROM objects o JOIN images i ON i.id = o.image_id"
-                    " WHERE i.dataset_id = ? ORDER BY o.id", (dataset_id,)):
-                unknown += o["category_id"] is None
-                objects.setdefault(o["image_id"], []).append({
-                    "name": o["name"], "xmin": _num(o["xmin"]), "ymin": _num(o["ymin"]),
-                    "xmax": _num(o["xmax"]), "ymax": _num(o["ymax"]),
-                    "difficult": o["difficult"], "truncated": o["truncated"],
-                    "categoryId": o["category_id"]})
-            images = [{
-                "id": r["id"], "name": r["name"], "size": r["size"], "sha256": r["sha256"],
-                "format": r["format"], "width": r["width"], "height": r["height"],
-                "classifyCategoryId": r["classify_category_id"],
-                "annotationType": r["annotation_type"], "sessionId": r["session_id"],
-                "duplicate": bool(r["duplicate"]), "file": r["file"],
-                "objects": objects.get(r["id"], [])} for r in db.execute(
-                    "SELECT * FROM images WHERE dataset_id = ? ORDER BY id", (dataset_id,))]
-            sessions = [{
-                "id": r["id"], "state": r["state"], "started": r["started"],
-                "lastActivity": r["last_activity"], "ended": r["ended"],
-                "expiresAt": r["last_activity"] + unlock_after if r["state"] == "active" else None,
-                "chunks": r["chunks"], "images": r["images"]} for r in db.execute(
-                    "SELECT * FROM sessions WHERE dataset_id = ? ORDER BY id", (dataset_id,))]
-        return {
-            "id": row["id"], "name": row["name"],
-            "locked": any(s["state"] == "active" for s in sessions),
-            "categories": categories, "images": images,
-            "duplicates": sum(1 for image in images if image["duplicate"]),
-            "objectsWithoutCategory": unknown, "sessions": sessions,
-        }
+            yield db
 
     # --- helpers (caller holds the lock) ---------------------------------------------
 
@@ -385,8 +341,3 @@ def remove_files(paths: Sequence[Path]) -> None:
     """Delete files of a chunk that was not committed."""
     for path in paths:
         path.unlink(missing_ok=True)
-
-
-def _num(value: float) -> int | float:
-    """Show integral coordinates as ints, as VOC files usually write them."""
-    return int(value) if float(value).is_integer() else value
