@@ -16,7 +16,13 @@ from osai_import.emulator.form import read_form
 from osai_import.emulator.ids import GuidMap, Ids
 from osai_import.emulator.problems import Answer, Problem, empty_response, invalid, json_response
 from osai_import.emulator.settings import EmulatorSettings
-from osai_import.emulator.store import DuplicateCategory, Store, remove_files
+from osai_import.emulator.store import (
+    DuplicateCategory,
+    SessionGone,
+    Store,
+    gone_message,
+    remove_files,
+)
 from osai_import.emulator.validate import parse_bool, validate_chunk
 
 # ASP.NET's System.Text.Json input formatter takes these media types; others get a 415.
@@ -99,14 +105,29 @@ class OsaiApi:
         return answers.start_uploading(self.settings.variants, self.ids.show("session", session_id))
 
     def finish_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:
-        """Close an upload session; repeating it, or finishing an expired one, is fine."""
+        """Close an upload session; repeating it, or finishing an expired one, is fine.
+
+        Unless ``variants.session_gone_on_finish`` says to refuse those as gone.
+        """
         dataset_id = self.ids.read("dataset", id, "id", status=404)
         session_id = self.ids.read("session", _arg(request.args, "datasetUploadId"),
                                    "datasetUploadId")
         assert dataset_id is not None and session_id is not None
-        self.store.finish_session(dataset_id, session_id, self.clock(),
-                                  self.settings.unlock_after)
+        unlock_after = self.settings.unlock_after
+        state = self.store.finish_session(dataset_id, session_id, self.clock(), unlock_after)
+        if state != "active" and self.settings.variants.session_gone_on_finish:
+            raise self._gone(gone_message(dataset_id, session_id, state, unlock_after))
         return Response(b"", status=200)
+
+    def _gone(self, message: str) -> Exception:
+        """Refuse a finished or expired upload session as the variants say."""
+        variants = self.settings.variants
+        status, detail = variants.session_gone_status, variants.session_gone_detail
+        if detail == "":
+            return Answer(empty_response(status))
+        if status == 400:
+            return invalid("datasetUploadId", detail or message)
+        return Problem(status, detail or message)
 
     def upload_chunk(self, request: Request, body: IO[bytes]) -> Response:
         """Validate a chunk completely, then store all of it or nothing."""
@@ -125,17 +146,20 @@ class OsaiApi:
                       if image.classify_category_id is not None]
         # Checked before writing files so a stale session costs no disk work; checked
         # again inside the commit because the session may expire in between.
-        self.store.check_chunk(chunk.dataset_id, chunk.session_id, categories, self.clock(),
-                               self.settings.unlock_after)
-        paths = self.store.write_files(chunk.dataset_id, chunk.images)
         try:
-            ids = self.store.commit_chunk(chunk.dataset_id, chunk.session_id, chunk.images,
-                                          self.clock(), self.settings.unlock_after,
-                                          self.settings.variants.category_name,
-                                          self.settings.variants.duplicate_images == "refuse")
-        except BaseException:
-            remove_files(paths)
-            raise
+            self.store.check_chunk(chunk.dataset_id, chunk.session_id, categories, self.clock(),
+                                   self.settings.unlock_after)
+            paths = self.store.write_files(chunk.dataset_id, chunk.images)
+            try:
+                ids = self.store.commit_chunk(
+                    chunk.dataset_id, chunk.session_id, chunk.images, self.clock(),
+                    self.settings.unlock_after, self.settings.variants.category_name,
+                    self.settings.variants.duplicate_images == "refuse")
+            except BaseException:
+                remove_files(paths)
+                raise
+        except SessionGone as gone:
+            raise self._gone(gone.message) from None
         chunk.skipped.sort(key=lambda entry: int(entry["index"]))
         return answers.upload_chunk(
             self.settings.variants, self.ids.show("dataset", chunk.dataset_id),

@@ -77,6 +77,13 @@ _OPTIONS = [
                  default="store", show_default=True,
                  help="An image name the dataset has: store it again, or refuse the chunk "
                       "(400)."),
+    click.option("--session-gone-status", type=_statuses(variants.SESSION_GONE_STATUSES),
+                 default="400", show_default=True, callback=_status,
+                 help="Status of a chunk for a finished or expired upload session."),
+    click.option("--session-gone-detail", default=None, metavar="TEXT",
+                 help="Wording of that answer; an empty string sends no body."),
+    click.option("--session-gone-on-finish", is_flag=True,
+                 help="Answer FinishUploading of such a session the same way, not 200."),
 ]
 
 

@@ -50,6 +50,22 @@ class DuplicateCategory(Problem):
         self.existing = existing
 
 
+class SessionGone(Problem):
+    """Refuse a chunk for an upload session that is finished or expired."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, errors={"datasetUploadId": [message]})
+        self.message = message
+
+
+def gone_message(dataset_id: int, session_id: int, state: str, unlock_after: float) -> str:
+    """Say why an upload session takes no more chunks, and what to do."""
+    why = ("it was finished" if state == "finished" else
+           f"it expired after {unlock_after:g} s without an accepted chunk")
+    return (f"Upload session {session_id} of dataset {dataset_id} is not active: {why}. "
+            "Call StartUploading to start a new upload session.")
+
+
 @dataclass
 class StagedImage:
     """An image of a validated chunk, its file already written, waiting for the commit."""
@@ -259,11 +275,7 @@ class Store:
             self._expire_rows(db, [row], unlock_after)
             row = self._session_row(db, dataset_id, session_id)
         if row["state"] != "active":
-            why = ("it was finished" if row["state"] == "finished" else
-                   f"it expired after {unlock_after:g} s without an accepted chunk")
-            raise invalid("datasetUploadId", f"Upload session {session_id} of dataset "
-                          f"{dataset_id} is not active: {why}. Call StartUploading to start "
-                          "a new upload session.")
+            raise SessionGone(gone_message(dataset_id, session_id, row["state"], unlock_after))
         known = {r["id"] for r in db.execute(
             "SELECT id FROM categories WHERE dataset_id = ?", (dataset_id,))}
         errors = {f"imagesMetadata[{index}].classifyCategoryId":

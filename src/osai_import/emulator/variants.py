@@ -18,6 +18,7 @@ TOKEN_STATUSES = (401, 403)
 DUPLICATE_CATEGORY = ("400", "409", "existing")
 CATEGORY_NAMES = ("as-sent", "underscores", "lower")
 DUPLICATE_IMAGES = ("store", "refuse")
+SESSION_GONE_STATUSES = (400, 404, 410)
 
 
 @dataclass
@@ -61,6 +62,13 @@ class Variants:
     # An image name the dataset has: stored again (and counted), or the chunk refused (400).
     duplicate_images: str = "store"
 
+    # --- an upload session that is gone (finished, or expired and so unlocked) ----------
+    session_gone_status: int = 400
+    # The wording (None: the emulator's own, naming the cause; "": no body at all).
+    session_gone_detail: str | None = None
+    # Also refuse FinishUploading of such a session, instead of answering 200.
+    session_gone_on_finish: bool = False
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -87,7 +95,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "chunk_answer": CHUNK_ANSWERS, "chunk_status": CHUNK_STATUSES,
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
-    "duplicate_images": DUPLICATE_IMAGES,
+    "duplicate_images": DUPLICATE_IMAGES, "session_gone_status": SESSION_GONE_STATUSES,
 }
 
 
