@@ -14,6 +14,7 @@ from osai_import.emulator import answers
 from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.form import read_form
 from osai_import.emulator.ids import GuidMap, Ids
+from osai_import.emulator.limits import check_image_count
 from osai_import.emulator.problems import Answer, Problem, empty_response, invalid, json_response
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import (
@@ -135,6 +136,7 @@ class OsaiApi:
         form = read_form(body, request.headers.get("Content-Type", ""),
                          max_values=self.settings.max_form_values,
                          max_value_bytes=self.settings.max_value_bytes)
+        check_image_count(self.settings.variants, form)
         chunk = validate_chunk(form, skip_unsupported=skip, read_id=self.ids.read)
         skip_names = self.settings.variants.chunk_skip
         if skip_names:

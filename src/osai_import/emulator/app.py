@@ -25,8 +25,10 @@ from osai_import.emulator.api import OsaiApi
 from osai_import.emulator.auth import TokenError, TokenIssuer
 from osai_import.emulator.delivery import drop_connection, trickle
 from osai_import.emulator.faults import Fault, FaultPlan
+from osai_import.emulator.limits import too_many_bytes
 from osai_import.emulator.problems import (
     Answer,
+    Drop,
     Problem,
     empty_response,
     json_response,
@@ -173,6 +175,10 @@ class EmulatorApp:
             response = problem.response()
         except Answer as answer:
             response = answer.response
+        except Drop:
+            drop_connection(environ)
+            self.stats.answer(endpoint, "dropped")
+            return Response(b"")
         # Only an answer whose work was done can be lost; a refused request keeps a
         # one-shot armed for the next one.
         done = 200 <= response.status_code < 300
@@ -209,7 +215,13 @@ class EmulatorApp:
         length = request.content_length
         if length is not None and length > limit:
             raise _too_large(length, limit)
-        body: IO[bytes] = get_input_stream(environ, max_content_length=limit)
+        variants = self.settings.variants
+        # A cap on a chunk's bytes (a variant) is refused its own way, when it is the lower.
+        cap = variants.chunk_max_bytes if endpoint == "UploadChunk" else 0
+        capped = 0 < cap < limit
+        if capped and length is not None and length > cap:
+            raise too_many_bytes(variants, length)
+        body: IO[bytes] = get_input_stream(environ, max_content_length=cap if capped else limit)
         handlers: dict[str, Callable[..., Response]] = {
             "SignIn": self.api.sign_in, "Users": self.api.users,
             "Datasets": self.api.create_dataset, "Categories": self.api.create_category,
@@ -220,7 +232,7 @@ class EmulatorApp:
         try:
             return handler(request, body, **args)
         except RequestEntityTooLarge:
-            raise _too_large(None, limit) from None
+            raise (too_many_bytes(variants, None) if capped else _too_large(None, limit)) from None
         except ClientDisconnected:
             raise Problem(400, "The request body ended before its Content-Length.") from None
         except HTTPException as error:

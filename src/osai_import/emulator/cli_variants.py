@@ -84,6 +84,16 @@ _OPTIONS = [
                  help="Wording of that answer; an empty string sends no body."),
     click.option("--session-gone-on-finish", is_flag=True,
                  help="Answer FinishUploading of such a session the same way, not 200."),
+    click.option("--chunk-max-images", default=0, show_default=True, type=click.IntRange(min=0),
+                 help="Most images one UploadChunk may hold (0: no cap)."),
+    click.option("--chunk-max-bytes", default=0, show_default=True, type=click.IntRange(min=0),
+                 help="Most bytes one UploadChunk body may hold (0: no cap)."),
+    click.option("--chunk-refusal", type=click.Choice(variants.CHUNK_REFUSALS), default="413",
+                 show_default=True,
+                 help="How a chunk over a cap is refused: a 413 problem, a 413 HTML page, a "
+                      "closed connection, or a 400."),
+    click.option("--chunk-refusal-detail", default=None, metavar="TEXT",
+                 help="Wording of that refusal; an empty string sends no body."),
 ]
 
 

@@ -79,6 +79,10 @@ class Answer(Exception):
         super().__init__(response.status)
 
 
+class Drop(Exception):
+    """Stop handling a request and close its connection without an answer."""
+
+
 def empty_response(status: int, headers: dict[str, str] | None = None) -> Response:
     """Render an answer with a status and no body at all (not even a Content-Type)."""
     response = Response(b"", status=status)

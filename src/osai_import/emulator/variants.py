@@ -19,6 +19,7 @@ DUPLICATE_CATEGORY = ("400", "409", "existing")
 CATEGORY_NAMES = ("as-sent", "underscores", "lower")
 DUPLICATE_IMAGES = ("store", "refuse")
 SESSION_GONE_STATUSES = (400, 404, 410)
+CHUNK_REFUSALS = ("413", "413-html", "close", "400")
 
 
 @dataclass
@@ -69,12 +70,23 @@ class Variants:
     # Also refuse FinishUploading of such a session, instead of answering 200.
     session_gone_on_finish: bool = False
 
+    # --- caps on a chunk (0: none), and how a chunk over one is refused -----------------
+    chunk_max_images: int = 0
+    chunk_max_bytes: int = 0
+    # A 413 problem, a 413 HTML page, a closed connection, or a 400.
+    chunk_refusal: str = "413"
+    # The wording (None: the emulator's own, naming the cap; "": no body at all).
+    chunk_refusal_detail: str | None = None
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
         for name in ("sign_in_field", "start_field"):
             if not getattr(self, name):
                 raise ValueError(f"variants.{name} must name a JSON field")
+        for name in ("chunk_max_images", "chunk_max_bytes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"variants.{name} must be 0 (no cap) or more")
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
@@ -96,6 +108,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
     "duplicate_images": DUPLICATE_IMAGES, "session_gone_status": SESSION_GONE_STATUSES,
+    "chunk_refusal": CHUNK_REFUSALS,
 }
 
 
