@@ -52,3 +52,32 @@ def test_serve_duplicate_images_flag(tmp_path: Path) -> None:
             "imagesMetadata[0][name]": "a.jpg"}, files=[
                 ("imagesFiles", ("a.jpg", Img("a.jpg").data))]).status_code for _ in range(2)]
         assert statuses == [200, 400]
+
+
+def test_a_poison_image_is_answered_500_every_time(api: Api, server: LocalServer,
+                                                   upload: tuple[int, int, int]) -> None:
+    dataset_id, _, session_id = upload
+    server.settings.variants.poison_images = frozenset({"bad.jpg"})
+    for _ in range(3):
+        answer = api.chunk(dataset_id, session_id, [Img("a.jpg"), Img("bad.jpg")])
+        assert answer.status_code == 500
+        assert answer.json()["detail"] == "An error occurred while processing image 'bad.jpg'."
+    assert api.inspect(dataset_id)["images"] == []
+    # The other images go through on their own; the poison never does.
+    assert api.chunk(dataset_id, session_id, [Img("a.jpg")]).status_code == 200
+    assert api.chunk(dataset_id, session_id, [Img("bad.jpg")]).status_code == 500
+    assert [i["name"] for i in api.inspect(dataset_id)["images"]] == ["a.jpg"]
+    assert api.stats()["requests"]["UploadChunk"] == {"200": 1, "500": 4}
+
+
+def test_serve_poison_flag(tmp_path: Path) -> None:
+    with serving(tmp_path, "--poison-image", "x.jpg", "--poison-image", "y.jpg") as (url, token):
+        bearer = requests.post(f"{url}/Users/SignIn", json=token, timeout=5).text
+        headers = {"Authorization": f"Bearer {bearer}"}
+        requests.post(f"{url}/Datasets", json={"name": "d"}, headers=headers, timeout=5)
+        requests.post(f"{url}/Datasets/1/StartUploading", headers=headers, timeout=5)
+        statuses = [requests.post(f"{url}/Images/UploadChunk", headers=headers, timeout=5, data={
+            "datasetId": "1", "datasetUploadId": "1", "imagesMetadata[0][name]": name}, files=[
+                ("imagesFiles", (name, Img(name).data))]).status_code
+            for name in ("x.jpg", "y.jpg", "z.jpg")]
+        assert statuses == [500, 500, 200]

@@ -137,6 +137,11 @@ class OsaiApi:
                          max_values=self.settings.max_form_values,
                          max_value_bytes=self.settings.max_value_bytes)
         check_image_count(self.settings.variants, form)
+        poison = self.settings.variants.poison_images
+        poisoned = [part.filename for part in form.files if part.filename in poison]
+        if poisoned:
+            # As a service that crashes on one image would: a 500, every time, nothing kept.
+            raise Problem(500, f"An error occurred while processing image {poisoned[0]!r}.")
         chunk = validate_chunk(form, skip_unsupported=skip, read_id=self.ids.read)
         skip_names = self.settings.variants.chunk_skip
         if skip_names:

@@ -77,6 +77,9 @@ _OPTIONS = [
                  default="store", show_default=True,
                  help="An image name the dataset has: store it again, or refuse the chunk "
                       "(400)."),
+    click.option("--poison-image", "poison_images", multiple=True, callback=_names,
+                 metavar="NAME",
+                 help="Answer 500 to every chunk holding an image of this name; repeatable."),
     click.option("--session-gone-status", type=_statuses(variants.SESSION_GONE_STATUSES),
                  default="400", show_default=True, callback=_status,
                  help="Status of a chunk for a finished or expired upload session."),

@@ -62,6 +62,8 @@ class Variants:
     # --- images -------------------------------------------------------------------------
     # An image name the dataset has: stored again (and counted), or the chunk refused (400).
     duplicate_images: str = "store"
+    # A chunk holding an image of one of these names is answered 500, every time.
+    poison_images: frozenset[str] = frozenset()
 
     # --- an upload session that is gone (finished, or expired and so unlocked) ----------
     session_gone_status: int = 400
@@ -81,6 +83,7 @@ class Variants:
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
+        self.poison_images = frozenset(self.poison_images)
         for name in ("sign_in_field", "start_field"):
             if not getattr(self, name):
                 raise ValueError(f"variants.{name} must name a JSON field")
