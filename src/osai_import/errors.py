@@ -19,7 +19,8 @@ about it. The CLI prints one line per error (``--debug`` adds the traceback)::
     │       ├── UnexpectedResponseError an answer the client cannot use
     │       ├── TooLargeError           413: the chunk must be split
     │       ├── TransientError          retryable failures outlasted the retry policy
-    │       │   └── UnreachableError    no try got any HTTP answer
+    │       │   ├── UnreachableError    no try got any HTTP answer
+    │       │   └── ForeignAnswerError  a proxy's or captive portal's page, not the API, answered
     │       └── RejectedError           400: refused, not to be retried unchanged
     │           └── DuplicateCategoryError  the category name exists in the dataset
     └── AbortedError                    a run stopped before it finished
@@ -120,11 +121,17 @@ class AbortedError(OsaiImportError):
 
 
 class ApiError(ServerError):
-    """Base of the client's errors: names the endpoint (``"POST /Datasets"``) and status."""
+    """Base of the client's errors: names the endpoint (``"POST /Datasets"``) and status.
+
+    ``after_lost_answer`` is True when an earlier try of the same call may have been
+    carried out by the server although its answer was lost, so a refusal may be about
+    that earlier success (a 404 for a session an earlier try finished, say).
+    """
 
     def __init__(self, message: str, *, endpoint: str, status: int | None = None,
-                 attempts: int = 1) -> None:
+                 attempts: int = 1, after_lost_answer: bool = False) -> None:
         self.endpoint, self.status, self.attempts = endpoint, status, attempts
+        self.after_lost_answer = after_lost_answer
         super().__init__(message)
 
 
@@ -157,8 +164,34 @@ class UnreachableError(TransientError):
     """No try got any HTTP answer: connection refused, unknown name, timeouts, drops."""
 
 
+class ForeignAnswerError(TransientError):
+    """Something other than OSAI's API kept answering: a proxy's or captive portal's page.
+
+    The last such answer was a 2xx that is no acknowledgement (an HTML page, a body
+    labelled JSON that is not JSON); ``content_type`` and ``title`` (the page's, when it
+    has one) are that answer's, redacted and short.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None, attempts: int,
+                 maybe_committed: bool, content_type: str | None = None,
+                 title: str | None = None) -> None:
+        self.content_type, self.title = content_type, title
+        super().__init__(message, endpoint=endpoint, status=status, attempts=attempts,
+                         maybe_committed=maybe_committed)
+
+
 class CancelledError(AbortedError):
-    """``OsaiClient.cancel()`` was called before or while a request waited to be retried."""
+    """``OsaiClient.cancel()`` ended a call: before it was sent, in flight, or between tries.
+
+    ``maybe_committed`` is True when the server may have carried the call out anyway: the
+    request was sent whole before the cancel cut its answer short, or an earlier try's
+    answer was lost. ``endpoint`` names the call, when the client raised it.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None,
+                 maybe_committed: bool = False) -> None:
+        self.endpoint, self.maybe_committed = endpoint, maybe_committed
+        super().__init__(message)
 
 
 _INDEX = re.compile(r"images(?:Metadata|Files)\[(\d+)\]", re.IGNORECASE)
@@ -186,8 +219,8 @@ class RejectedError(ApiError):
                  errors: dict[str, list[str]] | None = None, body: str = "",
                  after_lost_answer: bool = False) -> None:
         self.title, self.detail, self.errors, self.body = title, detail, errors or {}, body
-        self.after_lost_answer = after_lost_answer
-        super().__init__(message, endpoint=endpoint, status=status, attempts=attempts)
+        super().__init__(message, endpoint=endpoint, status=status, attempts=attempts,
+                         after_lost_answer=after_lost_answer)
 
     def _texts(self) -> list[str]:
         texts = [f"{field}: {m}" for field, messages in self.errors.items() for m in messages]
@@ -213,6 +246,17 @@ class RejectedError(ApiError):
         return any(_SESSION_GONE.search(text) for text in self._texts())
 
     @property
+    def name_refused(self) -> bool:
+        """Tell whether the problem details blame the ``name`` field and no other (structure).
+
+        Keys are compared as ASP.NET writes them in any casing and nesting
+        (``name``, ``Name``, ``$.name``, ``request.Name``); the messages are not read.
+        """
+        fields = {re.split(r"[.\]\[]", key.lower().strip("$.[]"))[-1] or key.lower()
+                  for key in self.errors}
+        return fields == {"name"}
+
+    @property
     def name_exists(self) -> bool:
         """Tell whether the server says the name (of a category) exists already."""
         return any(_NAME_EXISTS.search(text) for text in self._texts())
@@ -229,7 +273,7 @@ class RejectedError(ApiError):
 
 
 class DuplicateCategoryError(RejectedError):
-    """A category of that name exists already in the dataset.
+    """A category of that name exists already in the dataset (the refusal was a 400 or 409).
 
     The API has no call that lists categories, so the client cannot learn its id. When
     ``after_lost_answer`` is True the category is most likely the one an earlier try of
