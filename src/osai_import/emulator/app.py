@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
@@ -37,6 +36,7 @@ from osai_import.emulator.problems import (
     reformat,
 )
 from osai_import.emulator.settings import EmulatorSettings
+from osai_import.emulator.stats import Stats
 from osai_import.emulator.store import Store
 
 # Paths are matched lower-cased: ASP.NET routing ignores case.
@@ -59,38 +59,6 @@ _ANONYMOUS = {"SignIn"}
 _log = logging.getLogger("osai_import.emulator")
 # Faults answered instead of the API: the request does nothing.
 _BEFORE = (Fault.FAIL, Fault.THROTTLE, Fault.HTML)
-
-
-class Stats:
-    """Count answers by endpoint and status, and injected faults by kind."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._faults: Counter[str] = Counter()
-        self._faults_by_endpoint: defaultdict[str, Counter[str]] = defaultdict(Counter)
-
-    def answer(self, endpoint: str, status: int | str) -> None:
-        """Count one answer (``status`` is "dropped" for a closed connection)."""
-        with self._lock:
-            self._answers[endpoint][str(status)] += 1
-
-    def fault(self, endpoint: str, fault: Fault) -> None:
-        """Count one injected fault."""
-        with self._lock:
-            self._faults[fault.value] += 1
-            self._faults_by_endpoint[endpoint][fault.value] += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """Return the counters as JSON-ready data."""
-        with self._lock:
-            answers = {name: dict(sorted(counts.items())) for name, counts in
-                       sorted(self._answers.items())}
-            return {"requests": answers,
-                    "total": sum(sum(c.values()) for c in self._answers.values()),
-                    "faults": dict(sorted(self._faults.items())),
-                    "faultsByEndpoint": {name: dict(sorted(counts.items())) for name, counts
-                                         in sorted(self._faults_by_endpoint.items())}}
 
 
 class EmulatorApp:

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import socket
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from typing import Self
 
 from osai_import.emulator.app import EmulatorApp
 from osai_import.emulator.auth import TokenIssuer
+from osai_import.emulator.connection import EmulatorServer
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import Store
 
 __all__ = ["EmulatorSettings", "LocalServer"]
 
-_log = logging.getLogger("osai_import.emulator")
 # How long stop() lets running requests finish before it closes the database.
 _DRAIN_SECONDS = 10.0
-
-
-class _Handler(WSGIRequestHandler):
-    """Log requests to the ``osai_import.emulator`` logger instead of stderr."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Log one answered request at INFO."""
-        _log.info('%s "%s" %s', self.address_string(), self.requestline, code)
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        """Send werkzeug's own messages (errors) to our logger."""
-        level = logging.ERROR if type == "error" else logging.INFO
-        _log.log(level, message, *args)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -65,7 +49,7 @@ class LocalServer:
         self.host = host
         self.token = settings.token or secrets.token_urlsafe(24)
         self._requested_port = port
-        self._server: BaseWSGIServer | None = None
+        self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
         self._app: EmulatorApp | None = None
@@ -108,9 +92,8 @@ class LocalServer:
             # werkzeug answers a failed bind with sys.exit(1), which must not happen inside a
             # library: bind here, so the caller gets the OSError, and hand over the socket.
             with _listen(self.host, self._requested_port) as sock:
-                self._server = make_server(self.host, sock.getsockname()[1], self._app,
-                                           threaded=True, request_handler=_Handler,
-                                           fd=sock.fileno())
+                self._server = EmulatorServer(self.host, sock.getsockname()[1], self._app,
+                                              self.settings, self._app.stats, fd=sock.fileno())
             self._bound_port = int(self._server.server_address[1])
         except BaseException:
             self._store.close()
@@ -142,6 +125,8 @@ class LocalServer:
         server.server_close()
         if self._app is not None:
             self._app.close(_DRAIN_SECONDS)
+        # Kept-alive connections wait for a next request that must not come any more.
+        server.close_connections()
         if self._store is not None:
             self._store.close()
         self._store = self._app = None

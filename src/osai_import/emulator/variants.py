@@ -20,6 +20,7 @@ CATEGORY_NAMES = ("as-sent", "underscores", "lower")
 DUPLICATE_IMAGES = ("store", "refuse")
 SESSION_GONE_STATUSES = (400, 404, 410)
 CHUNK_REFUSALS = ("413", "413-html", "close", "400")
+CONNECTIONS = ("close", "keep-alive", "http/1.0")
 
 
 @dataclass
@@ -80,6 +81,9 @@ class Variants:
     # The wording (None: the emulator's own, naming the cap; "": no body at all).
     chunk_refusal_detail: str | None = None
 
+    # --- connections: "Connection: close" on every answer, HTTP/1.1 keep-alive, HTTP/1.0 -
+    connection: str = "close"
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -111,7 +115,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
     "duplicate_images": DUPLICATE_IMAGES, "session_gone_status": SESSION_GONE_STATUSES,
-    "chunk_refusal": CHUNK_REFUSALS,
+    "chunk_refusal": CHUNK_REFUSALS, "connection": CONNECTIONS,
 }
 
 

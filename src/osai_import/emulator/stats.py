@@ -1,0 +1,48 @@
+"""Count what the server did, for ``GET /_emulator/stats``."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+from osai_import.emulator.faults import Fault
+
+
+class Stats:
+    """Count answers by endpoint and status, injected faults by kind, and connections."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._faults: Counter[str] = Counter()
+        self._faults_by_endpoint: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._connections = 0
+
+    def answer(self, endpoint: str, status: int | str) -> None:
+        """Count one answer (``status`` is "dropped" for a closed connection)."""
+        with self._lock:
+            self._answers[endpoint][str(status)] += 1
+
+    def fault(self, endpoint: str, fault: Fault) -> None:
+        """Count one injected fault."""
+        with self._lock:
+            self._faults[fault.value] += 1
+            self._faults_by_endpoint[endpoint][fault.value] += 1
+
+    def connection(self) -> None:
+        """Count one connection accepted."""
+        with self._lock:
+            self._connections += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the counters as JSON-ready data."""
+        with self._lock:
+            answers = {name: dict(sorted(counts.items())) for name, counts in
+                       sorted(self._answers.items())}
+            return {"requests": answers,
+                    "total": sum(sum(c.values()) for c in self._answers.values()),
+                    "faults": dict(sorted(self._faults.items())),
+                    "faultsByEndpoint": {name: dict(sorted(counts.items())) for name, counts
+                                         in sorted(self._faults_by_endpoint.items())},
+                    "connections": self._connections}
