@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from osai_import.errors import (
@@ -26,26 +27,78 @@ URL_HINT = "check that server.url is the API root, e.g. https://app-eu.onestepai
 
 _JWT = re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+GRAM = 8  # a piece of a secret this long or longer never shows
+# How much text past an excerpt's end redaction looks at, so that a secret (or a JWT)
+# that starts inside the excerpt is found whole before the excerpt is cut.
+_LOOKAHEAD = 1024
 
 
 class Redactor:
-    """Remove every secret it was given, and anything shaped like a bearer token, from text."""
+    """Remove every secret it was given, and anything shaped like a bearer token, from text.
+
+    Not only whole secrets: every run of ``GRAM`` or more characters that also occurs in
+    a secret goes, so a server that echoes half a token (or a token cut by an excerpt)
+    shows neither half. The secrets' ``GRAM``-grams sit in one set, so a text costs one
+    set lookup per character, whatever the number and length of the secrets.
+    """
 
     def __init__(self, *secrets: str) -> None:
-        self._secrets: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+        # (secrets too short for grams, every GRAM-gram of the others): swapped whole, so
+        # a thread redacting while another adds a secret sees one state or the other.
+        self._state: tuple[tuple[str, ...], frozenset[str]] = ((), frozenset())
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
         """Remember one more secret; safe to call from several threads."""
         # Very short "secrets" would blank out ordinary words and protect nothing.
-        if len(secret) >= 4:
-            self._secrets = self._secrets | {secret}
+        if len(secret) < 4:
+            return
+        with self._lock:
+            short, grams = self._state
+            if len(secret) < GRAM:
+                self._state = (*short, secret), grams
+            else:
+                found = {secret[i:i + GRAM] for i in range(len(secret) - GRAM + 1)}
+                self._state = short, grams | found
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        # Token shapes first: a secret's piece cut out of a JWT would hide its shape.
+        text = _BEARER.sub(r"\1[redacted]", _JWT.sub("[redacted]", text))
+        short, grams = self._state
+        if grams and len(text) >= GRAM:
+            text = _cut_out(text, grams)
+        for secret in sorted(short, key=len, reverse=True):
             text = text.replace(secret, "[redacted]")
-        return _BEARER.sub(r"\1[redacted]", _JWT.sub("[redacted]", text))
+        return text
+
+    def excerpt(self, text: str, limit: int) -> str:
+        """Return at most ``limit`` characters of ``text``, redacted before it is cut."""
+        return self(text[:limit + _LOOKAHEAD])[:limit]
+
+
+def _cut_out(text: str, grams: frozenset[str]) -> str:
+    """Replace every run of text made of secrets' grams with ``[redacted]``."""
+    spans: list[tuple[int, int]] = []
+    start = end = -1
+    for i in range(len(text) - GRAM + 1):
+        if text[i:i + GRAM] in grams:
+            if i > end:  # not touching the run so far: a new run
+                if end >= 0:
+                    spans.append((start, end))
+                start = i
+            end = i + GRAM
+    if end < 0:
+        return text
+    spans.append((start, end))
+    pieces: list[str] = []
+    done = 0
+    for start, end in spans:
+        pieces += (text[done:start], "[redacted]")
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _lookup(body: Any, name: str) -> Any:
@@ -59,7 +112,7 @@ def _lookup(body: Any, name: str) -> Any:
 def parse_problem(text: str, redact: Redactor
                   ) -> tuple[str | None, str | None, dict[str, list[str]], str]:
     """Return (title, detail, errors, first 500 characters) of an error body, redacted."""
-    raw = redact(text[:500])
+    raw = redact.excerpt(text, 500)
     try:
         body = json.loads(text)
     except ValueError:
@@ -75,22 +128,26 @@ def parse_problem(text: str, redact: Redactor
             values = value if isinstance(value, list) else [value]
             errors[redact(str(key))] = [redact(str(v)) for v in values]
     title, detail = _lookup(body, "title"), _lookup(body, "detail")
-    return (None if title is None else redact(str(title)),
-            None if detail is None else redact(str(detail)), errors, raw)
+    return (None if title is None else redact.excerpt(str(title), 500),
+            None if detail is None else redact.excerpt(str(detail), 500), errors, raw)
 
 
 def refusal(status: int, text: str, *, endpoint: str, redact: Redactor, signing_in: bool,
             attempts: int, after_lost_answer: bool, location: str | None = None,
             reason: str = "") -> ApiError:
-    """Return the error for a final (not retried) answer with status ``status``."""
+    """Return the error for a final (not retried) answer with status ``status``.
+
+    ``after_lost_answer`` (an earlier try may have been carried out) goes on every error.
+    """
     title, detail, errors, raw = parse_problem(text, redact)
     fields = [f"{f}: {' '.join(m)}" for f, m in list(errors.items())[:10]]
     more = [f"... and {len(errors) - 10} more"] if len(errors) > 10 else []
     # ASP.NET repeats the first field's message as the detail; say it once.
     heads = [t for t in (title, detail) if t and not any(t in f or f in t for f in fields)]
     summary = "; ".join(heads + fields + more)
-    summary = summary or raw[:300] or reason or "no details"
-    common: dict[str, Any] = {"endpoint": endpoint, "status": status, "attempts": attempts}
+    summary = summary or raw[:300] or redact.excerpt(reason, 100) or "no details"
+    common: dict[str, Any] = {"endpoint": endpoint, "status": status, "attempts": attempts,
+                              "after_lost_answer": after_lost_answer}
     if signing_in and status in (400, 401, 403):
         return AuthError(f"the server refused the access token (HTTP {status}: {summary}); "
                          f"{TOKEN_HINT}", **common)
@@ -105,11 +162,11 @@ def refusal(status: int, text: str, *, endpoint: str, redact: Redactor, signing_
                              f" {summary}; send fewer or smaller images per chunk", **common)
     if status == 400:
         return RejectedError(f"{endpoint} was refused (HTTP 400): {summary}", **common,
-                             title=title, detail=detail, errors=errors, body=raw,
-                             after_lost_answer=after_lost_answer)
+                             title=title, detail=detail, errors=errors, body=raw)
     if 300 <= status < 400:
         return UnexpectedResponseError(f"{endpoint}: the server redirects to "
-                                       f"{redact(location or '?')} (HTTP {status}); {URL_HINT}",
+                                       f"{redact.excerpt(location or '?', 300)} (HTTP {status}); "
+                                       f"{URL_HINT}",
                                        **common)
     hint = f"; {URL_HINT}, and that the ids exist" if status in (404, 405) else ""
     return UnexpectedResponseError(f"{endpoint}: unexpected HTTP {status}: {summary}{hint}",
