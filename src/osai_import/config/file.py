@@ -23,33 +23,57 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 
 
-def substitute_env(value: Any, where: str = "") -> Any:
+def substitute_env(value: Any, where: str = "", *, token_env: str | None = None) -> Any:
     """Replace ``${VAR}`` in every string of a YAML tree from the environment.
 
     ``${VAR:-text}`` uses ``text`` when VAR is unset or empty; ``$${`` stays a literal
     ``${``. Keys are left alone. Every variable that is missing is named in one
-    ConfigError, with the path of the value that refers to it.
+    ConfigError, with the path of the value that refers to it. ``token_env`` names the
+    variable that holds the access token: a reference to it is refused wherever it is
+    (one line per value), so the token can never be printed or stored through a field
+    such as ``dataset.name``; the tool reads that variable itself.
     """
     lines: list[str] = []
-    result = _substitute(value, where, lines)
+    result = _substitute(value, where, lines, token_env)
     if lines:
         raise ConfigError(lines[0], lines=lines)
     return result
 
 
-def _substitute(value: Any, where: str, lines: list[str]) -> Any:
+def token_reference(here: str, token_env: str) -> str:
+    """Return the line that refuses a reference to the token's variable at ``here``."""
+    if here == "server.token_env":
+        # A reference is never a name, and this one would make the token the value.
+        return (f"{here}: this is not an environment variable name but a reference to one "
+                f"(${{{token_env}}}); write the name itself, e.g. `token_env: OSAI_TOKEN`: the "
+                f"token belongs in the environment only, and osai-import reads it there itself")
+    return (f"{here}: ${{{token_env}}} is the access token's variable (server.token_env); the "
+            f"token belongs in the environment only and osai-import reads it there itself, so "
+            f"no config value may hold it: remove this reference")
+
+
+def _substitute(value: Any, where: str, lines: list[str], token_env: str | None) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, _join(where, str(k)), lines) for k, v in value.items()}
+        return {k: _substitute(v, _join(where, str(k)), lines, token_env)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, _join(where, str(i)), lines) for i, v in enumerate(value)]
+        return [_substitute(v, _join(where, str(i)), lines, token_env)
+                for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
     here = where or "<top level>"
+    refused = False
 
     def repl(match: re.Match[str]) -> str:
+        nonlocal refused
         if match.group(1) is None:
             return "${"  # the `$${` escape
         name, sep, default = match.group(1).partition(":-")
+        if name == token_env:
+            if not refused:
+                lines.append(token_reference(here, name))
+                refused = True
+            return ""
         if not ENV_NAME.fullmatch(name):
             lines.append(
                 f"{here}: ${{{match.group(1)}}} is not a valid variable reference; write "

@@ -1,10 +1,11 @@
 """Turn a config file into a ``ResolvedConfig``: loaded, validated, its plugins' options too.
 
 Everything happens before any network call: ``load_config`` reads the YAML
-(``safe_load``, duplicate keys refused), replaces ``${VAR}`` from the environment and
-validates the general shape; ``resolve`` validates the ``source:`` and ``annotations:``
-sections against the options of the reader and encoder the plugins registered;
-``prepare`` does both and reports every problem of a config at once.
+(``safe_load``, duplicate keys refused), replaces ``${VAR}`` from the environment (never
+the token's own variable) and validates the general shape; ``resolve`` validates the
+``source:`` and ``annotations:`` sections against the options of the reader and encoder
+the plugins registered; ``prepare`` does both and reports every problem of a config at
+once.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from osai_import.config.file import read_yaml, substitute_env
+from osai_import.config.file import ENV_NAME, read_yaml, substitute_env
 from osai_import.config.messages import format_validation_error
-from osai_import.config.models import AnnotationsConfig, PluginSection, RunConfig
+from osai_import.config.models import AnnotationsConfig, PluginSection, RunConfig, ServerConfig
 from osai_import.errors import ConfigError, RegistryError
 from osai_import.plugin.base import Encoder, PluginOptions, Reader
 from osai_import.plugin.manager import Plugins, build_plugins
@@ -77,10 +78,20 @@ def _order(line: str) -> int:
     return fields.index(top) if top in fields else len(fields)
 
 
+def _token_env(data: dict[str, Any]) -> str:
+    """Return the name of the token's variable as the raw config gives it, or the default."""
+    server = data.get("server")
+    name = server.get("token_env") if isinstance(server, dict) else None
+    if isinstance(name, str) and ENV_NAME.fullmatch(name):
+        return name
+    default: str = ServerConfig.model_fields["token_env"].default
+    return default
+
+
 def _load(path: Path) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
     """Return the loaded config (None when invalid), the raw data, and the problems."""
     data, text = read_yaml(path)
-    data = substitute_env(data)
+    data = substitute_env(data, token_env=_token_env(data))
     base_dir = path.resolve().parent
     try:
         config = RunConfig.model_validate(data, context={"base_dir": base_dir})
