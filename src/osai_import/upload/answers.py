@@ -2,12 +2,17 @@
 
 OSAI documents little of its answers' shapes, so every reader of an answer here accepts
 the shapes seen or plausible (field names in any case, ids as ints or strings) and
-returns None or an empty value for the rest; the caller decides what that means.
+returns None or an empty value for the rest; the caller decides what that means. One
+thing is decided here: whether a 2xx body looks like the API's at all (``read_body``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 Id = int | str
@@ -16,18 +21,24 @@ Id = int | str
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """A dataset as the server answered it."""
+    """A dataset as the server answered it.
+
+    ``after_lost_answer``: an earlier try's answer was lost, so the server may hold
+    another dataset of that name, made by that try.
+    """
 
     id: Id
     name: str
+    after_lost_answer: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
 class CategoryRef:
-    """A category as the server answered it."""
+    """A category as the server answered it (``after_lost_answer`` as for a dataset)."""
 
     id: Id
     name: str
+    after_lost_answer: bool = field(default=False, compare=False)
 
 
 def lookup(body: Any, *names: str) -> Any:
@@ -46,14 +57,87 @@ def is_id(value: Any) -> TypeGuard[Id]:
         isinstance(value, str) and bool(value.strip()))
 
 
-def skipped_names(body: Any) -> tuple[str, ...]:
-    """Return the names an UploadChunk answer says were dropped, when it says so."""
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_STARTS = (b"<!doctype html", b"<html")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_TITLE_SEARCH = 65536  # a page's title is in its head, near the start
+
+
+@dataclass(frozen=True)
+class Body:
+    """A 2xx answer's body as the client reads it.
+
+    ``data`` is the parsed JSON when ``is_json``; ``foreign`` says why the body is no
+    answer of the API (an HTML page, a body labelled JSON that is not JSON), and
+    ``title`` is such a page's ``<title>``, as the server wrote it (not redacted).
+    """
+
+    data: Any = None
+    is_json: bool = False
+    foreign: str | None = None
+    title: str | None = None
+
+
+def media_type(content_type: str | None) -> str:
+    """Return the media type of a Content-Type header, lower-cased, without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def read_body(content_type: str | None, content: bytes) -> Body:
+    """Read a 2xx body: the API answers with nothing, JSON or plain text, never a web page.
+
+    A page (by its Content-Type, or a body that starts with ``<!doctype html`` or
+    ``<html``) comes from something between the client and the API, a proxy or a
+    captive portal; so does a body whose Content-Type says JSON but that does not parse.
+    """
+    media = media_type(content_type)
+    start = content[3:] if content.startswith(b"\xef\xbb\xbf") else content
+    start = start.lstrip()
+    if media in _HTML_TYPES or start[:14].lower().startswith(_HTML_STARTS):
+        found = _TITLE.search(content[:_TITLE_SEARCH])
+        title = None
+        if found:
+            title = " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
+        return Body(foreign="an HTML page", title=title or None)
+    if not start:
+        return Body()
+    try:
+        data = json.loads(content)
+    except ValueError:
+        if media in ("application/json", "text/json") or media.endswith("+json"):
+            return Body(foreign=f"a body labelled {media} that is not JSON")
+        return Body()
+    return Body(data, is_json=True)
+
+
+_SKIPPED_KEYS = ("skipped", "skippedimages", "skippednames", "skippedfiles",
+                 "unsupportedimages", "unsupported")
+
+
+def skipped_names(body: Any, names: Sequence[str] = ()) -> tuple[str, ...]:
+    """Return the names an UploadChunk answer says were dropped, when it says so.
+
+    The answer is an object with a list under a key such as ``skipped`` or
+    ``skippedImages``; each entry a name, or an object with its ``name`` (``fileName``)
+    or its ``index`` in the chunk, which ``names`` (the chunk's names, in order) turns
+    into a name. Entries that say neither are left out.
+    """
     if not isinstance(body, dict):
         return ()
     lowered = {str(key).lower(): value for key, value in body.items()}
-    found = next((lowered[k] for k in ("skipped", "skippedimages", "unsupportedimages")
-                  if k in lowered), None)
+    found = next((lowered[k] for k in _SKIPPED_KEYS if k in lowered), None)
     if not isinstance(found, list):
         return ()
-    return tuple(str(entry.get("name")) if isinstance(entry, dict) else str(entry)
-                 for entry in found)
+    skipped: list[str] = []
+    for entry in found:
+        if isinstance(entry, str):
+            skipped.append(entry)
+        elif isinstance(entry, dict):
+            name = lookup(entry, "name", "fileName", "filename", "imageName")
+            index = lookup(entry, "index")
+            if isinstance(name, str) and name:
+                skipped.append(name)
+            elif isinstance(index, int) and not isinstance(index, bool) \
+                    and 0 <= index < len(names):
+                skipped.append(names[index])
+    return tuple(skipped)
