@@ -4,6 +4,10 @@ Safe to share between threads: one ``requests.Session`` with a pool of ``pool_si
 keep-alive connections, and a bearer token read and renewed under a lock. Neither the
 access token nor a bearer token ever appears in a message, a log line or a repr: text
 from the server is redacted before it is shown, and no exception carries a request.
+
+Every try of a request has a deadline, ``timeout`` seconds for all of it (connect, send,
+the whole answer), kept by a watchdog that shuts the connection down when it passes
+(``deadline.py``); ``cancel()`` uses the same watchdog to end the requests in flight.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError
 
 from osai_import.errors import (
@@ -35,12 +38,22 @@ from osai_import.errors import (
     UnreachableError,
 )
 from osai_import.upload.answers import (
+    Body,
     CategoryRef,
     DatasetRef,
     Id,
     is_id,
     lookup,
+    read_body,
     skipped_names,
+)
+from osai_import.upload.deadline import (
+    CANCELLED,
+    CONNECTING,
+    NOT_SENT,
+    SENT,
+    Watchdog,
+    WatchedAdapter,
 )
 from osai_import.upload.multipart import ChunkItem, ChunkResult, encode_chunk
 from osai_import.upload.refusals import TOKEN_HINT, URL_HINT, Redactor, refusal
@@ -57,6 +70,7 @@ logger = logging.getLogger("osai_import.upload.client")
 _SIGN_IN = "POST /Users/SignIn"
 _MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
 _DEFAULT_RETRY = RetryPolicy()  # frozen: one instance serves every client
+_MAX_CONNECT = 15.0  # a connect that takes longer than this will not succeed
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -94,27 +108,59 @@ class _Request:
     cancellable: bool = True
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """A successful answer: the response, its body read once."""
+
+    response: requests.Response
+    body: Body
+
+
+@dataclass
+class _Failure:
+    """Why the last try failed, for the message once the tries run out."""
+
+    status: int | None = None
+    reason: str = ""
+    timed_out: bool = False
+
+
 class OsaiClient:
     """Talk to one OSAI server with one access token; see the module docstring."""
 
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 60,
                  retry: RetryPolicy = _DEFAULT_RETRY, pool_size: int = 8,
                  user_agent: str = f"osai-import/{__version__}",
-                 on_retry: Callable[[RetryEvent], None] | None = None) -> None:
+                 on_retry: Callable[[RetryEvent], None] | None = None,
+                 grace: float = 8.0, settle: float = 0.5) -> None:
+        """Make a client; ``timeout`` bounds each try of a request, start to end.
+
+        ``grace`` bounds the calls ``cancel()`` does not end (FinishUploading): after a
+        cancel, each of them, all its tries together, ends within ``grace`` seconds of it.
+        ``settle`` (at most 1) is how long a request in flight at the cancel may still
+        end by itself, its answer known, before its connection is shut down.
+        """
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"server url {base_url!r} is not an http(s) URL; {URL_HINT}")
+        if not (timeout > 0 and grace >= 0 and 0 <= settle <= 1):
+            raise ValueError(f"timeout must be positive, grace not negative and settle "
+                             f"within [0, 1], not {timeout!r}, {grace!r} and {settle!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout, self.retry, self.on_retry = timeout, retry, on_retry
+        self.grace, self.settle = grace, settle
         self._access_token = access_token
         self._redact = Redactor(access_token)
         self._bearer: str | None = None
         self._generation = 0
         self._auth_lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._cancelled_at = float("inf")
+        self._watchdog = Watchdog()
         self._rng = random.Random()
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        adapter = WatchedAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
+                                 max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
@@ -133,11 +179,18 @@ class OsaiClient:
         self._session.close()
 
     def cancel(self) -> None:
-        """Make calls, and waits between retries, end with CancelledError from now on.
+        """End every call with CancelledError: those in flight within a second, and later ones.
 
-        ``finish_uploading`` ignores this, so a cancelled run can still unlock its dataset.
+        Safe from another thread or a signal handler. A request in flight that has not
+        ended by itself ``settle`` seconds later has its connection shut down; its
+        CancelledError says whether the server may have carried it out
+        (``maybe_committed``). ``finish_uploading`` goes on, so a cancelled run can still
+        unlock its dataset, but within ``grace`` seconds from now.
         """
-        self._cancelled.set()
+        if not self._cancelled.is_set():
+            self._cancelled_at = time.monotonic()
+            self._cancelled.set()
+        self._watchdog.cancel(self._cancelled_at + self.grace, self.settle)
 
     # --- endpoints -----------------------------------------------------------------------
 
@@ -151,12 +204,12 @@ class OsaiClient:
 
     def current_user(self) -> Any:
         """Return the signed-in user as the server describes it (``GET /Users``)."""
-        return self._json(self._call(_Request("GET", "/Users", "GET /Users")), "GET /Users")
+        return self._json(self._call(_Request("GET", "/Users", "GET /Users"))[0], "GET /Users")
 
     def create_dataset(self, name: str) -> DatasetRef:
         """Create a dataset (``POST /Datasets``); a retry after a lost answer may make two."""
         request = _Request("POST", "/Datasets", "POST /Datasets")
-        body = self._json(self._call(request, json_body={"name": name}), request.endpoint)
+        body = self._json(self._call(request, json_body={"name": name})[0], request.endpoint)
         return DatasetRef(self._id(body, request.endpoint), str(lookup(body, "name") or name))
 
     def create_category(self, dataset_id: Id, name: str) -> CategoryRef:
@@ -167,7 +220,7 @@ class OsaiClient:
         """
         request = _Request("POST", "/Categories", "POST /Categories")
         try:
-            answer = self._call(request, json_body={"datasetId": dataset_id, "name": name})
+            reply, _ = self._call(request, json_body={"datasetId": dataset_id, "name": name})
         except RejectedError as error:
             if not error.name_exists or error.dataset_locked:
                 raise
@@ -180,22 +233,20 @@ class OsaiClient:
                 endpoint=error.endpoint, status=error.status or 400, attempts=error.attempts,
                 title=error.title, detail=error.detail, errors=error.errors, body=error.body,
                 after_lost_answer=error.after_lost_answer) from None
-        body = self._json(answer, request.endpoint)
+        body = self._json(reply, request.endpoint)
         return CategoryRef(self._id(body, request.endpoint), str(lookup(body, "name") or name))
 
     def start_uploading(self, dataset_id: Id) -> Id:
         """Open an upload session, locking the dataset; return its ``datasetUploadId``."""
         request = _Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/StartUploading",
                            "POST /Datasets/{id}/StartUploading")
-        response = self._call(request)[0]
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text.strip().strip('"')
+        reply = self._call(request)[0]
+        body = (reply.body.data if reply.body.is_json
+                else reply.response.text.strip().strip('"'))
         if isinstance(body, dict):
             body = lookup(body, "datasetUploadId", "id")
         if not is_id(body):
-            raise self._bad_body(response, request.endpoint, "no datasetUploadId")
+            raise self._bad_body(reply.response, request.endpoint, "no datasetUploadId")
         return body
 
     def upload_chunk(self, dataset_id: Id, upload_id: Id, items: Sequence[ChunkItem], *,
@@ -211,17 +262,15 @@ class OsaiClient:
         flag = "true" if skip_unsupported else "false"
         request = _Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
                            content_type, {"skipUnsupportedImages": flag})
-        response, progress = self._call(request)
-        try:
-            parsed: Any = response.json()
-        except ValueError:
-            parsed = None
+        reply, progress = self._call(request)
+        parsed = reply.body.data
         return ChunkResult(len(items), len(body), progress.attempts, progress.committed,
-                           skipped_names(parsed), parsed)
+                           skipped_names(parsed, [item.name for item in items]), parsed)
 
     def finish_uploading(self, dataset_id: Id, upload_id: Id) -> None:
         """Close the upload session, unlocking the dataset; runs even after ``cancel()``.
 
+        After a cancel it ends within ``grace`` seconds of it, whatever the server does.
         When an earlier try may have closed the session before its answer was lost, the
         server's "session not active" refusal of the retry counts as success.
         """
@@ -241,7 +290,7 @@ class OsaiClient:
             raise AuthError(f"the access token is empty; {TOKEN_HINT}", endpoint=_SIGN_IN)
         request = _Request("POST", "/Users/SignIn", _SIGN_IN, json.dumps(self._access_token)
                            .encode(), "application/json", cancellable=cancellable)
-        response = self._send(request, None, _Progress())
+        response = self._send(request, None, _Progress()).response
         text = response.text.strip()
         try:
             parsed = json.loads(text)
@@ -253,7 +302,8 @@ class OsaiClient:
         if not token or any(c.isspace() or ord(c) < 32 or ord(c) > 126 for c in token):
             # No excerpt: the body may be a token of a shape the checks above refuse, and
             # a header holding it would make requests echo it in an error.
-            kind = response.headers.get("Content-Type", "no content type")
+            kind = self._redact.excerpt(response.headers.get("Content-Type")
+                                        or "no content type", 60)
             raise UnexpectedResponseError(
                 f"{_SIGN_IN}: the answer holds no usable bearer token ({len(text)} characters"
                 f" of {kind}); {URL_HINT}", endpoint=_SIGN_IN, status=response.status_code)
@@ -274,8 +324,7 @@ class OsaiClient:
             if self._generation == seen_generation:
                 self._sign_in_locked(cancellable=cancellable)
 
-    def _call(self, request: _Request, json_body: Any = None
-              ) -> tuple[requests.Response, _Progress]:
+    def _call(self, request: _Request, json_body: Any = None) -> tuple[_Reply, _Progress]:
         """Make an authenticated call; a 401 signs in again, then the call goes on."""
         if json_body is not None:
             request.body, request.content_type = json.dumps(json_body).encode(), "application/json"
@@ -296,55 +345,61 @@ class OsaiClient:
                                         0.0, False, reauth=True))
                 self._renew(generation, request.cancellable)
 
-    def _send(self, request: _Request, token: str | None, progress: _Progress
-              ) -> requests.Response:
+    def _send(self, request: _Request, token: str | None, progress: _Progress) -> _Reply:
         """Make one call, retrying what is retryable; ``token`` None is the sign-in itself."""
         headers = {"Content-Type": request.content_type} if request.content_type else {}
         url, endpoint = self.base_url + request.path, request.endpoint
         failures = 0
+        failure = _Failure()
         while True:
             if request.cancellable and self._cancelled.is_set():
-                raise CancelledError(f"{endpoint} was not sent: the upload was cancelled")
+                raise CancelledError(f"{endpoint} was not sent: the upload was cancelled",
+                                     endpoint=endpoint, maybe_committed=progress.committed)
+            budget = self._budget(request, progress, failure)
             progress.attempts += 1
             started = time.monotonic()
-            status: int | None = None
-            timed_out = False
+            failure = _Failure()
             retry_after: float | None = None
-            try:
-                response = self._session.request(
-                    request.method, url, params=request.params, data=request.body,
-                    headers=headers, timeout=(min(self.timeout, 15.0), self.timeout),
-                    allow_redirects=False, auth=_BearerAuth(token))
-            except requests.exceptions.SSLError as error:
-                raise UnreachableError(
-                    f"{endpoint}: TLS failed ({self._redact(str(error))[:300]}); check "
-                    "server.url and the system's certificates", endpoint=endpoint, status=None,
-                    attempts=progress.attempts, maybe_committed=progress.committed) from None
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as error:
-                # Only a failed connect proves the server never saw the request.
-                cause = getattr(error.args[0] if error.args else None, "reason", None)
-                lost = not (isinstance(error, requests.exceptions.ConnectTimeout)
-                            or isinstance(cause, ConnectTimeoutError))
-                # A read timeout means the server has the request and is slow: say so,
-                # rather than "cannot reach", so the user raises server.timeout.
-                timed_out = isinstance(error, requests.exceptions.ReadTimeout)
-                reason = (f"no answer within {self.timeout:g} s" if timed_out
-                          else self._connection_reason(error))
-                logger.debug("%s %s -> %s after %.3f s", request.method, request.path,
-                             type(error).__name__, time.monotonic() - started)
-            except requests.RequestException as error:
-                raise ApiError(f"{endpoint}: the request could not be made ({type(error).__name__}"
-                               f": {self._redact(str(error))[:300]}); {URL_HINT}",
-                               endpoint=endpoint, attempts=progress.attempts) from None
+            response: requests.Response | None = None
+            error: Exception | None = None
+            with self._watchdog.start(budget, cancellable=request.cancellable) as flight:
+                try:
+                    response = self._session.request(
+                        request.method, url, params=request.params, data=request.body,
+                        headers=headers, timeout=(min(budget, _MAX_CONNECT), budget),
+                        allow_redirects=False, auth=_BearerAuth(token))
+                except Exception as raised:  # noqa: BLE001 - sorted out below, once the flight is over
+                    error = raised
+            if flight.stopped:
+                # The watchdog shut the connection down: whatever came is cut short.
+                if response is not None:
+                    response.close()
+                lost = flight.phase == SENT
+                logger.debug("%s %s -> stopped (%s) after %.3f s", request.method,
+                             request.path, flight.reason, time.monotonic() - started)
+                if flight.reason == CANCELLED:
+                    sent = "in flight, its request sent whole" if lost else "before it was sent"
+                    raise CancelledError(f"{endpoint} was cancelled {sent}", endpoint=endpoint,
+                                         maybe_committed=progress.committed or lost)
+                if flight.phase in (NOT_SENT, CONNECTING):
+                    failure.reason = f"no connection within {budget:g} s"
+                else:
+                    failure.reason = f"no whole answer within {budget:g} s"
+                    failure.timed_out = True
+            elif error is not None:
+                lost = self._connection_failure(request, error, failure, progress, started,
+                                                budget)
             else:
+                assert response is not None
                 status = response.status_code
+                failure.status = status
                 progress.answered = True
                 logger.debug("%s %s -> %d in %.3f s (try %d, %d bytes sent)", request.method,
                              request.path, status, time.monotonic() - started,
                              progress.attempts, len(request.body or b""))
                 if status < 300:
-                    return response
+                    body = read_body(response.headers.get("Content-Type"), response.content)
+                    return _Reply(response, body)
                 if status not in RETRY_STATUSES:
                     raise refusal(status, response.text, endpoint=endpoint,
                                   redact=self._redact, signing_in=token is None,
@@ -353,29 +408,81 @@ class OsaiClient:
                                   location=response.headers.get("Location"),
                                   reason=response.reason or "")
                 lost = status in MAYBE_COMMITTED_STATUSES
-                reason = f"HTTP {status}"
+                failure.reason = f"HTTP {status}"
                 if status in (429, 503):
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
             progress.committed = progress.committed or lost
             failures += 1
             if failures >= self.retry.attempts:
-                raise self._exhausted(endpoint, status, progress, reason, timed_out)
+                raise self._exhausted(endpoint, progress, failure)
             delay = self.retry.delay(failures, retry_after, self._rng)
-            logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint, reason,
-                        failures, self.retry.attempts, delay)
-            self._notify(RetryEvent(endpoint, failures, self.retry.attempts, status, reason,
-                                    delay, lost))
-            if not request.cancellable:
-                time.sleep(delay)
-            elif self._cancelled.wait(delay):
-                raise CancelledError(f"{endpoint} was not retried: the upload was cancelled")
+            logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint,
+                        failure.reason, failures, self.retry.attempts, delay)
+            self._notify(RetryEvent(endpoint, failures, self.retry.attempts, failure.status,
+                                    failure.reason, delay, lost))
+            self._pause(request, delay, progress, failure)
+
+    def _budget(self, request: _Request, progress: _Progress, failure: _Failure) -> float:
+        """Return the seconds the next try may take: ``timeout``, less in a cancel's grace."""
+        if request.cancellable or not self._cancelled.is_set():
+            return self.timeout
+        left = self._cancelled_at + self.grace - time.monotonic()
+        if left <= 0:
+            raise self._graceless(request.endpoint, progress, failure)
+        return min(self.timeout, left)
+
+    def _pause(self, request: _Request, delay: float, progress: _Progress,
+               failure: _Failure) -> None:
+        """Wait ``delay`` seconds before the next try, unless a cancel ends the call first."""
+        if request.cancellable:
+            if self._cancelled.wait(delay):
+                raise CancelledError(f"{request.endpoint} was not retried: the upload was "
+                                     "cancelled", endpoint=request.endpoint,
+                                     maybe_committed=progress.committed)
+            return
+        resume = time.monotonic() + delay
+        if not self._cancelled.is_set():
+            self._cancelled.wait(delay)
+        if self._cancelled.is_set():
+            if resume >= self._cancelled_at + self.grace:
+                raise self._graceless(request.endpoint, progress, failure)
+            time.sleep(max(resume - time.monotonic(), 0.0))
+
+    def _connection_failure(self, request: _Request, error: Exception, failure: _Failure,
+                            progress: _Progress, started: float, budget: float) -> bool:
+        """Sort out a try that got no answer; return whether it may have been carried out."""
+        endpoint = request.endpoint
+        if isinstance(error, requests.exceptions.SSLError):
+            raise UnreachableError(
+                f"{endpoint}: TLS failed ({self._redact.excerpt(str(error), 300)}); check "
+                "server.url and the system's certificates", endpoint=endpoint, status=None,
+                attempts=progress.attempts, maybe_committed=progress.committed) from None
+        if isinstance(error, (requests.ConnectionError, requests.Timeout,
+                              requests.exceptions.ChunkedEncodingError)):
+            # Only a failed connect proves the server never saw the request.
+            cause = getattr(error.args[0] if error.args else None, "reason", None)
+            lost = not (isinstance(error, requests.exceptions.ConnectTimeout)
+                        or isinstance(cause, ConnectTimeoutError))
+            # A read timeout means the server has the request and is slow: say so,
+            # rather than "cannot reach", so the user raises server.timeout.
+            failure.timed_out = isinstance(error, requests.exceptions.ReadTimeout)
+            failure.reason = (f"no answer within {budget:g} s" if failure.timed_out
+                              else self._connection_reason(error))
+            logger.debug("%s %s -> %s after %.3f s", request.method, request.path,
+                         type(error).__name__, time.monotonic() - started)
+            return lost
+        if isinstance(error, requests.RequestException):
+            raise ApiError(f"{endpoint}: the request could not be made ({type(error).__name__}"
+                           f": {self._redact.excerpt(str(error), 300)}); {URL_HINT}",
+                           endpoint=endpoint, attempts=progress.attempts) from None
+        raise error
 
     def _notify(self, event: RetryEvent) -> None:
         if self.on_retry is not None:
             self.on_retry(event)
 
-    def _connection_reason(self, error: requests.RequestException) -> str:
+    def _connection_reason(self, error: Exception) -> str:
         """Return the gist of a connection failure (``Connection refused``), redacted."""
         text = self._redact(str(error))
         # urllib3 wraps the OS's words in three layers of reprs; the errno text is the news.
@@ -384,42 +491,51 @@ class OsaiClient:
             return found.group(1).strip()
         return f"{type(error).__name__}: {text[:300]}"
 
-    def _exhausted(self, endpoint: str, status: int | None, progress: _Progress,
-                   reason: str, timed_out: bool = False) -> TransientError:
-        common: dict[str, Any] = {"endpoint": endpoint, "status": status,
+    def _exhausted(self, endpoint: str, progress: _Progress, failure: _Failure
+                   ) -> TransientError:
+        common: dict[str, Any] = {"endpoint": endpoint, "status": failure.status,
                                   "attempts": progress.attempts,
                                   "maybe_committed": progress.committed}
-        if timed_out:
+        if failure.timed_out:
             return TransientError(
                 f"{endpoint}: the server at {self.base_url} did not answer within "
-                f"{self.timeout:g} s ({progress.attempts} tries); it is overloaded or the "
-                "link is slow: raise server.timeout, or lower upload.workers or "
-                "upload.chunk_bytes, or run again later", **common)
+                f"{self.timeout:g} s ({progress.attempts} tries, last: {failure.reason}); it "
+                "is overloaded or the link is slow: raise server.timeout, or lower "
+                "upload.workers or upload.chunk_bytes, or run again later", **common)
         if not progress.answered:
             return UnreachableError(
                 f"cannot reach {self.base_url} ({endpoint}, {progress.attempts} tries, last: "
-                f"{reason}); check server.url and the network, then run again", **common)
+                f"{failure.reason}); check server.url and the network, then run again", **common)
         return TransientError(
-            f"{endpoint} failed {progress.attempts} times (last: {reason}); the server is "
-            "overloaded or down: run again later, or with fewer workers", **common)
+            f"{endpoint} failed {progress.attempts} times (last: {failure.reason}); the server "
+            "is overloaded or down: run again later, or with fewer workers", **common)
 
-    def _json(self, answer: tuple[requests.Response, _Progress], endpoint: str) -> Any:
-        try:
-            return answer[0].json()
-        except ValueError:
-            raise self._bad_body(answer[0], endpoint, "no JSON") from None
+    def _graceless(self, endpoint: str, progress: _Progress, failure: _Failure
+                   ) -> TransientError:
+        """Return the error of a call the cancel's grace ran out on."""
+        last = f", last: {failure.reason}" if failure.reason else ""
+        return TransientError(
+            f"{endpoint}: given up {self.grace:g} s after the upload was cancelled "
+            f"({progress.attempts} tries{last}); the server did not answer in time",
+            endpoint=endpoint, status=failure.status, attempts=progress.attempts,
+            maybe_committed=progress.committed)
+
+    def _json(self, reply: _Reply, endpoint: str) -> Any:
+        if not reply.body.is_json:
+            raise self._bad_body(reply.response, endpoint, "no JSON")
+        return reply.body.data
 
     def _id(self, body: Any, endpoint: str) -> Id:
         value = lookup(body, "id")
         if not is_id(value):
             raise UnexpectedResponseError(f"{endpoint}: the answer has no usable id "
-                                          f"({self._redact(repr(body))[:200]}); {URL_HINT}",
-                                          endpoint=endpoint, status=200)
+                                          f"({self._redact.excerpt(repr(body), 200)}); "
+                                          f"{URL_HINT}", endpoint=endpoint, status=200)
         return value
 
     def _bad_body(self, response: requests.Response, endpoint: str, what: str
                   ) -> UnexpectedResponseError:
-        excerpt = self._redact(response.text[:200])
+        excerpt = self._redact.excerpt(response.text, 200)
         return UnexpectedResponseError(f"{endpoint}: the answer holds {what} (HTTP "
                                        f"{response.status_code}, body {excerpt!r}); {URL_HINT}",
                                        endpoint=endpoint, status=response.status_code)
