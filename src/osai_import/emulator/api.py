@@ -10,7 +10,7 @@ from typing import IO, Any
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
-from osai_import.emulator import answers
+from osai_import.emulator import answers, views
 from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.form import read_form
 from osai_import.emulator.ids import GuidMap, Ids
@@ -173,6 +173,31 @@ class OsaiApi:
             self.ids.show("session", chunk.session_id),
             [(image_id, image.name) for image_id, image in zip(ids, chunk.images, strict=True)],
             chunk.skipped)
+
+    def list_categories(self, request: Request, body: IO[bytes], id: str) -> Response:
+        """List a dataset's categories as ``[{"id", "name"}]``."""
+        dataset_id = self.ids.read("dataset", id, "id", status=404)
+        assert dataset_id is not None
+        found = views.list_categories(self.store, dataset_id, self.clock(),
+                                      self.settings.unlock_after)
+        return json_response([{**c, "id": self.ids.show("category", c["id"])}
+                              for c in _listed(found, id)])
+
+    def list_images(self, request: Request, body: IO[bytes], id: str) -> Response:
+        """List a dataset's images as ``[{"id", "name", "categoryId", "sha256"}]``."""
+        dataset_id = self.ids.read("dataset", id, "id", status=404)
+        assert dataset_id is not None
+        found = views.list_images(self.store, dataset_id, self.clock(), self.settings.unlock_after)
+        return json_response([
+            {**i, "categoryId": None if i["categoryId"] is None
+             else self.ids.show("category", i["categoryId"])} for i in _listed(found, id)])
+
+
+def _listed(items: list[dict[str, Any]] | None, dataset: str) -> list[dict[str, Any]]:
+    """Return a listing, or raise the 404 of a dataset that is gone."""
+    if items is None:
+        raise Problem(404, f"Dataset {dataset} does not exist.")
+    return items
 
 
 def _arg(args: MultiDict[str, str], name: str) -> str | None:

@@ -48,7 +48,11 @@ _API = Map([
     Rule("/api/datasets/<id>/startuploading", endpoint="StartUploading", methods=["POST"]),
     Rule("/api/datasets/<id>/finishuploading", endpoint="FinishUploading", methods=["POST"]),
     Rule("/api/images/uploadchunk", endpoint="UploadChunk", methods=["POST"]),
+    # Read endpoints OSAI does not document; served only with variants.listing.
+    Rule("/api/datasets/<id>/categories", endpoint="ListCategories", methods=["GET"]),
+    Rule("/api/datasets/<id>/images", endpoint="ListImages", methods=["GET"]),
 ], strict_slashes=False)
+_LISTING = {"ListCategories", "ListImages"}
 _INSPECT = Map([
     Rule("/_emulator/health", endpoint="health", methods=["GET"]),
     Rule("/_emulator/stats", endpoint="stats", methods=["GET"]),
@@ -120,7 +124,7 @@ class EmulatorApp:
     def _api(self, request: Request, environ: dict[str, Any]) -> Response:
         """Apply faults, limits and auth, then run the handler; count the answer."""
         try:
-            endpoint, args = _API.bind_to_environ(environ).match(request.path.lower())
+            endpoint, args = self._route(request, environ)
         except NotFound:
             return self._deliver("(unknown)", problem_response(
                 404, f"No OSAI endpoint at {request.method} {request.path}."), environ)
@@ -163,6 +167,13 @@ class EmulatorApp:
                 500, f"Injected fault: the work was done but its answer is lost ({cause}).")
         return self._deliver(endpoint, response, environ)
 
+    def _route(self, request: Request, environ: dict[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        """Match a request to an endpoint among those the variants serve."""
+        endpoint, args = _API.bind_to_environ(environ).match(request.path.lower())
+        if endpoint in _LISTING and not self.settings.variants.listing:
+            raise NotFound()
+        return str(endpoint), args
+
     def _deliver(self, endpoint: str, response: Response, environ: dict[str, Any]) -> Response:
         """Count an answer and send it in the error format asked, slowly if it trickles."""
         self.stats.answer(endpoint, response.status_code)
@@ -195,6 +206,7 @@ class EmulatorApp:
             "Datasets": self.api.create_dataset, "Categories": self.api.create_category,
             "StartUploading": self.api.start_uploading,
             "FinishUploading": self.api.finish_uploading, "UploadChunk": self.api.upload_chunk,
+            "ListCategories": self.api.list_categories, "ListImages": self.api.list_images,
         }
         handler = handlers[endpoint]
         try:

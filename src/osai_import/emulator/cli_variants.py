@@ -101,6 +101,8 @@ _OPTIONS = [
                  show_default=True,
                  help="Close the connection after every answer, keep it alive (HTTP/1.1), "
                       "or answer as HTTP/1.0."),
+    click.option("--listing", is_flag=True,
+                 help="Serve GET /api/Datasets/{id}/Categories and /Images (JSON lists)."),
 ]
 
 

@@ -9,7 +9,7 @@ from osai_import.emulator.variants import Variants
 
 # The names of the /api endpoints, as the router calls them; fault settings name them.
 ENDPOINTS = ("SignIn", "Users", "Datasets", "Categories", "StartUploading", "FinishUploading",
-             "UploadChunk")
+             "UploadChunk", "ListCategories", "ListImages")
 LOSE_MODES = ("alternate", "500", "drop")
 
 

@@ -84,6 +84,9 @@ class Variants:
     # --- connections: "Connection: close" on every answer, HTTP/1.1 keep-alive, HTTP/1.0 -
     connection: str = "close"
 
+    # --- listing: GET /api/Datasets/{id}/Categories and /Images (not in OSAI's docs) -----
+    listing: bool = False
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)

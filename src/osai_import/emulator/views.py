@@ -1,4 +1,4 @@
-"""Read what the store holds: the inspection API's views (and, later, the API's listings)."""
+"""Read what the store holds: the inspection API's views and the API's listings."""
 
 from __future__ import annotations
 
@@ -58,6 +58,28 @@ def dataset_detail(store: Store, dataset_id: int, now: float,
         "duplicates": sum(1 for image in images if image["duplicate"]),
         "objectsWithoutCategory": unknown, "sessions": sessions,
     }
+
+
+def list_categories(store: Store, dataset_id: int, now: float,
+                    unlock_after: float) -> list[dict[str, Any]] | None:
+    """Return a dataset's categories (stored ids), or None when it does not exist."""
+    with store.reading(dataset_id, now, unlock_after) as db:
+        if db.execute("SELECT 1 FROM datasets WHERE id = ?", (dataset_id,)).fetchone() is None:
+            return None
+        return [{"id": r["id"], "name": r["name"]} for r in db.execute(
+            "SELECT id, name FROM categories WHERE dataset_id = ? ORDER BY id", (dataset_id,))]
+
+
+def list_images(store: Store, dataset_id: int, now: float,
+                unlock_after: float) -> list[dict[str, Any]] | None:
+    """Return a dataset's images (stored ids), or None when it does not exist."""
+    with store.reading(dataset_id, now, unlock_after) as db:
+        if db.execute("SELECT 1 FROM datasets WHERE id = ?", (dataset_id,)).fetchone() is None:
+            return None
+        return [{"id": r["id"], "name": r["name"], "categoryId": r["classify_category_id"],
+                 "sha256": r["sha256"]} for r in db.execute(
+            "SELECT id, name, classify_category_id, sha256 FROM images WHERE dataset_id = ?"
+            " ORDER BY id", (dataset_id,))]
 
 
 def _num(value: float) -> int | float:
