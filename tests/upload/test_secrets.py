@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from osai_import.errors import ApiError, ServerError
+from osai_import.errors import ApiError, ForeignAnswerError, ServerError
 from osai_import.upload.client import OsaiClient
+from osai_import.upload.multipart import ChunkItem
 from osai_import.upload.refusals import GRAM, Redactor, parse_problem
 from osai_import.upload.retry import RetryPolicy
 from tests.upload.wire import BEARER, Exchange, WireServer, api, reply, send
@@ -77,6 +78,24 @@ def test_secrets_echoed_in_a_refusal_at_any_offset_never_show(kind: str) -> None
             assert_no_piece(shown(caught.value), TOKEN, BEARER)
             marked += "[redacted]" in shown(caught.value)
     assert marked >= 10  # the echoes were there, and were cut out
+
+
+def test_secrets_in_a_portal_page_title_and_type_never_show() -> None:
+    title = f"Login {TOKEN[:10]} {'y' * 300} {BEARER}"
+    page = reply(200, f"<html><title>{title}</title></html>", f"text/html; x={TOKEN}")
+
+    def route(server: WireServer, exchange: Exchange, sock: Any) -> bool:
+        return send(sock, page)
+
+    with WireServer(api({"/UploadChunk": route})) as server, \
+            OsaiClient(server.base_url, TOKEN, retry=ONCE) as client:
+        client.sign_in()
+        with pytest.raises(ForeignAnswerError) as caught:
+            client.upload_chunk(1, 7, [ChunkItem("a.jpg", b"\xff\xd8\xff")])
+    error = caught.value
+    assert_no_piece(shown(error), TOKEN, BEARER)
+    assert error.title is not None and len(error.title) <= 80 and error.title.startswith("Login")
+    assert error.content_type is not None and len(error.content_type) <= 60
 
 
 def test_a_sign_in_refusal_echoing_the_token_shows_none_of_it() -> None:

@@ -8,6 +8,8 @@ from the server is redacted before it is shown, and no exception carries a reque
 Every try of a request has a deadline, ``timeout`` seconds for all of it (connect, send,
 the whole answer), kept by a watchdog that shuts the connection down when it passes
 (``deadline.py``); ``cancel()`` uses the same watchdog to end the requests in flight.
+Only an answer that looks like the API's counts as a success: a 2xx web page is a
+failed try, retried, since a proxy or a captive portal sent it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from osai_import.errors import (
     CancelledError,
     ConfigError,
     DuplicateCategoryError,
+    ForeignAnswerError,
     RejectedError,
     TransientError,
     UnexpectedResponseError,
@@ -71,6 +74,10 @@ _SIGN_IN = "POST /Users/SignIn"
 _MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
 _DEFAULT_RETRY = RetryPolicy()  # frozen: one instance serves every client
 _MAX_CONNECT = 15.0  # a connect that takes longer than this will not succeed
+# The 2xx statuses that acknowledge a chunk; another 2xx comes from something else.
+_CHUNK_ACKS = frozenset({200, 201, 202, 204})
+# A FinishUploading refused with these after a lost answer: that earlier try finished it.
+_FINISHED_BEFORE = frozenset({400, 404, 410})
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -106,6 +113,7 @@ class _Request:
     content_type: str | None = None
     params: dict[str, str] | None = None
     cancellable: bool = True
+    acks: frozenset[int] | None = None  # the 2xx statuses that acknowledge it; None: any
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,9 @@ class _Failure:
     status: int | None = None
     reason: str = ""
     timed_out: bool = False
+    content_type: str | None = None  # of a foreign answer, shown redacted
+    title: str | None = None
+    foreign: bool = False
 
 
 class OsaiClient:
@@ -209,32 +220,31 @@ class OsaiClient:
     def create_dataset(self, name: str) -> DatasetRef:
         """Create a dataset (``POST /Datasets``); a retry after a lost answer may make two."""
         request = _Request("POST", "/Datasets", "POST /Datasets")
-        body = self._json(self._call(request, json_body={"name": name})[0], request.endpoint)
-        return DatasetRef(self._id(body, request.endpoint), str(lookup(body, "name") or name))
+        reply, progress = self._call(request, json_body={"name": name})
+        body = self._json(reply, request.endpoint)
+        return DatasetRef(self._id(body, request.endpoint), str(lookup(body, "name") or name),
+                          progress.committed)
 
     def create_category(self, dataset_id: Id, name: str) -> CategoryRef:
         """Create a category (``POST /Categories``) in an unlocked dataset.
 
         Raises DuplicateCategoryError when the name exists in the dataset: no endpoint
-        lists categories, so the caller must know the id from an earlier run.
+        lists categories, so the caller must know the id from an earlier run. The status
+        and the answer's structure decide, never its wording: a 409; a 400 to a retry
+        after a lost answer (the earlier try made it); a 400 whose problem details blame
+        the ``name`` field alone.
         """
         request = _Request("POST", "/Categories", "POST /Categories")
         try:
-            reply, _ = self._call(request, json_body={"datasetId": dataset_id, "name": name})
-        except RejectedError as error:
-            if not error.name_exists or error.dataset_locked:
-                raise
-            lost = " (most likely made by an earlier try whose answer was lost)"
-            raise DuplicateCategoryError(
-                f"category {name!r} already exists in dataset {dataset_id}"
-                f"{lost if error.after_lost_answer else ''}; the API cannot list categories, "
-                "so delete it in the OSAI web app and run again, or upload into a new "
-                "dataset (another dataset.name, or --restart)",
-                endpoint=error.endpoint, status=error.status or 400, attempts=error.attempts,
-                title=error.title, detail=error.detail, errors=error.errors, body=error.body,
-                after_lost_answer=error.after_lost_answer) from None
+            reply, progress = self._call(request,
+                                         json_body={"datasetId": dataset_id, "name": name})
+        except ApiError as error:
+            if error.endpoint != request.endpoint:
+                raise  # the sign-in before it
+            raise self._duplicate(error, dataset_id, name) from None
         body = self._json(reply, request.endpoint)
-        return CategoryRef(self._id(body, request.endpoint), str(lookup(body, "name") or name))
+        return CategoryRef(self._id(body, request.endpoint), str(lookup(body, "name") or name),
+                           progress.committed)
 
     def start_uploading(self, dataset_id: Id) -> Id:
         """Open an upload session, locking the dataset; return its ``datasetUploadId``."""
@@ -254,14 +264,16 @@ class OsaiClient:
         """Send images with their annotations and categories (``POST /Images/UploadChunk``).
 
         The body is built once, so every retry sends identical bytes. Raises ItemReadError
-        or UnsendableNameError (naming the item) before anything is sent.
+        or UnsendableNameError (naming the item) before anything is sent. An answer counts
+        when it is a 200, 201, 202 or 204 whose body is empty, JSON or plain text; the
+        names it says it skipped are in the result's ``skipped``.
         """
         if not items:
             raise ValueError("upload_chunk needs at least one item")
         body, content_type = encode_chunk(dataset_id, upload_id, items)
         flag = "true" if skip_unsupported else "false"
         request = _Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
-                           content_type, {"skipUnsupportedImages": flag})
+                           content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS)
         reply, progress = self._call(request)
         parsed = reply.body.data
         return ChunkResult(len(items), len(body), progress.attempts, progress.committed,
@@ -271,19 +283,49 @@ class OsaiClient:
         """Close the upload session, unlocking the dataset; runs even after ``cancel()``.
 
         After a cancel it ends within ``grace`` seconds of it, whatever the server does.
-        When an earlier try may have closed the session before its answer was lost, the
-        server's "session not active" refusal of the retry counts as success.
+        When an earlier try may have closed the session before its answer was lost, a
+        refusal of the retry with status 400, 404 or 410 counts as success, whatever its
+        words: it is about a session that try finished.
         """
         request = _Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/FinishUploading",
                            "POST /Datasets/{id}/FinishUploading",
                            params={"datasetUploadId": str(upload_id)}, cancellable=False)
         try:
             self._call(request)
-        except RejectedError as error:
-            if not (error.after_lost_answer and error.session_expired):
+        except ApiError as error:
+            if not (error.endpoint == request.endpoint and error.after_lost_answer
+                    and error.status in _FINISHED_BEFORE):
                 raise
+            logger.info("%s answered HTTP %s after a lost answer: session %s was finished by "
+                        "the earlier try", request.endpoint, error.status, upload_id)
 
     # --- machinery -----------------------------------------------------------------------
+
+    def _duplicate(self, error: ApiError, dataset_id: Id, name: str) -> ApiError:
+        """Return the error for a refused category: DuplicateCategoryError when it is one."""
+        lost = error.after_lost_answer
+        rejected = error if isinstance(error, RejectedError) else None
+        if not (error.status == 409 or (error.status == 400 and (
+                lost or (rejected is not None and rejected.name_refused)))):
+            if rejected is not None and rejected.name_exists and not rejected.dataset_locked:
+                # Only the words say "exists": no recovery, but the message says what to do.
+                return RejectedError(
+                    f"{error}; if category {name!r} exists already in dataset {dataset_id}, "
+                    "delete it in the OSAI web app and run again, or upload into a new "
+                    "dataset", endpoint=error.endpoint, status=error.status or 400,
+                    attempts=error.attempts, title=rejected.title, detail=rejected.detail,
+                    errors=rejected.errors, body=rejected.body, after_lost_answer=lost)
+            return error
+        made = " (most likely made by an earlier try whose answer was lost)" if lost else ""
+        return DuplicateCategoryError(
+            f"category {name!r} already exists in dataset {dataset_id}{made}; the API cannot "
+            "list categories, so delete it in the OSAI web app and run again, or upload into "
+            "a new dataset (another dataset.name, or --restart)",
+            endpoint=error.endpoint, status=error.status or 400, attempts=error.attempts,
+            title=rejected.title if rejected else None,
+            detail=rejected.detail if rejected else None,
+            errors=rejected.errors if rejected else None,
+            body=rejected.body if rejected else "", after_lost_answer=lost)
 
     def _sign_in_locked(self, *, cancellable: bool) -> None:
         if not self._access_token.strip():
@@ -399,18 +441,23 @@ class OsaiClient:
                              progress.attempts, len(request.body or b""))
                 if status < 300:
                     body = read_body(response.headers.get("Content-Type"), response.content)
-                    return _Reply(response, body)
-                if status not in RETRY_STATUSES:
-                    raise refusal(status, response.text, endpoint=endpoint,
-                                  redact=self._redact, signing_in=token is None,
-                                  attempts=progress.attempts,
-                                  after_lost_answer=progress.committed,
-                                  location=response.headers.get("Location"),
-                                  reason=response.reason or "")
-                lost = status in MAYBE_COMMITTED_STATUSES
-                failure.reason = f"HTTP {status}"
-                if status in (429, 503):
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    if body.foreign is None and (request.acks is None or status in request.acks):
+                        return _Reply(response, body)
+                    # A proxy's or a portal's page: the request may or may not have gone on.
+                    self._foreign(response, body, failure)
+                    lost = True
+                else:
+                    if status not in RETRY_STATUSES:
+                        raise refusal(status, response.text, endpoint=endpoint,
+                                      redact=self._redact, signing_in=token is None,
+                                      attempts=progress.attempts,
+                                      after_lost_answer=progress.committed,
+                                      location=response.headers.get("Location"),
+                                      reason=response.reason or "")
+                    lost = status in MAYBE_COMMITTED_STATUSES
+                    failure.reason = f"HTTP {status}"
+                    if status in (429, 503):
+                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
             progress.committed = progress.committed or lost
             failures += 1
@@ -478,6 +525,19 @@ class OsaiClient:
                            endpoint=endpoint, attempts=progress.attempts) from None
         raise error
 
+    def _foreign(self, response: requests.Response, body: Body, failure: _Failure) -> None:
+        """Describe a 2xx that is no answer of the API's in ``failure``, redacted and short."""
+        status = response.status_code
+        kind = body.foreign or f"HTTP {status}, which the API does not answer here"
+        failure.foreign = True
+        failure.content_type = self._redact.excerpt(
+            response.headers.get("Content-Type") or "no content type", 60)
+        failure.title = None if body.title is None else self._redact.excerpt(body.title, 80)
+        shown = [f"HTTP {status}", failure.content_type]
+        if failure.title:
+            shown.append(f"page title {failure.title!r}")
+        failure.reason = f"{kind} ({', '.join(shown)})"
+
     def _notify(self, event: RetryEvent) -> None:
         if self.on_retry is not None:
             self.on_retry(event)
@@ -496,6 +556,13 @@ class OsaiClient:
         common: dict[str, Any] = {"endpoint": endpoint, "status": failure.status,
                                   "attempts": progress.attempts,
                                   "maybe_committed": progress.committed}
+        if failure.foreign:
+            return ForeignAnswerError(
+                f"{endpoint}: something other than OSAI's API answered ({progress.attempts} "
+                f"tries, last: {failure.reason}); a proxy or a captive portal stands between "
+                "this machine and the server: check server.url and the network (sign in to "
+                "its portal, or set HTTPS_PROXY), then run again", **common,
+                content_type=failure.content_type, title=failure.title)
         if failure.timed_out:
             return TransientError(
                 f"{endpoint}: the server at {self.base_url} did not answer within "
