@@ -50,8 +50,13 @@ class OsaiApi:
         self.ids.guids.close()
 
     def sign_in(self, request: Request, body: IO[bytes]) -> Response:
-        """Exchange the access token (a JSON string) for a bearer token."""
-        token = _json_body(request, body)
+        """Exchange the access token (a JSON string, or ``?token=`` if legacy) for a bearer."""
+        if request.method in ("GET", "HEAD"):
+            token = _arg(request.args, "token")
+            if token is None or not token.strip():
+                raise invalid("token", "The token field is required.")
+        else:
+            token = _json_body(request, body)
         if not isinstance(token, str):
             raise invalid("$", "The JSON value could not be converted to System.String: "
                           "send the access token as a JSON string.")

@@ -41,7 +41,8 @@ from osai_import.emulator.store import Store
 
 # Paths are matched lower-cased: ASP.NET routing ignores case.
 _API = Map([
-    Rule("/api/users/signin", endpoint="SignIn", methods=["POST"]),
+    # GET is the legacy form (?token=), served instead of POST with variants.sign_in.
+    Rule("/api/users/signin", endpoint="SignIn", methods=["POST", "GET"]),
     Rule("/api/users", endpoint="Users", methods=["GET"]),
     Rule("/api/datasets", endpoint="Datasets", methods=["POST"]),
     Rule("/api/categories", endpoint="Categories", methods=["POST"]),
@@ -172,6 +173,10 @@ class EmulatorApp:
         endpoint, args = _API.bind_to_environ(environ).match(request.path.lower())
         if endpoint in _LISTING and not self.settings.variants.listing:
             raise NotFound()
+        if endpoint == "SignIn":
+            allowed = "GET" if self.settings.variants.sign_in == "legacy-get" else "POST"
+            if request.method.replace("HEAD", "GET") != allowed:
+                raise MethodNotAllowed(valid_methods=[allowed])
         return str(endpoint), args
 
     def _deliver(self, endpoint: str, response: Response, environ: dict[str, Any]) -> Response:

@@ -103,6 +103,10 @@ _OPTIONS = [
                       "or answer as HTTP/1.0."),
     click.option("--listing", is_flag=True,
                  help="Serve GET /api/Datasets/{id}/Categories and /Images (JSON lists)."),
+    click.option("--sign-in", type=click.Choice(variants.SIGN_INS), default="post",
+                 show_default=True,
+                 help="SignIn takes POST with a JSON string, or only the legacy "
+                      "GET /api/Users/SignIn?token=."),
 ]
 
 

@@ -21,6 +21,7 @@ DUPLICATE_IMAGES = ("store", "refuse")
 SESSION_GONE_STATUSES = (400, 404, 410)
 CHUNK_REFUSALS = ("413", "413-html", "close", "400")
 CONNECTIONS = ("close", "keep-alive", "http/1.0")
+SIGN_INS = ("post", "legacy-get")
 
 
 @dataclass
@@ -87,6 +88,9 @@ class Variants:
     # --- listing: GET /api/Datasets/{id}/Categories and /Images (not in OSAI's docs) -----
     listing: bool = False
 
+    # --- sign-in: POST with a JSON string (documented), or only GET ?token= (legacy) ----
+    sign_in: str = "post"
+
     def __post_init__(self) -> None:
         """Refuse a value no handler knows."""
         self.chunk_skip = frozenset(self.chunk_skip)
@@ -118,7 +122,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
     "duplicate_images": DUPLICATE_IMAGES, "session_gone_status": SESSION_GONE_STATUSES,
-    "chunk_refusal": CHUNK_REFUSALS, "connection": CONNECTIONS,
+    "chunk_refusal": CHUNK_REFUSALS, "connection": CONNECTIONS, "sign_in": SIGN_INS,
 }
 
 
