@@ -120,13 +120,15 @@ class Flight:
 
     def _shut(self) -> None:
         for sock in (self._dup, self._sock):
-            if sock is not None:
-                # The base class's shutdown: an SSL socket's own would drop its TLS state
-                # under the feet of the thread reading it. OSError: not connected yet, or
-                # closed meanwhile, so nothing to end.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                self.stopped = True
+            if sock is None:
+                continue
+            # The base class's shutdown: an SSL socket's own would drop its TLS state
+            # under the feet of the thread reading it.
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                continue  # closed already: the try ended (or failed) by itself
+            self.stopped = True
         if self._conn is not None:
             self._conn.osai_killed = True
 
