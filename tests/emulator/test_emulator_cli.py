@@ -16,6 +16,8 @@ import pytest
 import requests
 
 import osai_import.emulator
+from osai_import.emulator.cli import serve
+from osai_import.emulator.variants import names
 
 # The source folder holding osai_import, so the child imports the same code (src layout).
 SOURCE = Path(osai_import.emulator.__file__).resolve().parents[2]
@@ -148,3 +150,13 @@ def test_ctrl_c_does_not_wait_for_a_trickle(tmp_path: Path) -> None:
     assert child.returncode == 0
     assert out.rstrip().endswith("stopped")
     assert elapsed < 3
+
+
+def test_every_variant_has_an_option_and_every_option_is_documented() -> None:
+    options = {param.name: param for param in serve.params}
+    assert set(names()) <= set(options), set(names()) - set(options)
+    docs = (SOURCE.parent / "docs" / "emulator.md").read_text(encoding="utf-8")
+    flags = [flag for param in serve.params for flag in getattr(param, "opts", [])]
+    missing = [flag for flag in flags if f"`{flag}" not in docs and flag != "--help"]
+    assert not missing, f"undocumented in docs/emulator.md: {missing}"
+    assert all(f"`{name}`" in docs for name in names())
