@@ -71,8 +71,10 @@ class Flight:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _local.flight = None
-        self.watchdog.end(self)
+        try:
+            _local.flight = None
+        finally:  # a signal's exception between the two must not leave it registered
+            self.watchdog.end(self)
 
     # --- called by the pool and its connections, in the request's thread ----------------
 
