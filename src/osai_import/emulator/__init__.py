@@ -10,13 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from osai_import.emulator.server import EmulatorSettings, LocalServer
+    from osai_import.emulator.server import EmulatorSettings, LocalServer, Variants
 
 # The server pulls in werkzeug; it loads on first use so that `osai-import --help` and
 # `osai-import serve --help` (which import the `serve` command from this package) stay quick.
 _HOME = "osai_import.emulator.server"
 
-__all__ = ["EmulatorSettings", "LocalServer"]
+__all__ = ["EmulatorSettings", "LocalServer", "Variants"]
 
 
 # Hidden from type checkers, which would otherwise accept any name imported from here.

@@ -14,8 +14,9 @@ from osai_import.emulator.auth import TokenIssuer
 from osai_import.emulator.connection import EmulatorServer
 from osai_import.emulator.settings import EmulatorSettings
 from osai_import.emulator.store import Store
+from osai_import.emulator.variants import Variants
 
-__all__ = ["EmulatorSettings", "LocalServer"]
+__all__ = ["EmulatorSettings", "LocalServer", "Variants"]
 
 # How long stop() lets running requests finish before it closes the database.
 _DRAIN_SECONDS = 10.0
