@@ -34,7 +34,10 @@ CODES: dict[str, str] = {
 
 UPLOAD_CODES: dict[str, str] = {
     "image.unreadable": "the image could not be read when its chunk was built",
+    "image.missing": "the image was removed after the check",
+    "image.changed": "the path no longer holds the file the check saw; not sent",
     "annotation.encode": "the annotation encoder failed on the item",
     "server.too_large": "the server refused the image alone as too large (HTTP 413)",
     "server.rejected": "the server refused the image alone (HTTP 400)",
+    "server.skipped": "the server answered that it skipped the image",
 }

@@ -12,7 +12,8 @@ about it. The CLI prints one line per error (``--debug`` adds the traceback)::
     │   └── ItemError                   one item is bad; carries a stable problem code
     │       ├── ItemReadError           a chunk item's bytes cannot be read
     │       └── UnsendableNameError     a name a multipart file name cannot carry
-    ├── JournalError                    the journal cannot be opened, locked or written
+    ├── LocalFileError                  exit 3: a local file cannot be written (disk full, ...)
+    │   └── JournalError                the journal cannot be opened, locked or written
     ├── ServerError                     the OSAI server refused or could not be reached
     │   └── ApiError                    ... at one endpoint, with its HTTP status
     │       ├── AuthError               the access token (or a fresh bearer token) refused
@@ -33,6 +34,7 @@ never reach a user of the client, are not part of this tree.
 
 from __future__ import annotations
 
+import errno
 import re
 
 # Exit codes shared by every command (documented in the README).
@@ -104,8 +106,20 @@ class UnsendableNameError(ItemError):
                          "the image")
 
 
-class JournalError(OsaiImportError):
-    """The journal file cannot be opened or written."""
+class LocalFileError(OsaiImportError):
+    """A local file cannot be written (a full disk, no permission): the report, a spool."""
+
+    exit_code = EXIT_ABORTED
+
+    @classmethod
+    def writing(cls, what: str, path: object, exc: OSError, fix: str) -> LocalFileError:
+        """Return the error for ``what`` at ``path`` that could not be written."""
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        return cls(f"{path}: {what} could not be written ({reason}); {fix}")
+
+
+class JournalError(LocalFileError):
+    """The journal file cannot be opened, locked or written."""
 
 
 class ServerError(OsaiImportError):
