@@ -11,17 +11,21 @@ live in the check's spool on disk between the passes, so memory stays flat.
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TextIO
+from typing import IO, Self, TextIO
 
 from osai_import.check.checker import CheckedItem
 from osai_import.check.stream import CheckRun
 from osai_import.check.summary import CheckSummary
 from osai_import.config.resolve import ResolvedConfig
-from osai_import.records import Problem
+from osai_import.errors import LocalFileError
+from osai_import.records import Problem, Severity
+from osai_import.source.files import FileFacts, what_changed
 from osai_import.source.reads import SourceReads
 
 
@@ -49,7 +53,7 @@ class Planner:
             reading.records, resolved.config.check, source_problems=reading.source_problems
         )
         self.problems_path = folder / "problems.jsonl"
-        self._problems: TextIO = self.problems_path.open("w", encoding="utf-8")
+        self._problems = _ProblemsFile(self.problems_path)
         self._stream_problems: list[Problem] = []
         self._finished = False
         self.summary = CheckSummary()
@@ -57,6 +61,7 @@ class Planner:
         self.image_categories: set[str] = set()
         self.planned = 0
         self.planned_bytes = 0
+        self._seen: _FactsSpool | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -74,6 +79,8 @@ class Planner:
         self.finish()
         self._problems.close()
         self._check.close()
+        if self._seen is not None:
+            self._seen.close()
 
     @property
     def read_count(self) -> int:
@@ -94,10 +101,18 @@ class Planner:
         return sorted(self._check.labels), set(self._check.image_categories)
 
     def checked(
-        self, on_checked: Callable[[int], None] | None = None
+        self, on_checked: Callable[[int], None] | None = None, *, remember: bool = False
     ) -> Iterator[CheckedItem]:
-        """Yield every item checked, in stream order, counting it and writing its problems."""
+        """Yield every item checked, in stream order, counting it and writing its problems.
+
+        With ``remember``, the file each item's check read is noted (on disk), so that
+        ``replay`` refuses an item whose file is not that one any more.
+        """
+        if remember:
+            self._seen = _FactsSpool()
         for item in self._check.items():
+            if self._seen is not None:
+                self._seen.add(item.facts)
             self.summary.add(item)
             for problem in item.problems:
                 self._write_problem(problem)
@@ -113,8 +128,24 @@ class Planner:
             yield item
 
     def replay(self) -> Iterator[CheckedItem]:
-        """Yield every item checked again, without counting (the plan is complete)."""
-        return self._check.items()
+        """Yield every item checked again, without counting (the plan is complete).
+
+        An item whose file is not the one the first check read (replaced, rewritten, turned
+        into a symbolic link or a FIFO meanwhile) comes back refused (``image.changed``).
+        """
+        seen = iter(self._seen) if self._seen is not None else None
+        for item in self._check.items():
+            first = next(seen, None) if seen is not None else None
+            if first is not None and item.ok and item.facts != first:
+                assert item.facts is not None  # an item that passed was read
+                message = (
+                    f"{item.record.path}: the file changed after it was checked "
+                    f"({what_changed(first, item.facts)}); it was not sent: run again to "
+                    "check and send it as it is now"
+                )
+                problem = Problem("image.changed", Severity.ERROR, message, item.record.key)
+                item = replace(item, problems=(*item.problems, problem))
+            yield item
 
     def finish(self) -> None:
         """Add the problems that belong to no item (once; at the end of the problems)."""
@@ -143,6 +174,85 @@ class Planner:
         # ASCII JSON: a message may quote a file name that is not UTF-8 (a lone surrogate),
         # which a UTF-8 text file cannot hold; the escape reads back to the same text.
         self._problems.write(json.dumps(problem.to_dict()) + "\n")
+
+
+class _FactsSpool:
+    """The file facts of each checked item, in stream order, on disk (memory stays flat)."""
+
+    def __init__(self) -> None:
+        try:
+            self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise _spool_error(exc) from None
+        self._dump = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def add(self, facts: FileFacts | None) -> None:
+        try:
+            self._dump.dump(facts)
+        except OSError as exc:
+            raise _spool_error(exc) from None
+        self._dump.clear_memo()
+
+    def __iter__(self) -> Iterator[FileFacts | None]:
+        try:
+            self._file.seek(0)
+        except OSError as exc:
+            raise _spool_error(exc) from None
+        while True:
+            try:
+                yield pickle.load(self._file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _spool_error(exc: OSError) -> LocalFileError:
+    return LocalFileError.writing(
+        "the check's notes of the files it read", tempfile.gettempdir(), exc,
+        "free some space there, or point TMPDIR to a folder with room",
+    )
+
+
+class _ProblemsFile:
+    """The run's problems, one JSON line each; a failed write is one clear error, once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._broken = False
+        try:
+            self._file: TextIO = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> LocalFileError:
+        self._broken = True
+        return LocalFileError.writing(
+            "the run's list of problems", self.path, exc,
+            "free some space or fix the journal folder's permissions, then run again",
+        )
+
+    def write(self, line: str) -> None:
+        try:
+            self._file.write(line)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def flush(self) -> None:
+        if self._broken:
+            return  # already said; the run is stopping
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            if not self._broken:
+                raise self._error(exc) from None
 
 
 def read_problems(path: Path | None, limit: int | None = None) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from osai_import.check.summary import CheckSummary
 from osai_import.codes import CODES
+from osai_import.errors import LocalFileError
 from osai_import.records import Problem, Severity
 from osai_import.version import __version__
 
@@ -87,8 +88,12 @@ def write_report(
         "summary": summary.to_dict(),
         "codes": {code: CODES[code] for code in sorted(summary.problems_by_code) if code in CODES},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise LocalFileError.writing("the report", path, exc, "free some space or choose "
+                                     "another --report path") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
             out.write("{\n")
@@ -101,8 +106,11 @@ def write_report(
                 out.write(json.dumps(problem.to_dict(), ensure_ascii=False))
             out.write("\n  ]\n}\n")
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise LocalFileError.writing("the report", path, exc, "free some space or choose "
+                                         "another --report path") from None
         raise
 
 

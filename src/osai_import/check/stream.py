@@ -21,6 +21,7 @@ from osai_import.check.names import NamePlan
 from osai_import.check.rules import clean_label, label_problem
 from osai_import.check.summary import CheckSummary
 from osai_import.config.models import CheckConfig
+from osai_import.errors import LocalFileError
 from osai_import.records import ImageRecord, Problem, Severity
 
 
@@ -76,11 +77,17 @@ class CheckRun:
             raise RuntimeError("CheckRun.read called twice")
         # Reading a large source twice was most of a run's planning time: the first pass
         # spools each record to disk while it learns the names, the second replays it.
-        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        try:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise _spool_error(exc) from None
         dump = pickle.Pickler(self._spool, protocol=pickle.HIGHEST_PROTOCOL)
         for record in self._records_factory():
             self.names.add(record)
-            dump.dump(record)
+            try:
+                dump.dump(record)
+            except OSError as exc:
+                raise _spool_error(exc) from None
             # Without this the pickler remembers every object it wrote, in memory.
             dump.clear_memo()
             self.records += 1
@@ -101,7 +108,10 @@ class CheckRun:
         if self._spool is None:
             raise RuntimeError("CheckRun.items called before read")
         spool = self._spool
-        spool.seek(0)
+        try:
+            spool.seek(0)
+        except OSError as exc:
+            raise _spool_error(exc) from None
         names = self.names
         checker = self.checker
 
@@ -109,6 +119,13 @@ class CheckRun:
             return checker.check(record, names=names)
 
         yield from _in_order(_replay(spool), checked, self.workers)
+
+
+def _spool_error(exc: OSError) -> LocalFileError:
+    return LocalFileError.writing(
+        "the check's spool of records", tempfile.gettempdir(), exc,
+        "free some space there, or point TMPDIR to a folder with room",
+    )
 
 
 def _labels(record: ImageRecord) -> tuple[str | None, set[str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from osai_import.check.imageinfo.sniff import SUPPORTED_FORMATS, sniff_format
 from osai_import.check.imageinfo.tiff import ORIENTATION_TAG
 from osai_import.check.imageinfo.window import FileWindow, pread
 from osai_import.errors import ItemError
+from osai_import.source.files import FileFacts, facts_of, open_image
 
 __all__ = ["SUPPORTED_FORMATS", "ImageInfo", "file_digest", "inspect_image", "sniff_format"]
 
@@ -66,6 +66,7 @@ class ImageInfo:
     orientation: int
     size: int
     mtime_ns: int = 0
+    facts: FileFacts | None = None  # what the upload checks the file against before sending
 
     @property
     def transposed(self) -> bool:
@@ -83,31 +84,9 @@ def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
     """Read a JPEG or PNG file's header; raise ItemError with an ``image.*`` code otherwise."""
     if not isinstance(path, Path):
         path = Path(path)
+    fd, st, link = open_image(path)
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ItemError(
-            "image.missing",
-            f"{path}: the image file does not exist; fix the path in the source or restore "
-            "the file",
-        ) from None
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    # Only a regular file is opened: opening a FIFO blocks, and opening a device can act.
-    if not stat.S_ISREG(st.st_mode):
-        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise ItemError("image.unreadable", f"{path}: is {what}, not an image file; fix the path")
-    if st.st_size == 0:
-        raise ItemError(
-            "image.empty", f"{path}: the file is empty (0 bytes); replace it with the real image"
-        )
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise _unreadable(path, exc) from None
-    try:
-        return _inspect_open(path, FileWindow(fd, st.st_size), st.st_size, max_pixels,
-                             st.st_mtime_ns)
+        return _inspect_open(path, FileWindow(fd, st.st_size), max_pixels, facts_of(st, link))
     except OSError as exc:
         raise _unreadable(path, exc) from None
     finally:
@@ -122,8 +101,9 @@ def _unreadable(path: Path, exc: OSError) -> ItemError:
 
 
 def _inspect_open(
-    path: Path, reader: FileWindow, size: int, max_pixels: int, mtime_ns: int
+    path: Path, reader: FileWindow, max_pixels: int, file_facts: FileFacts
 ) -> ImageInfo:
+    size = file_facts.size
     head = reader.read(0, 32)
     kind = sniff_format(head)
     if kind not in SUPPORTED_FORMATS:
@@ -171,7 +151,8 @@ def _inspect_open(
         depth=depth,
         orientation=orientation,
         size=size,
-        mtime_ns=mtime_ns,
+        mtime_ns=file_facts.mtime_ns,
+        facts=file_facts,
     )
 
 
