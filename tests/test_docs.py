@@ -89,7 +89,7 @@ def _rows(section: str) -> dict[str, list[str]]:
 
 
 def _default(model: type[BaseModel], key: str) -> str:
-    value = model.model_fields[key].default
+    value = model.model_fields[key].get_default(call_default_factory=True)
     if value is None:
         return "—"
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"

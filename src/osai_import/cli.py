@@ -196,6 +196,22 @@ def run(
     ctx.exit(run_command(config, options))
 
 
+@cli.command()
+@click.argument("config", type=_FILE)
+@click.argument("names", nargs=-1)
+@click.option("--all", "resolve_all", is_flag=True, help="Settle every unsettled image.")
+@click.pass_context
+def resolve(ctx: click.Context, config: Path, names: tuple[str, ...], resolve_all: bool) -> None:
+    """Tell the journal you checked images a run listed as possibly duplicated or unconfirmed.
+
+    Look each one up in OSAI's web app first (and delete an extra copy): from then on the
+    journal takes each as stored exactly once, and reports stop listing it.
+    """
+    from osai_import.commands import resolve_command
+
+    ctx.exit(resolve_command(config, names, resolve_all))
+
+
 def main() -> None:
     """Run the CLI (the console script's entry point)."""
     try:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from osai_import.config.resolve import prepare
+from osai_import.errors import ConfigError
 from osai_import.source.reads import SourceReads
 
 if TYPE_CHECKING:
@@ -51,3 +52,43 @@ def run_command(config_path: Path, options: RunOptions) -> int:
     if not options.quiet or report.exit_code != 0:
         print_run_summary(report, console)
     return report.exit_code
+
+
+def resolve_command(config_path: Path, names: tuple[str, ...], resolve_all: bool) -> int:
+    """Settle images the user checked on the server; print what was settled; return 0.
+
+    Works from the journal alone, with no network: the user has looked at the images in
+    OSAI's web app (and deleted any extra copy), and says each is stored exactly once.
+    """
+    from osai_import.run.target import server_identity
+    from osai_import.upload.journal import locked_journal
+
+    if bool(names) == resolve_all:
+        raise ConfigError("name the images to settle, or give --all (not both)")
+    resolved, _plugins = prepare(config_path)
+    config = resolved.config
+    server = server_identity(resolved)
+    console = _stderr_console()
+    with locked_journal(resolved.loaded.journal_dir) as journal:
+        dataset_id = config.dataset.id
+        if dataset_id is None:
+            assert config.dataset.name is not None
+            dataset_id = journal.dataset_id(server, config.dataset.name)
+        if dataset_id is None:
+            raise ConfigError(
+                f"the journal in {resolved.loaded.journal_dir} knows no dataset "
+                f"{config.dataset.name!r} on {server}: nothing to settle"
+            )
+        unsettled = {r.name for r in journal.flagged(server, dataset_id)}
+        unsettled |= {r.name for r in journal.unsettled(server, dataset_id)}
+        unknown = sorted(set(names) - unsettled)
+        if unknown:
+            shown = ", ".join(repr(n) for n in unknown[:5])
+            raise ConfigError(
+                f"not among the unsettled images of dataset {dataset_id}: {shown}; "
+                f"`osai-import run` lists them (possibly duplicated, unconfirmed)"
+            )
+        count = journal.resolve(server, dataset_id, list(names) if names else None)
+    console.print(f"{count} image(s) of dataset {dataset_id} settled: the journal now takes "
+                  "each as stored exactly once")
+    return 0

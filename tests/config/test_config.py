@@ -65,7 +65,7 @@ GOOD = (
     "plugins: [./layout.py]\n"
 )
 UPLOAD_KEYS = ("workers, chunk_images, chunk_bytes, retries, backoff, max_backoff, on_problem, "
-               "journal, skip_unsupported")
+               "journal, skip_unsupported, wait_locked")
 TOP_KEYS = "server, dataset, source, annotations, check, upload, plugins"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from osai_import.emulator import LocalServer
-from tests.reliability.support import LEDGER, new_server
+from tests.reliability.support import LEDGER, SOAK, new_server
 
 
 @pytest.fixture
@@ -26,4 +26,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"reliability: {LEDGER.runs} finished runs checked against the server, "
             f"{LEDGER.planned} images planned, {LEDGER.lost} lost, {LEDGER.extra_copies} extra "
             f"copies (each flagged in its run's report as possibly duplicated)"
+        )
+    if SOAK:
+        terminalreporter.write_line(
+            f"soak: {SOAK['kills']} runs SIGKILLed, then one to the end: {SOAK['planned']} images "
+            f"planned, {SOAK['stored']} stored, {SOAK['lost']} lost, {SOAK['copies']} extra "
+            f"copies, {SOAK['flagged']} images flagged possibly duplicated, "
+            f"{SOAK['unflagged']} copies unflagged"
         )

@@ -32,7 +32,7 @@ from osai_import.emulator import EmulatorSettings, LocalServer
 from tests.run.support import TOKEN, datasets, stored
 
 __all__ = [
-    "LEDGER", "TOKEN", "Cli", "Hold", "assert_complete", "closed_port", "datasets", "finish_cli",
+    "LEDGER", "SOAK", "TOKEN", "Cli", "Hold", "assert_complete", "closed_port", "datasets", "finish_cli",
     "hold", "images_stored", "journal_rows", "kill", "new_server", "read_report",
     "remote_config", "restart", "run_cli", "slow", "start_cli", "stats", "stored", "wait_until",
 ]
@@ -263,6 +263,8 @@ class Ledger:
 
 
 LEDGER = Ledger()
+# The repeated-SIGKILL soak's tally (test_soak.py), printed in the test summary.
+SOAK: dict[str, int] = {}
 
 
 def journal_rows(config: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -295,7 +297,7 @@ def assert_complete(server: LocalServer, report: dict[str, Any], names: list[str
     LEDGER.add(names, held)
     assert sorted(held) == sorted(names), "the server holds exactly the planned images"
     duplicated = {name for name, n in held.items() if n > 1}
-    flagged = {key.rsplit("/", 1)[-1] for key in report["possibly_duplicated"]}
+    flagged = {row["name"] for row in report["possibly_duplicated"]}
     assert duplicated <= flagged, f"unflagged duplicates: {sorted(duplicated - flagged)}"
     counts = report["counts"]
     assert counts["uploaded"] + counts["already_uploaded"] == len(held) == counts["planned"]

@@ -148,7 +148,7 @@ def test_server_unreachable_at_start(tmp_path: Path) -> None:
     assert result.report["dataset"]["id"] is None
     assert result.report["counts"]["read"] == 8, "the source was read before the server"
     rows = journal_rows(config)
-    assert all(not rows[t] for t in ("datasets", "categories", "sessions", "items")), rows
+    assert all(not rows[t] for t in ("datasets", "categories", "sessions", "images", "intents")), rows
     # Nothing was created: a server brought up on that port later holds nothing.
     late = new_server(tmp_path / "late", port=port)
     try:
@@ -236,8 +236,8 @@ def test_slow_server_beyond_the_timeout_aborts_unlocked_then_resumes(
     data = stored(server, dataset_id)
     assert data["locked"] is False, "FinishUploading ran despite the abort"
     assert result.report["counts"]["uploaded"] == 0
-    unconfirmed = set(result.report["unconfirmed"])
-    assert {i["name"] for i in data["images"]} <= {k.rsplit("/", 1)[-1] for k in unconfirmed}
+    unconfirmed = {row["name"] for row in result.report["unconfirmed"]}
+    assert {i["name"] for i in data["images"]} <= unconfirmed
 
     again = run_cli(config)
     again.assert_clean()

@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from osai_import.emulator import LocalServer
 from tests.reliability.support import (
     assert_complete,
@@ -125,7 +127,7 @@ def test_kill_while_creating_a_box_label(tmp_path: Path, server: LocalServer) ->
 def test_kill_while_creating_an_image_category_stops_with_a_clear_message(
     tmp_path: Path, server: LocalServer
 ) -> None:
-    make_folder_dataset(tmp_path / "data", 12)
+    names = make_folder_dataset(tmp_path / "data", 12)
     config = remote_config(tmp_path, server.base_url)
     with hold(server, "create_category", after_commit=True, nth=2) as gate:
         proc = start_cli(config)
@@ -134,12 +136,23 @@ def test_kill_while_creating_an_image_category_stops_with_a_clear_message(
     again = run_cli(config)
     again.assert_clean()
     assert again.returncode == 3
-    assert "category 'class_1' already exists in dataset 1, but its id is unknown" in again.stderr
-    assert "delete the category in the OSAI web app" in again.stderr
+    assert "category 'class_1' already exists in dataset 1 but its id is unknown" in again.stderr
+    assert "an earlier run" in again.stderr and "its answer was lost" in again.stderr
+    assert "categories: {'class_1': <its id>}" in again.stderr
     assert len(datasets(server)) == 1
-    names = Counter(c["name"] for c in stored(server, 1)["categories"])
-    assert names == Counter({"class_0": 1, "class_1": 1}), "nothing duplicated"
+    held = stored(server, 1)["categories"]
+    made = Counter(c["name"] for c in held)
+    assert made == Counter({"class_0": 1, "class_1": 1}), "nothing duplicated"
     assert images_stored(server) == 0
+    # The user reads the id in the web app and gives it in the config, as the message says.
+    data = yaml.safe_load(config.read_text())
+    data["dataset"]["categories"] = {"class_1": next(c["id"] for c in held if c["name"] == "class_1")}
+    config.write_text(yaml.safe_dump(data))
+    done = run_cli(config)
+    done.assert_clean()
+    assert done.returncode == 0, done.stderr
+    assert done.report is not None
+    assert_complete(server, done.report, names, {"class_0", "class_1", "class_2", "thing"})
 
 
 def test_kill_during_chunks_whose_answers_are_late(tmp_path: Path, server: LocalServer) -> None:
@@ -215,7 +228,8 @@ def test_a_dataset_gone_from_the_server_is_named(tmp_path: Path, server: LocalSe
 
 def test_a_left_open_session_is_kept_until_it_is_finished(tmp_path: Path, server: LocalServer) -> None:
     names = make_folder_dataset(tmp_path / "data", 12)
-    config = remote_config(tmp_path, server.base_url, retries=2)
+    # Without waiting for the lock: this test is about the journal keeping the session.
+    config = remote_config(tmp_path, server.base_url, retries=2, wait_locked=0)
     with hold(server, "finish_uploading") as gate:
         proc = start_cli(config)
         wait_until("FinishUploading is called", gate.entered.is_set, proc)
@@ -227,6 +241,7 @@ def test_a_left_open_session_is_kept_until_it_is_finished(tmp_path: Path, server
         blocked = run_cli(config)
     blocked.assert_clean()
     assert blocked.returncode == 3 and "is locked by upload session 1" in blocked.stderr
+    assert "that an earlier run started and could not finish" in blocked.stderr
     assert "run again later" in blocked.stderr
     assert len(journal_rows(config)["sessions"]) == 1
     report = _rerun_completes(config, server, names)

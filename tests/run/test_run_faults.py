@@ -45,7 +45,7 @@ def _assert_server_matches(server: LocalServer, report: dict[str, Any], names: l
     held = Counter(image["name"] for image in data["images"])
     assert set(held) == set(names), "every planned image is stored"
     duplicated = {name for name, n in held.items() if n > 1}
-    flagged = {key.rsplit("/", 1)[-1] for key in report["possibly_duplicated"]}
+    flagged = {row["name"] for row in report["possibly_duplicated"]}
     assert duplicated <= flagged, f"unflagged duplicates: {sorted(duplicated - flagged)}"
     assert report["counts"]["failed"] == 0
 

@@ -3,7 +3,9 @@ default, ``on_problem: skip``), the whole check first (``stop``), and ``--dry-ru
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -19,9 +21,11 @@ from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
 from osai_import.records import ImageRecord, Problem, Severity
 from osai_import.run.context import RunOptions
-from osai_import.run.feed import PlanWalk, pending_items
+from osai_import.run.feed import Changed, FeedPlace, PlanWalk, pending_items
 from osai_import.run.runner import run
-from osai_import.upload.journal import Journal
+from osai_import.source.files import facts_of, open_image
+from osai_import.upload.journal import ImageRow, Journal
+from osai_import.upload.resume import annotation_fingerprint
 from tests.run.support import (
     TOKEN,
     datasets,
@@ -156,19 +160,41 @@ def test_rerun_sends_only_what_is_missing(
 
 def test_pending_items_passes_over_refused_and_acknowledged_items(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal")
-    records = [ImageRecord(f"k{n}", tmp_path / f"{n}.jpg", f"{n}.jpg") for n in range(5)]
+    run = journal.start_run("cfg")
+    records = [ImageRecord(f"k{n}", make_image(tmp_path / f"{n}.jpg"), f"{n}.jpg") for n in range(6)]
     refused = Problem("image.missing", Severity.ERROR, "gone", "k1")
-    items = [CheckedItem(r, (refused,) if r.key == "k1" else (), 10) for r in records]
-    journal.mark("srv", 7, "acked", [("k2", "stale-fingerprint", None)])
-    journal.mark("srv", 7, "sent", [("k3", "whatever", None)])
+    items = []
+    for r in records:
+        fd, st, link = open_image(r.path)
+        os.close(fd)
+        items.append(CheckedItem(r, (refused,) if r.key == "k1" else (), st.st_size,
+                                 st.st_mtime_ns, facts_of(st, link)))
+    place = FeedPlace(journal, "srv", 7, "voc:{}", "cfg", run)
+
+    def row(item: CheckedItem, digest: str, state: str, fingerprint: str | None = None) -> ImageRow:
+        facts = item.facts
+        assert facts is not None
+        return ImageRow(item.record.name, digest, fingerprint or annotation_fingerprint(
+            item.record, "voc:{}"), state, None, "earlier-key", "cfg", facts.size, facts.mtime_ns,
+            facts.dev, facts.ino)
+
+    digest = hashlib.sha256(records[5].path.read_bytes()).hexdigest()
+    journal.record("srv", 7, [
+        row(items[3], "whatever", "sending"),
+        row(items[5], digest, "acked"),
+        # Sent from a file with other facts: this one is read, and its bytes differ.
+        ImageRow("2.jpg", "other-bytes", annotation_fingerprint(records[2], "voc:{}"), "acked",
+                 None, "earlier", "cfg", 1, 1, 1, 1),
+    ])
     walk = PlanWalk()
     passed: list[int] = []
-    sent = list(pending_items(journal, "srv", 7, items, walk, on_passed=passed.append))
+    sent = list(pending_items(place, items, walk, on_passed=passed.append))
     assert [i.record.key for i in sent] == ["k0", "k3", "k4"]
     assert [i.resent for i in sent] == [False, True, False]
     assert walk.refused == [("k1", "image.missing", "gone")]
-    assert walk.changed_since_upload == ["k2"]
-    assert sum(passed) == 2
+    assert walk.changed_since_upload == [Changed("k2", "2.jpg", "bytes")]
+    assert walk.already_uploaded == 1  # k5: same name, bytes and annotation, another key
+    assert sum(passed) == 3
     journal.close()
 
 

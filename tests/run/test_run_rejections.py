@@ -109,7 +109,7 @@ def test_corrupt_file_inside_a_chunk_is_bisected_out(tmp_path: Path, server: Loc
     encoder = build_plugins(entry_points=False).encoders.get("none").cls(None)  # type: ignore[arg-type]
     uploader = Uploader(client, session, encoder, journal, {}, tally,
                         skip_unsupported=False, on_done=lambda *a: None)
-    uploader.send([Item(r, r.path.stat().st_size, "fp") for r in records])
+    uploader.send([Item(r, r.path.stat().st_size, None, "fp") for r in records])
     session.finish()
     assert tally.uploaded == 11
     assert list(tally.failed) == ["5.jpg"]

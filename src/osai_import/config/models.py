@@ -119,6 +119,23 @@ class DatasetConfig(_Section):
         default=None, description="created on the first run, reused by the next ones"
     )
     id: int | str | None = Field(default=None, description="id of an existing dataset")
+    categories: dict[str, int | str] = Field(
+        default_factory=dict,
+        description="ids of categories that exist in the dataset, by name, as the OSAI web app "
+        "shows them; used instead of creating them (OSAI's API cannot list categories)",
+    )
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _ids_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name, cid in value.items():
+                if isinstance(cid, bool):
+                    raise ValueError(
+                        f"the id of category {name!r} must be an integer or a string, got "
+                        f"{str(cid).lower()}"
+                    )
+        return value
 
     @field_validator("id", mode="before")
     @classmethod
@@ -207,6 +224,12 @@ class UploadConfig(_Section):
         default=False,
         description="ask OSAI to drop files that are not JPEG or PNG instead of refusing the "
         "whole request",
+    )
+    wait_locked: float = Field(
+        default=600.0,
+        ge=0,
+        description="seconds to wait for a dataset locked by another upload session to unlock "
+        "(OSAI unlocks it after a while without new images); 0 stops at once",
     )
 
 

@@ -1,7 +1,12 @@
 """Feed the upload from the check: the checked items the server does not hold yet.
 
-Items the check refused are noted, not sent; items the journal says the server
-acknowledged are passed over (or noted as changed, when they differ from what was sent).
+An image's identity on the server is its remote name with the digest of its bytes and
+the fingerprint of its annotation; a reader's key only says where it came from. So an
+item is passed over when the journal holds its name acknowledged with the same bytes and
+annotation (whatever key, source or config sent it), and reported as changed when the
+name is there with other bytes or another annotation: OSAI's API cannot replace an image.
+Items the check refused are noted, not sent. A journal of osai-import 0.1 (items by key)
+is read for the names the journal does not know yet.
 """
 
 from __future__ import annotations
@@ -11,11 +16,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from osai_import.check.checker import CheckedItem
+from osai_import.errors import ItemError
 from osai_import.records import Severity
+from osai_import.source.files import FileFacts, digest_checked
 from osai_import.upload.answers import Id
-from osai_import.upload.journal import Journal
-from osai_import.upload.resume import fingerprint
+from osai_import.upload.journal import ImageRow, Journal
+from osai_import.upload.resume import annotation_fingerprint, legacy_fingerprint
 from osai_import.upload.uploader import Item
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An item whose name the dataset holds with other bytes or another annotation."""
+
+    item: str
+    name: str
+    what: str  # "bytes", "annotation" or "bytes and annotation"
 
 
 @dataclass
@@ -23,9 +39,23 @@ class PlanWalk:
     """What the walk over the checked items found besides the items to send."""
 
     already_uploaded: int = 0
-    changed_since_upload: list[str] = field(default_factory=list)
+    changed_since_upload: list[Changed] = field(default_factory=list)
     # Items the check refused when the walk met them (on a replay: changed since the plan).
     refused: list[tuple[str, str, str]] = field(default_factory=list)
+    # Items whose file could not be read to compare it with what the server holds.
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedPlace:
+    """Where the feed files what it finds: the journal, the server, the dataset, the run."""
+
+    journal: Journal
+    server: str
+    dataset_id: Id
+    encoder: str  # the encoder's name and options, part of each annotation's fingerprint
+    origin: str  # the config that sends
+    run: int  # this run's number in the journal
 
 
 # Journal lookups go a batch at a time; small enough that the first chunk leaves early.
@@ -33,17 +63,15 @@ _STATE_BATCH = 256
 
 
 def pending_items(
-    journal: Journal,
-    server: str,
-    dataset_id: Id,
+    place: FeedPlace,
     checked: Iterable[CheckedItem],
     walk: PlanWalk,
     on_passed: Callable[[int], None] | None = None,
 ) -> Iterator[Item]:
-    """Yield the checked items to send: ok, and not acknowledged by the server before.
+    """Yield the checked items to send: ok, and not on the server as they are now.
 
     The others are counted in ``walk``; ``on_passed`` is called with how many items were
-    passed over (refused, or already uploaded), for the progress bar.
+    passed over (refused, already uploaded, changed), for the progress bar.
     """
     iterator = iter(checked)
     while True:
@@ -59,20 +87,91 @@ def pending_items(
             passed += 1
             error = next(p for p in item.problems if p.severity is Severity.ERROR)
             walk.refused.append((item.record.key, error.code, error.message))
-        states = journal.states(server, dataset_id, [item.record.key for item in ready])
+        names = [item.record.name for item in ready]
+        rows = place.journal.images(place.server, place.dataset_id, names)
+        place.journal.seen(place.server, place.dataset_id, list(rows), place.run)
+        legacy = place.journal.legacy_states(
+            place.server, place.dataset_id,
+            [item.record.key for item in ready if item.record.name not in rows],
+        )
         for item in ready:
             record = item.record
-            fp = fingerprint(record, item.size, item.mtime_ns)
-            state, acked_fp = states.get(record.key, (None, None))
-            if state == "acked":
-                passed += 1
-                if acked_fp == fp:
-                    walk.already_uploaded += 1
-                else:
-                    # OSAI's API cannot replace an image: say so rather than store a second one.
-                    walk.changed_since_upload.append(record.key)
+            fingerprint = annotation_fingerprint(record, place.encoder)
+            row = rows.get(record.name)
+            if row is None and record.key in legacy:
+                row = _from_legacy(place, item, fingerprint, *legacy[record.key])
+            if row is None:
+                yield Item(record, item.size, item.facts, fingerprint)
                 continue
-            # Marked `sent` by a run that died before the answer: it may be stored already.
-            yield Item(record, item.size, fp, resent=state is not None)
+            if row.state != "acked":
+                # Sent by a run whose answer never came: it may be stored already.
+                yield Item(record, item.size, item.facts, fingerprint, resent=True)
+                continue
+            passed += 1
+            try:
+                same_bytes = _same_bytes(place, row, item)
+            except ItemError as exc:
+                walk.failed.append((record.key, exc.code, str(exc)))
+                continue
+            if same_bytes and row.annotation == fingerprint:
+                walk.already_uploaded += 1
+                continue
+            what = ("bytes and annotation" if not same_bytes and row.annotation != fingerprint
+                    else "bytes" if not same_bytes else "annotation")
+            walk.changed_since_upload.append(Changed(record.key, record.name, what))
         if passed and on_passed is not None:
             on_passed(passed)
+
+
+def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:
+    """Tell whether the file holds the bytes the server acknowledged under its name.
+
+    The file is read again only when its size, time or identity differ from those noted
+    when it was sent (as git's index and rsync do); a match then refreshes the note.
+    """
+    facts = item.facts
+    if facts is None:
+        return False
+    if (row.size, row.mtime_ns, row.dev, row.ino) == (
+        facts.size, facts.mtime_ns, facts.dev, facts.ino
+    ):
+        return True
+    digest = digest_checked(item.record.path, facts)
+    if digest != row.digest:
+        return False
+    place.journal.record(place.server, place.dataset_id, [_row(row, facts, row.state)])
+    return True
+
+
+def _row(row: ImageRow, facts: FileFacts, state: str) -> ImageRow:
+    return ImageRow(row.name, row.digest, row.annotation, state, row.flagged, row.item,
+                    row.origin, facts.size, facts.mtime_ns, facts.dev, facts.ino)
+
+
+def _from_legacy(
+    place: FeedPlace, item: CheckedItem, fingerprint: str, state: str, old_fingerprint: str
+) -> ImageRow | None:
+    """Turn what an osai-import 0.1 journal knew of an item into a row, and keep it.
+
+    0.1 keyed items by the reader's key with a fingerprint of name, labels, size and time:
+    an item it acknowledged whose fingerprint still matches is the same image, so it is
+    recorded under its name with the digest of its file; an item it sent without an answer
+    is unsettled. Anything else is unknown, and None lets the item go as a new one.
+    """
+    facts = item.facts
+    if facts is None:
+        return None
+    if state == "acked":
+        if legacy_fingerprint(item.record, item.size, facts.mtime_ns) != old_fingerprint:
+            return None
+        try:
+            digest = digest_checked(item.record.path, facts)
+        except ItemError:
+            return None
+        new_state = "acked"
+    else:
+        digest, new_state = "", "unconfirmed"
+    row = ImageRow(item.record.name, digest, fingerprint, new_state, None, item.record.key,
+                   place.origin, facts.size, facts.mtime_ns, facts.dev, facts.ino)
+    place.journal.record(place.server, place.dataset_id, [row])
+    return row

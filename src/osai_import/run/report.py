@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from osai_import.check.plan import Plan, read_problems
-from osai_import.errors import EXIT_ABORTED, EXIT_OK, EXIT_PROBLEMS
-from osai_import.run.feed import PlanWalk
+from osai_import.errors import (
+    EXIT_ABORTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    JournalError,
+    LocalFileError,
+)
+from osai_import.run.feed import Changed, PlanWalk
+from osai_import.upload.journal import Journal
 from osai_import.upload.setup import CategorySetup
 from osai_import.upload.uploader import Tally
 
@@ -39,9 +47,14 @@ class RunReport:
     uploaded: int = 0
     uploaded_bytes: int = 0
     already_uploaded: int = 0
-    changed_since_upload: list[str] = field(default_factory=list)
+    changed_since_upload: list[Changed] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    possibly_duplicated: list[str] = field(default_factory=list)
+    # Images that may be stored twice, by remote name: every one the journal holds
+    # flagged, from this run or an earlier one, until the user resolves it.
+    possibly_duplicated: list[dict[str, Any]] = field(default_factory=list)
+    possibly_duplicated_new: int = 0
+    # Images this config sent earlier that its source no longer has (removed or moved).
+    missing_from_source: list[dict[str, str]] = field(default_factory=list)
     categories_created: list[str] = field(default_factory=list)
     categories: dict[str, Any] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
@@ -51,12 +64,14 @@ class RunReport:
     # The exit code of the error that stopped the run (a source that cannot be read is 1,
     # a server or journal failure 3), so the report says what the command returned.
     aborted_exit_code: int = EXIT_ABORTED
-    # Items sent whose answer never came (the run stopped while they were in flight, or
-    # their retries ran out after a lost answer): the server may hold them or not; the
-    # journal keeps them as sent, so the next run sends them again and flags them.
-    unconfirmed: list[str] = field(default_factory=list)
+    # Images sent whose answer never came (the run stopped while they were in flight, or
+    # their retries ran out after a lost answer), from this run or an earlier one: the
+    # server may hold them or not; the next run sends them again and flags them.
+    unconfirmed: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Why the JSON report (--report) could not be written; the run then exits 3.
+    report_error: str | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -69,7 +84,9 @@ class RunReport:
         """Return 0 all uploaded, 1 items skipped or failed, else the stopping error's code."""
         if self.aborted:
             return self.aborted_exit_code
-        if self.failed or self.skipped or self.changed_since_upload:
+        if self.report_error:
+            return EXIT_ABORTED
+        if self.failed or self.skipped or self.changed_since_upload or self.unconfirmed:
             return EXIT_PROBLEMS
         return EXIT_OK
 
@@ -108,13 +125,33 @@ class RunReport:
         self.already_uploaded = walk.already_uploaded
         self.changed_since_upload = list(walk.changed_since_upload)
 
+    def apply_journal(
+        self, journal: Journal, server: str, dataset_id: Any, origin: str, run: int
+    ) -> None:
+        """Take what the journal holds unsettled for the dataset, this run's and earlier ones.
+
+        A journal that cannot be read (a full disk) leaves a warning instead: the run's own
+        error already says why.
+        """
+        try:
+            flagged = journal.flagged(server, dataset_id)
+            unsettled = journal.unsettled(server, dataset_id)
+            unseen = journal.unseen(server, dataset_id, origin, run)
+        except JournalError as exc:
+            self.warnings.append(f"the journal's unsettled images could not be listed: {exc}")
+            return
+        self.possibly_duplicated = [
+            {"name": r.name, "item": r.item, "since": _iso(r.flagged or 0.0)} for r in flagged
+        ]
+        self.unconfirmed = [{"name": r.name, "item": r.item} for r in unsettled]
+        self.missing_from_source = [{"name": r.name, "item": r.item} for r in unseen]
+
     def apply_upload(self, tally: Tally, sessions: int) -> None:
         """Take the counts of what the upload sent and what came of it."""
         self.uploaded = tally.uploaded
         self.uploaded_bytes = tally.uploaded_bytes
         self.failed = dict(tally.failed)
-        self.possibly_duplicated = sorted(tally.maybe_duplicated)
-        self.unconfirmed = sorted(tally.unconfirmed)
+        self.possibly_duplicated_new = len(tally.maybe_duplicated)
         self.retries = dict(tally.retries)
         self.sessions = sessions
 
@@ -158,15 +195,21 @@ class RunReport:
                 "changed_since_upload": len(self.changed_since_upload),
                 "failed": len(self.failed),
                 "possibly_duplicated": len(self.possibly_duplicated),
+                "possibly_duplicated_new": self.possibly_duplicated_new,
                 "unconfirmed": len(self.unconfirmed),
+                "missing_from_source": len(self.missing_from_source),
             },
             "bytes": {"planned": self.planned_bytes, "uploaded": self.uploaded_bytes},
             "categories": self.categories,
             "categories_created": self.categories_created,
             "failed": [{"item": k, "reason": v} for k, v in sorted(self.failed.items())],
-            "possibly_duplicated": sorted(self.possibly_duplicated),
-            "unconfirmed": sorted(self.unconfirmed),
-            "changed_since_upload": sorted(self.changed_since_upload),
+            "possibly_duplicated": self.possibly_duplicated,
+            "unconfirmed": self.unconfirmed,
+            "changed_since_upload": [
+                {"item": c.item, "name": c.name, "what": c.what}
+                for c in sorted(self.changed_since_upload, key=lambda c: c.item)
+            ],
+            "missing_from_source": self.missing_from_source,
             "retries": self.retries,
             "upload_sessions": self.sessions,
             "durations_seconds": {k: round(v, 3) for k, v in self.durations.items()},
@@ -182,15 +225,27 @@ class RunReport:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    # A file name that is not UTF-8 holds lone surrogates; backslashreplace writes them as
-    # the JSON escape (\udce9) they are, instead of failing the whole report.
-    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Write JSON to ``path`` through a temporary file, so a reader never sees half of it.
+
+    Raises LocalFileError naming the path when it cannot be written (a full disk, a folder
+    without permission); the temporary file is removed and ``path`` is left as it was.
+    """
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # A file name that is not UTF-8 holds lone surrogates; backslashreplace writes them
+        # as the JSON escape (\udce9) they are, instead of failing the whole report.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise LocalFileError.writing(
+            "the report", path, exc, "nothing else is affected: the journal holds what was sent"
+        ) from None
 
 
 def _rows(table: Table, rows: Iterable[tuple[str, Any]]) -> None:
@@ -224,8 +279,11 @@ def print_run_summary(report: RunReport, console: Console) -> None:
                           f"{speed['images_per_second']:.1f} images/s)")),
             ("already uploaded before", report.already_uploaded),
             ("failed", len(report.failed)),
-            ("possibly duplicated", len(report.possibly_duplicated)),
         ]
+        if report.possibly_duplicated:
+            new = report.possibly_duplicated_new
+            rows.append(("possibly duplicated", (f"{len(report.possibly_duplicated)} "
+                         f"({new} in this run, the rest from earlier runs)")))
         if report.unconfirmed:
             lost = f"{len(report.unconfirmed)} (may be stored; the next run sends them again)"
             rows.append(("sent, answer lost", lost))
@@ -242,19 +300,53 @@ def print_run_summary(report: RunReport, console: Console) -> None:
     if len(report.failed) > 20:
         console.print(f"... and {len(report.failed) - 20} more failed items (see --report)")
     _print_problems(report, console)
-    for key in report.changed_since_upload[:10]:
+    for changed in report.changed_since_upload[:10]:
         console.print(
-            f"[yellow]not sent[/yellow] {escape(key)}: changed since it was uploaded; OSAI's "
-            "API cannot replace an image: upload to a new dataset (new name and --restart) "
-            "to send it",
+            f"[yellow]not sent[/yellow] {escape(changed.item)}: the dataset already holds an "
+            f"image named {escape(repr(changed.name))} with other {changed.what} (sent by an "
+            "earlier run); OSAI's API has no call to replace or delete an image, so sending "
+            "this one would store a second image under the same name. Rename the file to "
+            "upload it as another image, or upload into a new dataset (another dataset.name, "
+            "or --restart)",
             highlight=False,
         )
+    if len(report.changed_since_upload) > 10:
+        console.print(f"... and {len(report.changed_since_upload) - 10} more changed items "
+                      "(see --report)")
+    _print_unsettled(report, console)
     for warning in report.warnings:
         console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     if report.aborted:
         console.print(f"[red]aborted[/red]: {escape(report.aborted)}", highlight=False)
+    if report.report_error:
+        console.print(f"[red]error[/red]: {escape(report.report_error)}", highlight=False)
     for note in report.notes:
         console.print(escape(note), highlight=False)
+
+
+def _print_unsettled(report: RunReport, console: Console, limit: int = 10) -> None:
+    """Print the images the journal holds unsettled: flagged, unconfirmed, missing."""
+    groups = (
+        ("[yellow]possibly duplicated[/yellow]", report.possibly_duplicated,
+         ("may be stored twice (sent again after an answer was lost): check it in the OSAI "
+         "web app and delete the extra copy, then `osai-import resolve CONFIG NAME`")),
+        ("[yellow]unconfirmed[/yellow]", report.unconfirmed,
+         ("sent, but its answer never came: the server may hold it or not; the next run "
+         "sends it again")),
+        ("[dim]not in the source[/dim]", report.missing_from_source,
+         ("sent by an earlier run of this config, no longer in its source (removed or moved); "
+         "it stays on the server")),
+    )
+    for label, rows, meaning in groups:
+        for row in rows[:limit]:
+            console.print(f"{label} {escape(row['name'])} ({escape(row['item'])}): {meaning}",
+                          highlight=False)
+        if len(rows) > limit:
+            console.print(f"... and {len(rows) - limit} more (see --report)")
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds")
 
 
 def _print_problems(report: RunReport, console: Console, limit: int = 20) -> None:

@@ -8,6 +8,7 @@ shared state from one ``RunContext`` and writes what it did into the ``RunReport
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from osai_import.check.checker import CheckedItem
 from osai_import.check.plan import Planner
 from osai_import.config.resolve import ResolvedConfig
-from osai_import.errors import OsaiImportError
+from osai_import.errors import LocalFileError, OsaiImportError
 from osai_import.run.context import RunContext, RunOptions
-from osai_import.run.feed import PlanWalk, pending_items
+from osai_import.run.feed import FeedPlace, PlanWalk, pending_items
 from osai_import.run.progress import UploadProgress
 from osai_import.run.report import RunReport
 from osai_import.run.target import Target, access_token, open_target
@@ -43,21 +45,43 @@ from osai_import.upload.workers import send_all
 __all__ = ["RunOptions", "run"]
 
 
+_AT_ONCE = (
+    b"\nosai-import: stopped at once (second interrupt) without finishing the upload "
+    b"session; the next run finishes it, and OSAI unlocks the dataset after a while\n"
+)
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    # SIGTERM must unlock the dataset like Ctrl-C does; handlers only work in the main thread.
+def _stop_signals() -> Iterator[None]:
+    """Make the first Ctrl-C or SIGTERM stop the run cleanly, and a second one at once.
+
+    The first raises KeyboardInterrupt in the main thread: waits and requests end, the
+    upload session is finished (within a few seconds, see ``OsaiClient.cancel``), the
+    report is written. A second one exits on the spot with exit code 130. A SIGINT that
+    the shell made the process ignore (a background job) stays ignored.
+    """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield  # handlers can only be set in the main thread
         return
+    stops = 0
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        nonlocal stops
+        stops += 1
+        if stops == 1:
+            raise KeyboardInterrupt
+        os.write(2, _AT_ONCE)
+        os._exit(130)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    wanted = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        wanted.append(signal.SIGINT)
+    previous = {signum: signal.signal(signum, handler) for signum in wanted}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 @contextlib.contextmanager
@@ -91,7 +115,7 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
     )
     overlap = not options.dry_run and config.upload.on_problem == "skip"
     try:
-        with locked_journal(resolved.loaded.journal_dir) as journal, _sigterm_as_interrupt(), \
+        with locked_journal(resolved.loaded.journal_dir) as journal, _stop_signals(), \
                 Planner(resolved, journal.folder) as planner:
             ctx = RunContext(resolved, options, console, journal, report, token)
             try:
@@ -115,7 +139,10 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
     finally:
         report.durations["total"] = time.monotonic() - started
         if options.report is not None:
-            report.write(options.report)
+            try:
+                report.write(options.report)
+            except LocalFileError as exc:
+                report.report_error = str(exc)
     return report
 
 
@@ -139,7 +166,8 @@ def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
                      lambda n: status(f"reading the source: {n:,} images read"))
         if not overlap:
             for _ in planner.checked(None if status is None else
-                                     lambda n: status(f"checking: {n:,} images checked")):
+                                     lambda n: status(f"checking: {n:,} images checked"),
+                                     remember=not ctx.options.dry_run):
                 pass
             planner.finish()
     report.durations["plan"] = time.monotonic() - t0
@@ -190,37 +218,68 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
         on_retry=tally.retry,
     )
     server = target.identity
+    origin = str(ctx.resolved.loaded.path)
+    dataset_id = None
     try:
-        if ctx.options.restart:
-            journal.forget(server)
+        # Signed in before anything is forgotten: with a wrong token, --restart must not
+        # lose the journal of a dataset it could not even reach.
         client.sign_in()
-        dataset_id = ensure_dataset(client, journal, server, config.dataset.name, config.dataset.id)
+        if ctx.options.restart:
+            _forget(ctx, client, server)
+        run = journal.start_run(origin)
+        dataset_id = ensure_dataset(client, journal, server, config.dataset.name,
+                                    config.dataset.id, report.warnings.append)
         report.dataset_id = dataset_id
         finish_stale_sessions(client, journal, server, dataset_id)
         setup = CategorySetup()
         try:
             create_categories(client, journal, server, dataset_id, work.categories,
-                              work.image_categories, setup)
+                              work.image_categories, setup, config.dataset.categories)
         finally:
             report.apply_categories(setup, dataset_id)
         report.categories = dict(sorted(setup.ids.items()))
         session = UploadSession(client, journal, server, dataset_id)
+        place = FeedPlace(journal, server, dataset_id, _encoder_identity(ctx), origin, run)
         t0 = time.monotonic()
         try:
-            _send(ctx, _Link(target, client, session, tally), work, setup.ids)
+            _send(ctx, _Link(target, client, session, tally), work, setup.ids, place)
         finally:
             report.durations["upload"] = time.monotonic() - t0
-            warning = session.finish()
-            if warning:
-                report.warnings.append(warning)
-            report.apply_upload(tally, session.started)
+            try:
+                session.finish()
+            finally:
+                if session.finish_warning:
+                    report.warnings.append(session.finish_warning)
+                report.apply_upload(tally, session.started)
+                report.apply_journal(journal, server, dataset_id, origin, run)
     finally:
         client.close()
         if target.local_data is not None:
             report.note_local_server(target.local_data)
 
 
-def _send(ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any]) -> None:
+def _forget(ctx: RunContext, client: OsaiClient, server: str) -> None:
+    """Finish the sessions the journal knows open on ``server``, then forget it (--restart)."""
+    journal = ctx.journal
+    for dataset_id in journal.datasets(server):
+        finish_stale_sessions(client, journal, server, dataset_id)
+        if journal.open_sessions(server, dataset_id):
+            ctx.report.warnings.append(
+                f"--restart could not finish the upload session(s) of dataset {dataset_id}: "
+                f"OSAI unlocks it by itself after a while without new images"
+            )
+    journal.forget(server)
+
+
+def _encoder_identity(ctx: RunContext) -> str:
+    """Return the encoder's name and options: another encoder writes another annotation."""
+    resolved = ctx.resolved
+    return f"{resolved.encoder_cls.name}:{resolved.encoder_options.model_dump_json()}"
+
+
+def _send(
+    ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any], place: FeedPlace
+) -> None:
     """Send the items the server does not hold yet, with the configured number of workers."""
     upload = ctx.config.upload
     session = link.session
@@ -230,24 +289,32 @@ def _send(ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any
         link.client, session, ctx.resolved.encoder(), ctx.journal, category_ids, link.tally,
         skip_unsupported=upload.skip_unsupported,
         on_done=progress.advance,
+        origin=place.origin,
     )
     made_here = ctx.config.dataset.id is None
+
+    def notice(message: str) -> None:
+        ctx.console.print(f"[yellow]waiting[/yellow] {escape(message)}", highlight=False)
+
     try:
         with progress:
             send_all(
-                pending_items(ctx.journal, session.server, session.dataset_id, work.checked, walk,
+                pending_items(place, work.checked, walk,
                               on_passed=lambda n: progress.advance(n, 0)),
                 uploader,
                 workers=ctx.workers,
                 chunk_images=upload.chunk_images,
                 chunk_bytes=upload.chunk_bytes,
                 start_session=lambda: start_session(
-                    session, link.target.base_url, made_here=made_here
+                    session, link.target.base_url, made_here=made_here,
+                    wait=upload.wait_locked, notice=notice,
                 ),
                 cancel=link.client.cancel,
             )
     finally:
         ctx.report.apply_walk(walk)
+        for key, code, message in walk.failed:
+            link.tally.fail_key(key, code, message)
         if work.replay:
             # Checked fine before the upload began, refused now: the file changed meanwhile.
             for key, code, message in walk.refused:

@@ -37,13 +37,21 @@ def access_token(resolved: ResolvedConfig) -> str | None:
     return token
 
 
+def server_identity(resolved: ResolvedConfig) -> str:
+    """Return what the journal files a config's server under (stable across runs)."""
+    server = resolved.config.server
+    if server.base_url is not None:
+        return server.base_url
+    return f"local:{resolved.loaded.local_data_dir}"
+
+
 @contextlib.contextmanager
 def open_target(resolved: ResolvedConfig, token: str | None) -> Iterator[Target]:
     """Yield the run's target, starting the embedded local server when the config asks."""
     server = resolved.config.server
     if not server.is_local:
         assert server.base_url is not None and token is not None
-        yield Target(server.base_url, token, server.base_url)
+        yield Target(server.base_url, token, server_identity(resolved))
         return
     # Imported here, not at the top: the local server pulls in werkzeug, which a run
     # against a real server never needs.
@@ -51,4 +59,4 @@ def open_target(resolved: ResolvedConfig, token: str | None) -> Iterator[Target]
 
     data_dir = resolved.loaded.local_data_dir
     with LocalServer(EmulatorSettings(data_dir=data_dir)) as local:
-        yield Target(local.base_url, local.token, f"local:{data_dir}", data_dir)
+        yield Target(local.base_url, local.token, server_identity(resolved), data_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -56,7 +57,9 @@ class VocAhead:
             if self._pool is None:
                 # Forked, so the helper starts in milliseconds with everything imported.
                 context = multiprocessing.get_context("fork")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=context, initializer=_ignore_interrupts
+                )
             return self._pool.submit(parse_voc_batch, jobs)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:
             self._give_up(exc)
@@ -87,6 +90,12 @@ class VocAhead:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group: the run stops the helper itself, and a
+    # helper dying of it would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _usable() -> bool:

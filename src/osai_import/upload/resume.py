@@ -1,4 +1,4 @@
-"""Pick up after an earlier run: what counts as the same item, and its sessions left open."""
+"""Pick up after an earlier run: what counts as the same image, and sessions left open."""
 
 from __future__ import annotations
 
@@ -14,20 +14,30 @@ from osai_import.upload.journal import Journal
 log = logging.getLogger("osai_import.upload.resume")
 
 
-def fingerprint(record: ImageRecord, size: int, mtime_ns: int | None = None) -> str:
-    """Return a cheap fingerprint of what would be sent for ``record``.
+def annotation_fingerprint(record: ImageRecord, encoder: str) -> str:
+    """Return the fingerprint of what goes with an image's bytes: its category and annotation.
 
-    It covers the remote name, the labels, the boxes and the file's size and mtime (read
-    from the file unless given): enough to notice that an item changed since it was
-    uploaded without hashing every image.
+    It covers the encoder (its name and options: another encoder writes another
+    annotation), the image-level category, the size the annotation states and every box.
+    Two items with the same remote name, the same bytes and the same fingerprint are the
+    same image on the server.
     """
-    mtime = mtime_ns
-    if mtime is None:
-        try:
-            mtime = record.path.stat().st_mtime_ns
-        except OSError:
-            mtime = 0
-    parts = [record.name, record.category or "", str(size), str(mtime)]
+    parts = [encoder, record.category or "", f"{record.width}x{record.height}x{record.depth}"]
+    parts.extend(
+        f"{b.label}|{b.xmin!r}|{b.ymin!r}|{b.xmax!r}|{b.ymax!r}|{b.difficult:d}{b.truncated:d}"
+        f"{b.occluded:d}|{b.pose}"
+        for b in record.boxes
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def legacy_fingerprint(record: ImageRecord, size: int, mtime_ns: int) -> str:
+    """Return the fingerprint osai-import 0.1 wrote to its journal for ``record``.
+
+    Used only to recognize, in a 0.1 journal, the items that version uploaded (it keyed
+    items by the reader's key, with this fingerprint of the name, labels, size and time).
+    """
+    parts = [record.name, record.category or "", str(size), str(mtime_ns)]
     parts.extend(
         f"{b.label}|{b.xmin!r}|{b.ymin!r}|{b.xmax!r}|{b.ymax!r}|{b.difficult:d}{b.truncated:d}"
         f"{b.occluded:d}|{b.pose}"

@@ -12,9 +12,9 @@ import logging
 import threading
 from typing import Any
 
-from osai_import.errors import OsaiImportError
+from osai_import.errors import JournalError, OsaiImportError
 from osai_import.upload.client import OsaiClient
-from osai_import.upload.journal import Journal
+from osai_import.upload.journal import Journal, creating
 
 log = logging.getLogger("osai_import.upload.session")
 
@@ -31,6 +31,7 @@ class UploadSession:
         self.upload_id: Any = None
         self.generation = 0
         self.started = 0
+        self.finish_warning: str | None = None
 
     def start(self) -> None:
         """Start a session and note it in the journal before any image goes out."""
@@ -38,9 +39,17 @@ class UploadSession:
             self._start_locked()
 
     def _start_locked(self) -> None:
-        upload_id = self.client.start_uploading(self.dataset_id)
-        self.journal.session_started(self.server, self.dataset_id, upload_id)
+        # The intent is written first: if the answer is lost, or a signal cuts the call
+        # short, the dataset may be locked by a session whose id nobody knows, and the next
+        # step (or run) must know to wait for OSAI to unlock it rather than give up.
+        with creating(self.journal, self.server, "session", self.dataset_id, ""):
+            upload_id = self.client.start_uploading(self.dataset_id)
+        # Known here first, so that finish() unlocks the dataset even if the journal cannot
+        # note the session (a full disk).
         self.upload_id = upload_id
+        self.journal.session_started(self.server, self.dataset_id, upload_id)
+        # A session started: the dataset was free, so any session lost before is over.
+        self.journal.done(self.server, "session", self.dataset_id, "")
         self.generation += 1
         self.started += 1
 
@@ -67,19 +76,41 @@ class UploadSession:
         self.journal.session_finished(self.server, self.dataset_id, upload_id)
 
     def finish(self) -> str | None:
-        """Finish the current session; return a warning when the server did not confirm it."""
+        """Finish the current session; return a warning when the server did not confirm it.
+
+        The warning is also kept in ``finish_warning``. A stop signal that arrives while
+        FinishUploading is under way does not abandon it: the call is made once more, within
+        the client's grace period after a cancel, and the KeyboardInterrupt goes on after.
+        """
         with self._lock:
             if self.upload_id is None:
                 return None
             upload_id = self.upload_id
+            interrupted = False
             try:
-                self.client.finish_uploading(self.dataset_id, upload_id)
+                try:
+                    self.client.finish_uploading(self.dataset_id, upload_id)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    self.client.cancel()
+                    self.client.finish_uploading(self.dataset_id, upload_id)
             except OsaiImportError as exc:
-                return (
+                self.finish_warning = (
                     f"FinishUploading for dataset {self.dataset_id} failed ({exc}); the server "
                     f"unlocks the dataset by itself after a while, and the next run of this "
                     f"config finishes session {upload_id} first"
                 )
+            else:
+                self._forget(upload_id)
+            if interrupted:
+                raise KeyboardInterrupt
+            return self.finish_warning
+
+    def _forget(self, upload_id: Any) -> None:
+        self.upload_id = None
+        try:
             self.journal.session_finished(self.server, self.dataset_id, upload_id)
-            self.upload_id = None
-            return None
+        except JournalError as exc:
+            # The dataset is unlocked; only the note of it is missing: the next run tries to
+            # finish the session again, which OSAI answers harmlessly.
+            self.finish_warning = f"session {upload_id} was finished, but {exc}"

@@ -1,39 +1,73 @@
 """The calls before the first image: the dataset, its categories, the upload session.
 
-Each step asks the journal first, so a rerun reuses what an earlier run created, and
-writes what the server answered to the journal at once.
+Each step asks the journal first, so a rerun reuses what an earlier run created, writes
+down its intent before a creating call goes out, and clears it once the answer is in. An
+intent still there on the next run is a call whose answer was lost (or cut short by a
+signal): a dataset that may exist empty is reported, a category that exists with an
+unknown id is taken from ``dataset.categories`` or named in the stop message, and a
+dataset locked by a session whose id was lost is waited out, as OSAI unlocks it by itself.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from osai_import.errors import (
     AbortedError,
     DuplicateCategoryError,
+    JournalError,
     RejectedError,
+    TransientError,
     UnexpectedResponseError,
 )
 from osai_import.upload.answers import Id
 from osai_import.upload.client import OsaiClient
-from osai_import.upload.journal import Journal
+from osai_import.upload.journal import Journal, creating
 from osai_import.upload.session import UploadSession
 
-_LOST_CATEGORY = " (an earlier try made it, and its answer was lost)"
+# StartUploading takes no body, so a refusal with one of these says the dataset is not
+# free to upload into (locked by another session), whatever its words.
+_LOCKED_STATUSES = frozenset({400, 409, 423})
+
+
+def _when(started: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
 
 
 def ensure_dataset(
-    client: OsaiClient, journal: Journal, server: str, name: str | None, given: Id | None
+    client: OsaiClient, journal: Journal, server: str, name: str | None, given: Id | None,
+    warn: Callable[[str], None],
 ) -> Id:
-    """Return the dataset's id: the one given, the one this journal made, or a new one."""
+    """Return the dataset's id: the one given, the one this journal made, or a new one.
+
+    A POST /Datasets of an earlier run whose answer never came may have made a dataset
+    nobody knows the id of: ``warn`` says so, naming it, so the user can delete it.
+    """
     if given is not None:
         return given
     assert name is not None
     known = journal.dataset_id(server, name)
     if known is not None:
         return known
-    dataset = client.create_dataset(name)
-    journal.set_dataset(server, name, dataset.id)
+    with creating(journal, server, "dataset", None, name) as lost:
+        dataset = client.create_dataset(name)
+    try:
+        journal.set_dataset(server, name, dataset.id)
+    except JournalError as exc:
+        raise JournalError(
+            f"{exc}. Dataset {name!r} was created with id {dataset.id}: if the next run cannot "
+            f"find it, give `id: {dataset.id}` instead of `name:` under dataset: in the config"
+        ) from None
+    journal.done(server, "dataset", None, name)
+    if lost is not None or dataset.after_lost_answer:
+        when = f"an earlier run ({_when(lost)})" if lost is not None else "this run"
+        warn(
+            f"POST /Datasets for {name!r} by {when} got no answer, so OSAI may also hold an "
+            f"empty dataset named {name!r} besides dataset {dataset.id}, which this run uses: "
+            f"if the web app shows two, delete the empty one"
+        )
     return dataset.id
 
 
@@ -44,6 +78,8 @@ class CategorySetup:
     created: list[str] = field(default_factory=list)
     # Existed already with an unknown id; boxes refer to them by name, so they serve.
     reused: list[str] = field(default_factory=list)
+    # Taken from the config's dataset.categories instead of being created.
+    given: list[str] = field(default_factory=list)
     ids: dict[str, Id | None] = field(default_factory=dict)
 
 
@@ -55,59 +91,133 @@ def create_categories(
     names: list[str],
     image_categories: set[str],
     setup: CategorySetup,
+    known_ids: Mapping[str, Id] | None = None,
 ) -> None:
     """Create the categories of ``names`` the journal does not know, filling ``setup``.
 
     ``image_categories`` are the names images are classified by: their ids go into every
-    chunk, so one that exists with an unknown id stops the run; a box label needs no id.
+    chunk, so one that exists with an unknown id stops the run (unless ``known_ids``, the
+    config's ``dataset.categories``, gives it); a box label needs no id.
     """
     known = journal.categories(server, dataset_id)
+    given = dict(known_ids or {})
     for name in names:
+        if name in given and known.get(name) != given[name]:
+            journal.set_category(server, dataset_id, name, given[name])
+            known[name] = given[name]
+            setup.given.append(name)
+            continue
         if name in known and (known[name] is not None or name not in image_categories):
             continue
         try:
-            category = client.create_category(dataset_id, name)
+            with creating(journal, server, "category", dataset_id, name) as lost:
+                category = client.create_category(dataset_id, name)
         except DuplicateCategoryError as exc:
-            # It exists but its id is unknown: made by an earlier run stopped (or whose answer
-            # was lost) while creating it, or by hand. OSAI cannot list categories.
+            # It exists: the intent is settled, whoever made it.
+            journal.done(server, "category", dataset_id, name)
             if name in image_categories:
-                raise AbortedError(
-                    f"category {name!r} already exists in dataset {dataset_id}, but its id is "
-                    f"unknown{_LOST_CATEGORY if exc.after_lost_answer else ''}; images "
-                    f"classified as {name!r} need it and OSAI's API cannot list categories: "
-                    f"delete the category in the OSAI web app and run again, or upload into a "
-                    f"new dataset (another dataset.name, or --restart)"
-                ) from None
+                raise AbortedError(_unknown_id(name, dataset_id, lost, exc)) from None
             # Box labels reach the server by name inside each annotation: no id needed.
             journal.set_category(server, dataset_id, name, None)
             known[name] = None
             setup.reused.append(name)
             continue
-        journal.set_category(server, dataset_id, name, category.id)
+        try:
+            journal.set_category(server, dataset_id, name, category.id)
+        except JournalError as exc:
+            raise JournalError(
+                f"{exc}. Category {name!r} was created with id {category.id}: if the next run "
+                f"asks for it, add it to the config as dataset: categories: "
+                f"{{{name!r}: {category.id}}}"
+            ) from None
+        journal.done(server, "category", dataset_id, name)
         known[name] = category.id
         setup.created.append(name)
     setup.ids = {name: known[name] for name in names}
 
 
-def start_session(session: UploadSession, base_url: str, *, made_here: bool) -> None:
-    """Start the upload session; say what to do when the dataset is gone or locked."""
+def _lock_holder(session: UploadSession) -> str:
+    """Say who most likely holds the dataset's lock, from what the journal knows."""
+    journal, server, dataset_id = session.journal, session.server, session.dataset_id
+    known = journal.open_sessions(server, dataset_id)
+    if known:
+        ids = ", ".join(str(i) for i in known)
+        return f"upload session {ids} that an earlier run started and could not finish"
+    lost = journal.pending(server, "session", dataset_id, "")
+    if lost is not None:
+        return f"a session whose StartUploading answer was lost ({_when(lost)})"
+    return "another upload session (another run, or someone else)"
+
+
+def _unknown_id(name: str, dataset_id: Id, lost: float | None, exc: DuplicateCategoryError) -> str:
+    if lost is not None:
+        why = f"an earlier run ({_when(lost)}) created it and its answer was lost"
+    elif exc.after_lost_answer:
+        why = "this run created it and its answer was lost"
+    else:
+        why = "it was made by another run or in the web app"
+    return (
+        f"category {name!r} already exists in dataset {dataset_id} but its id is unknown "
+        f"({why}); images classified as {name!r} need its id, and OSAI's API cannot list "
+        f"categories: look the id up in the OSAI web app and add it to the config as\n"
+        f"  dataset:\n    categories: {{{name!r}: <its id>}}\n"
+        f"then run the same command again"
+    )
+
+
+def start_session(
+    session: UploadSession,
+    base_url: str,
+    *,
+    made_here: bool,
+    wait: float,
+    notice: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Start the upload session; wait (up to ``wait`` s) while the dataset is locked.
+
+    A refusal of StartUploading (400, 409 or 423, whatever its words) means the dataset
+    is locked by another session, and a lost answer may have locked it with a session
+    whose id is lost: OSAI unlocks a dataset by itself after a while without new images,
+    so the call is tried again now and then, ``notice`` saying how long is left.
+    """
     dataset_id = session.dataset_id
-    try:
-        session.start()
-    except UnexpectedResponseError as exc:
-        if exc.status == 404 and made_here:
-            # Signed in, so the URL is right: the dataset this journal made is gone.
+    deadline = time.monotonic() + wait
+    # Often enough to start soon after the unlock; rarely enough to be no load.
+    pause = min(max(wait / 20, 1.0), 15.0)
+    while True:
+        try:
+            session.start()
+            return
+        except UnexpectedResponseError as exc:
+            if exc.status == 404 and made_here:
+                # Signed in, so the URL is right: the dataset this journal made is gone.
+                raise AbortedError(
+                    f"dataset {dataset_id}, made by an earlier run of this config, is gone from "
+                    f"{base_url} (StartUploading answered HTTP 404); run again with "
+                    f"--restart to create it anew"
+                ) from None
+            raise
+        except RejectedError as exc:
+            if exc.status not in _LOCKED_STATUSES:
+                raise
+            reason = str(exc)  # the server's own words sharpen the message
+        except TransientError as exc:
+            if not exc.maybe_committed:
+                raise
+            # The session may have started and locked the dataset; its id is lost.
+            reason = "the answer to StartUploading was lost"
+        whose = _lock_holder(session)
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise AbortedError(
-                f"dataset {dataset_id}, made by an earlier run of this config, is gone from "
-                f"{base_url} (StartUploading answered HTTP 404); run again with "
-                f"--restart to create it anew"
-            ) from None
-        raise
-    except RejectedError as exc:
-        if exc.dataset_locked:
-            raise AbortedError(
-                f"dataset {dataset_id} is locked by another upload session ({exc}); an "
-                f"earlier run that could not finish it, or another upload, holds it: run "
-                f"again later (OSAI unlocks a dataset after a while without new images)"
-            ) from None
-        raise
+                f"dataset {dataset_id} is locked by {whose} ({reason}); OSAI unlocks it by "
+                f"itself after a while without new images: run again later"
+                + (f" (this run waited {wait:g} s; raise upload.wait_locked to wait longer)"
+                   if wait > 0 else " (or set upload.wait_locked to wait for it)")
+            )
+        notice(
+            f"dataset {dataset_id} is locked by {whose}; OSAI unlocks it after a while "
+            f"without new images: trying again, {left:.0f} s left (Ctrl-C to stop)"
+        )
+        sleep(min(pause, max(left, 0.0)))

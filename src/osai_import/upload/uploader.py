@@ -1,10 +1,13 @@
 """Send chunks of items: read and encode them, post them, isolate what the server refuses.
 
 ``Uploader.send`` is called by the upload workers (``workers.send_all``), one chunk at a
-time. Every chunk is marked ``sent`` in the journal before it leaves and ``acked`` once
-the server answered; a 413 or a refusal that blames no image halves the chunk until the
-culprit is alone, and a chunk whose session expired is sent again in a new session. The
-``Tally`` counts what happened, for the run's report.
+time. Each image is read once, from the very file the check saw (``read_checked``), and
+its bytes are digested as they are read. Every image is written to the journal as
+``sending`` before its chunk leaves and ``acked`` once the server answered as the API
+does; what the server says it skipped is not acked; a chunk whose answer never came
+leaves its images ``unconfirmed``. A 413 or a refusal that blames no image halves the
+chunk until the culprit is alone, and a chunk whose session expired is sent again in a
+new session. The ``Tally`` counts what happened, for the run's report.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from typing import Any
 
 from osai_import.errors import (
     AbortedError,
+    ItemError,
     RejectedError,
     TooLargeError,
     TransientError,
 )
 from osai_import.plugin.base import Encoder
 from osai_import.records import ImageRecord
+from osai_import.source.files import FileFacts, read_checked, read_image
 from osai_import.upload.client import OsaiClient
-from osai_import.upload.journal import Journal
+from osai_import.upload.journal import ImageRow, Journal
 from osai_import.upload.multipart import ChunkItem
 from osai_import.upload.retry import RetryEvent
 from osai_import.upload.session import UploadSession
@@ -39,17 +44,24 @@ _MAX_SESSION_RENEWALS = 3
 
 @dataclass(frozen=True)
 class Item:
-    """One planned image on its way to the server."""
+    """One planned image on its way to the server.
+
+    ``facts`` are what the check saw of the file (None: read it as it is, unchecked);
+    ``annotation`` is the fingerprint of its category and annotation
+    (``resume.annotation_fingerprint``); ``resent``: the journal holds it unsettled (an
+    earlier answer never came), so the server may hold it already.
+    """
 
     record: ImageRecord
     size: int
-    fingerprint: str
-    resent: bool = False  # found `sent` but not `acked` in the journal: may be stored already
+    facts: FileFacts | None
+    annotation: str
+    resent: bool = False
 
 
 @dataclass
 class Tally:
-    """Thread-safe counts of what the upload did."""
+    """Thread-safe counts of what the upload did (names are remote names)."""
 
     uploaded: int = 0
     uploaded_bytes: int = 0
@@ -60,31 +72,30 @@ class Tally:
     retries: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def ok(self, items: Sequence[Item]) -> None:
+    def ok(self, items: Sequence[Item], flagged: Sequence[Item]) -> None:
+        """Count images the server acknowledged, of which ``flagged`` may be stored twice."""
         with self._lock:
             self.uploaded += len(items)
             self.uploaded_bytes += sum(i.size for i in items)
-            for item in items:
-                if item.resent:
-                    self.maybe_duplicated.add(item.record.key)
+            self.maybe_duplicated.update(i.record.name for i in flagged)
 
     def fail(self, item: Item, code: str, reason: str) -> None:
+        """Count an image the upload could not deliver."""
         self.fail_key(item.record.key, code, reason)
 
     def fail_key(self, key: str, code: str, reason: str) -> None:
+        """Count an item the upload could not deliver, by its key."""
         with self._lock:
             self.failed[key] = f"{code}: {reason}"
             self.failed_codes[code] += 1
 
     def unconfirm(self, items: Sequence[Item]) -> None:
+        """Count images sent whose answer never came."""
         with self._lock:
-            self.unconfirmed.update(i.record.key for i in items)
-
-    def maybe_dup(self, items: Sequence[Item]) -> None:
-        with self._lock:
-            self.maybe_duplicated.update(i.record.key for i in items)
+            self.unconfirmed.update(i.record.name for i in items)
 
     def retry(self, event: RetryEvent) -> None:
+        """Count one retried request."""
         with self._lock:
             label = str(event.status) if event.status is not None else "connection"
             self.retries[label] += 1
@@ -106,6 +117,23 @@ def chunked(items: Iterator[Item], max_images: int, max_bytes: int) -> Iterator[
         yield chunk
 
 
+@dataclass
+class _Chunk:
+    """Items ready to go, with their multipart parts and their journal rows, in step."""
+
+    items: list[Item]
+    payload: list[ChunkItem]
+    rows: list[ImageRow]
+
+    def part(self, indexes: Sequence[int]) -> _Chunk:
+        return _Chunk([self.items[i] for i in indexes], [self.payload[i] for i in indexes],
+                      [self.rows[i] for i in indexes])
+
+    def halves(self) -> tuple[_Chunk, _Chunk]:
+        middle = len(self.items) // 2
+        return self.part(range(middle)), self.part(range(middle, len(self.items)))
+
+
 class Uploader:
     """Send chunks of items; isolate the items a server refuses; record what happened."""
 
@@ -120,6 +148,7 @@ class Uploader:
         *,
         skip_unsupported: bool,
         on_done: Callable[[int, int, int], None],
+        origin: str = "",
     ) -> None:
         self.client = client
         self.session = session
@@ -129,16 +158,20 @@ class Uploader:
         self.tally = tally
         self.skip_unsupported = skip_unsupported
         self.on_done = on_done
+        self.origin = origin
 
-    def _payload(self, items: Sequence[Item]) -> tuple[list[Item], list[ChunkItem]]:
-        ready: list[Item] = []
-        payload: list[ChunkItem] = []
+    def _payload(self, items: Sequence[Item]) -> _Chunk:
+        chunk = _Chunk([], [], [])
         for item in items:
             record = item.record
             try:
-                data = record.path.read_bytes()
-            except OSError as exc:
-                self._failed([item], "image.unreadable", f"{record.path}: {exc.strerror or exc}")
+                if item.facts is None:
+                    data, digest, facts = read_image(record.path)
+                else:
+                    (data, digest), facts = read_checked(record.path, item.facts), item.facts
+            except ItemError as exc:
+                # Read once, from the very file the check saw: anything else is refused.
+                self._failed([item], exc.code, str(exc))
                 continue
             try:
                 annotation = self.encoder.encode(record)
@@ -151,9 +184,13 @@ class Uploader:
                 )
                 continue
             category_id = self.category_ids.get(record.category) if record.category else None
-            payload.append(ChunkItem(record.name, data, annotation, category_id))
-            ready.append(item)
-        return ready, payload
+            chunk.items.append(item)
+            chunk.payload.append(ChunkItem(record.name, data, annotation, category_id))
+            chunk.rows.append(ImageRow(
+                record.name, digest, item.annotation, "sending", None, record.key, self.origin,
+                facts.size, facts.mtime_ns, facts.dev, facts.ino,
+            ))
+        return chunk
 
     def _failed(self, items: Sequence[Item], code: str, reason: str) -> None:
         for item in items:
@@ -162,70 +199,100 @@ class Uploader:
 
     def send(self, items: list[Item]) -> None:
         """Send one chunk, splitting it as the server's answers require."""
-        ready, payload = self._payload(items)
-        if ready:
-            self._send(ready, payload, renewals=0)
+        chunk = self._payload(items)
+        if chunk.items:
+            self._send(chunk, renewals=0)
 
-    def _send(self, items: list[Item], payload: list[ChunkItem], renewals: int) -> None:
+    def _not_stored(self, items: Sequence[Item]) -> None:
+        """Undo ``sending`` for images the server is known not to have stored just now.
+
+        An image sent again after an earlier answer was lost stays unconfirmed: the earlier
+        try may have stored it.
+        """
         server, dataset_id = self.session.server, self.session.dataset_id
+        self.journal.drop(server, dataset_id, [i.record.name for i in items if not i.resent])
+        self.journal.set_state(
+            server, dataset_id, [i.record.name for i in items if i.resent], "unconfirmed"
+        )
+
+    def _send(self, chunk: _Chunk, renewals: int) -> None:
+        server, dataset_id = self.session.server, self.session.dataset_id
+        items = chunk.items
         upload_id, generation = self.session.current()
-        marks = [(i.record.key, i.fingerprint, None) for i in items]
-        self.journal.mark(server, dataset_id, "sent", marks)
+        # Written before the chunk leaves: if this process dies now, the next run knows
+        # these images may be on the server.
+        self.journal.record(server, dataset_id, chunk.rows)
         try:
             result = self.client.upload_chunk(
-                dataset_id, upload_id, payload, skip_unsupported=self.skip_unsupported
+                dataset_id, upload_id, chunk.payload, skip_unsupported=self.skip_unsupported
             )
         except TooLargeError as exc:
             if len(items) == 1:
+                self._not_stored(items)
                 self._failed(items, "server.too_large", f"{items[0].record.key}: {exc}")
                 return
-            self._halves(items, payload, renewals)
+            for half in chunk.halves():
+                self._send(half, renewals)
             return
         except RejectedError as exc:
-            self._rejected(items, payload, exc, generation, renewals)
+            self._rejected(chunk, exc, generation, renewals)
             return
         except BaseException as exc:
             # The run stops here. Unless no try can have reached the server, the chunk may
-            # be stored: the report must say so, or its counts disagree with the server's.
-            if not (isinstance(exc, TransientError) and not exc.maybe_committed):
+            # be stored: the journal and the report must say so, or they disagree with the
+            # server's contents.
+            if isinstance(exc, TransientError) and not exc.maybe_committed:
+                self._not_stored(items)
+            else:
+                self.journal.set_state(
+                    server, dataset_id, [i.record.name for i in items], "unconfirmed"
+                )
                 self.tally.unconfirm(items)
             raise
-        if getattr(result, "maybe_committed", False):
-            # An earlier try of this very chunk lost its answer: it may be stored twice.
-            self.tally.maybe_dup(items)
-        self.journal.mark(
-            server, dataset_id, "acked", [(i.record.key, i.fingerprint, None) for i in items]
-        )
-        self.tally.ok(items)
-        self.on_done(len(items), sum(i.size for i in items), 0)
-
-    def _halves(self, items: list[Item], payload: list[ChunkItem], renewals: int) -> None:
-        middle = len(items) // 2
-        self._send(items[:middle], payload[:middle], renewals)
-        self._send(items[middle:], payload[middle:], renewals)
+        skipped = set(result.skipped)
+        dropped = [i for i in items if i.record.name in skipped]
+        if dropped:
+            # The server says it left these out: believe it; they are not on the server.
+            self._not_stored(dropped)
+            for item in dropped:
+                self._failed([item], "server.skipped", f"{item.record.key}: the server skipped "
+                             "it (upload.skip_unsupported): it does not accept the file as an "
+                             "image")
+        acked = [i for i in items if i.record.name not in skipped]
+        # An earlier try of this chunk, or an earlier run's send of an image, may have
+        # been stored although its answer was lost: those images may be there twice.
+        flagged = acked if result.maybe_committed else [i for i in acked if i.resent]
+        marked = {id(i) for i in flagged}
+        plain = [i for i in acked if id(i) not in marked]
+        self.journal.set_state(server, dataset_id, [i.record.name for i in plain], "acked")
+        if flagged:
+            self.journal.set_state(
+                server, dataset_id, [i.record.name for i in flagged], "acked", flag=True
+            )
+        self.tally.ok(acked, flagged)
+        self.on_done(len(acked), sum(i.size for i in acked), 0)
 
     def _rejected(
-        self,
-        items: list[Item],
-        payload: list[ChunkItem],
-        exc: RejectedError,
-        generation: int,
-        renewals: int,
+        self, chunk: _Chunk, exc: RejectedError, generation: int, renewals: int
     ) -> None:
+        items = chunk.items
         if exc.limit_exceeded and len(items) > 1:
             # ASP.NET's form value limit answers 400, not 413: split like a 413.
-            self._halves(items, payload, renewals)
+            for half in chunk.halves():
+                self._send(half, renewals)
             return
         if exc.session_expired:
             if renewals >= _MAX_SESSION_RENEWALS:
+                self._not_stored(items)
                 raise AbortedError(
                     f"the server keeps expiring upload sessions of dataset "
                     f"{self.session.dataset_id} ({exc}); try again later"
                 )
             self.session.renew(generation)
-            self._send(items, payload, renewals + 1)
+            self._send(chunk, renewals + 1)
             return
         if len(items) == 1:
+            self._not_stored(items)
             self._failed(items, "server.rejected", f"{items[0].record.key}: {exc}")
             return
         blamed = sorted(i for i in exc.image_indexes() if 0 <= i < len(items))
@@ -234,10 +301,11 @@ class Uploader:
             # reported with the server's own words; a wrongly blamed one still goes through)
             # and the others together.
             for index in blamed:
-                self._send([items[index]], [payload[index]], renewals)
+                self._send(chunk.part([index]), renewals)
             keep = [k for k in range(len(items)) if k not in set(blamed)]
             if keep:
-                self._send([items[k] for k in keep], [payload[k] for k in keep], renewals)
+                self._send(chunk.part(keep), renewals)
             return
         # A 400 that blames no image: bisect until the culprit is alone.
-        self._halves(items, payload, renewals)
+        for half in chunk.halves():
+            self._send(half, renewals)

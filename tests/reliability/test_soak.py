@@ -1,0 +1,70 @@
+"""SIGKILL a run again and again at random moments, against a server that loses answers.
+
+At the end, after the runs that finish, the server's contents are counted against the
+plan and the last report: every planned image stored, nothing else, and every image
+stored twice among those the report flags as possibly duplicated, whichever run's resend
+made the copy. The tally is printed in the test summary.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+from osai_import.emulator import LocalServer
+from tests.reliability.support import (
+    SOAK,
+    assert_complete,
+    datasets,
+    finish_cli,
+    remote_config,
+    run_cli,
+    start_cli,
+    stored,
+)
+from tests.run.support import make_folder_dataset
+
+KILLS = 14
+
+
+def test_repeated_kills_lose_nothing_and_leave_no_copy_unflagged(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    names = make_folder_dataset(tmp_path / "data", 400)
+    server.settings.lose_endpoints = frozenset(
+        {"UploadChunk", "StartUploading", "FinishUploading"}
+    )
+    server.settings.lose_rate = 0.15
+    server.settings.seed = 11
+    server.settings.latency_ms = 40
+    server.settings.unlock_after = 1
+    config = remote_config(tmp_path, server.base_url, workers=3, chunk_images=6, wait_locked=60)
+    rng = random.Random(7)
+    killed = 0
+    for _ in range(KILLS):
+        proc = start_cli(config)
+        time.sleep(rng.uniform(0.3, 2.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        finish_cli(proc, timeout=60)
+    server.settings.lose_rate = 0.0
+    final = run_cli(config, timeout=300)
+    final.assert_clean()
+    assert final.returncode == 0, final.stderr
+    assert final.report is not None
+    data = assert_complete(server, final.report, names)
+    held = Counter(i["name"] for i in data["images"])
+    copies = sum(held.values()) - len(held)
+    flagged = {row["name"] for row in final.report["possibly_duplicated"]}
+    doubled = {name for name, n in held.items() if n > 1}
+    assert doubled <= flagged, f"unflagged copies: {sorted(doubled - flagged)}"
+    assert final.report["unconfirmed"] == []
+    assert len(datasets(server)) == 1 and stored(server, data["id"])["locked"] is False
+    SOAK.update(kills=killed, planned=len(names), stored=len(held), copies=copies,
+                flagged=len(flagged), unflagged=len(doubled - flagged),
+                lost=len(set(names) - set(held)))
+    assert killed >= KILLS // 2, "most runs were killed mid-way"
