@@ -34,7 +34,7 @@ from tests.run.support import TOKEN, datasets, stored
 __all__ = [
     "LEDGER", "SOAK", "TOKEN", "Cli", "Hold", "assert_complete", "closed_port", "datasets", "finish_cli",
     "hold", "images_stored", "journal_rows", "kill", "new_server", "read_report",
-    "remote_config", "restart", "run_cli", "slow", "start_cli", "stats", "stored", "wait_until",
+    "remote_config", "restart", "run_cli", "slow", "slow_reader", "start_cli", "stats", "stored", "wait_until",
 ]
 
 # Rich wraps its summary at the terminal's width (80 in a pipe): a wide "terminal" keeps
@@ -308,3 +308,38 @@ def assert_complete(server: LocalServer, report: dict[str, Any], names: list[str
     if categories is not None:
         assert set(cats) == categories
     return data
+
+
+def slow_reader(seconds: float) -> str:
+    """Return an in-house plugin file: the folder reader, slowed while SLOW_READER_MARK is set.
+
+    It touches the marker file named by SLOW_READER_MARK as it reads, and sleeps
+    ``seconds`` per image, so a test can stop a run while it reads its source.
+    """
+    return f'''
+import os
+import time
+from pathlib import Path
+
+from osai_import import hookimpl
+from osai_import.default_plugins.folder_reader import FolderReader
+
+
+class SlowFolder(FolderReader):
+    """Read a folder, slowly while SLOW_READER_MARK names a marker file (touched as it goes)."""
+
+    name = "slowfolder"
+
+    def records(self):
+        mark = os.environ.get("SLOW_READER_MARK")
+        for record in super().records():
+            if mark:
+                Path(mark).touch()
+                time.sleep({seconds})
+            yield record
+
+
+@hookimpl
+def register_readers(register):
+    register(SlowFolder)
+'''

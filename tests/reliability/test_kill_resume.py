@@ -26,6 +26,7 @@ from tests.reliability.support import (
     remote_config,
     run_cli,
     slow,
+    slow_reader,
     start_cli,
     stats,
     stored,
@@ -34,36 +35,6 @@ from tests.reliability.support import (
 from tests.run.support import make_folder_dataset
 
 CATEGORIES = {"class_0", "class_1", "class_2", "thing"}
-
-SLOW_READER = '''
-import os
-import time
-from pathlib import Path
-from typing import Any
-
-from osai_import import hookimpl
-from osai_import.default_plugins.folder_reader.reader import FolderReader
-
-
-class SlowFolder(FolderReader):
-    """Read a folder, slowly while SLOW_READER_MARK names a marker file (touched as it goes)."""
-
-    name = "slowfolder"
-
-    def records(self):
-        mark = os.environ.get("SLOW_READER_MARK")
-        for record in super().records():
-            if mark:
-                Path(mark).touch()
-                time.sleep(0.05)
-            yield record
-
-
-@hookimpl
-def register_readers(register):
-    register(SlowFolder)
-'''
-
 
 def _rerun_completes(config: Path, server: LocalServer, names: list[str]) -> dict[str, Any]:
     again = run_cli(config)
@@ -76,7 +47,7 @@ def _rerun_completes(config: Path, server: LocalServer, names: list[str]) -> dic
 
 def test_kill_while_planning(tmp_path: Path, server: LocalServer) -> None:
     names = make_folder_dataset(tmp_path / "data", 30)
-    (tmp_path / "slow_reader.py").write_text(SLOW_READER)
+    (tmp_path / "slow_reader.py").write_text(slow_reader(0.05))
     config = remote_config(tmp_path, server.base_url,
                            source={"type": "slowfolder", "path": "data"})
     with_plugin = config.read_text() + "plugins: [./slow_reader.py]\n"

@@ -24,6 +24,7 @@ from tests.reliability.support import (
     hold,
     remote_config,
     run_cli,
+    slow_reader,
     start_cli,
     stats,
     stored,
@@ -33,36 +34,6 @@ from tests.run.support import make_folder_dataset
 
 CATEGORIES = {"class_0", "class_1", "class_2", "thing"}
 STOP_WITHIN = 10.0
-
-SLOW_READER = '''
-import os
-import time
-from pathlib import Path
-
-from osai_import import hookimpl
-from osai_import.default_plugins.folder_reader import FolderReader
-
-
-class SlowFolder(FolderReader):
-    """Read a folder, slowly while SLOW_READER_MARK names a marker file (touched as it goes)."""
-
-    name = "slowfolder"
-
-    def records(self):
-        mark = os.environ.get("SLOW_READER_MARK")
-        for record in super().records():
-            if mark:
-                Path(mark).touch()
-                time.sleep(0.2)
-            yield record
-
-
-@hookimpl
-def register_readers(register):
-    register(SlowFolder)
-'''
-
-
 
 def stop(proc: subprocess.Popen[str], signum: int = signal.SIGINT) -> tuple[float, str]:
     """Send ``signum``; return how long the run took to end, and its stderr."""
@@ -91,7 +62,7 @@ def resumes(config: Path, server: LocalServer, names: list[str]) -> dict[str, An
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_while_reading_the_source(tmp_path: Path, server: LocalServer, signum: int) -> None:
     names = make_folder_dataset(tmp_path / "data", 30)
-    (tmp_path / "slow_reader.py").write_text(SLOW_READER)
+    (tmp_path / "slow_reader.py").write_text(slow_reader(0.2))
     config = remote_config(tmp_path, server.base_url, source={"type": "slowfolder", "path": "data"})
     config.write_text(config.read_text() + "plugins: [./slow_reader.py]\n")
     mark = tmp_path / "reading"
