@@ -56,7 +56,11 @@ class ServerConfig(_Section):
         description="data folder of the embedded local server (default .osai-local/ beside "
         "the config)",
     )
-    timeout: float = Field(default=60.0, gt=0, description="seconds to wait for an answer")
+    timeout: float = Field(
+        default=60.0, gt=0,
+        description="seconds one request may take as a whole: connecting, sending it and "
+        "receiving the entire answer",
+    )
 
     @field_validator("token_env")
     @classmethod

@@ -21,6 +21,7 @@ from typing import Any
 
 from osai_import.errors import (
     AbortedError,
+    CancelledError,
     ItemError,
     RejectedError,
     TooLargeError,
@@ -241,7 +242,7 @@ class Uploader:
             # The run stops here. Unless no try can have reached the server, the chunk may
             # be stored: the journal and the report must say so, or they disagree with the
             # server's contents.
-            if isinstance(exc, TransientError) and not exc.maybe_committed:
+            if isinstance(exc, (TransientError, CancelledError)) and not exc.maybe_committed:
                 self._not_stored(items)
             else:
                 self.journal.set_state(
