@@ -1,0 +1,11 @@
+"""Settings for the whole test session."""
+
+from __future__ import annotations
+
+import signal
+
+# A shell that starts a job in the background makes it ignore SIGINT, and a process keeps
+# an ignored signal ignored across exec. Tests stop real runs with SIGINT as a user's
+# Ctrl-C does: with a handler here (not "ignore"), every child starts with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
