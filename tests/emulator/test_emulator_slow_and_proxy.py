@@ -16,9 +16,13 @@ from .support import TOKEN, Api, Img
 
 
 def raw_request(server: LocalServer, head: str, body: bytes = b"") -> socket.socket:
-    """Open a connection and send one request; return the socket to read the answer from."""
+    """Open a connection and send one request; return the socket to read the answer from.
+
+    The request asks for ``Connection: close``, so the answer ends with the connection.
+    """
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    sock.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    sock.sendall(head.encode() + f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+                 .encode() + body)
     return sock
 
 

@@ -97,7 +97,7 @@ _OPTIONS = [
                       "closed connection, or a 400."),
     click.option("--chunk-refusal-detail", default=None, metavar="TEXT",
                  help="Wording of that refusal; an empty string sends no body."),
-    click.option("--connection", type=click.Choice(variants.CONNECTIONS), default="close",
+    click.option("--connection", type=click.Choice(variants.CONNECTIONS), default="keep-alive",
                  show_default=True,
                  help="Close the connection after every answer, keep it alive (HTTP/1.1), "
                       "or answer as HTTP/1.0."),

@@ -83,7 +83,7 @@ class Variants:
     chunk_refusal_detail: str | None = None
 
     # --- connections: "Connection: close" on every answer, HTTP/1.1 keep-alive, HTTP/1.0 -
-    connection: str = "close"
+    connection: str = "keep-alive"
 
     # --- listing: GET /api/Datasets/{id}/Categories and /Images (not in OSAI's docs) -----
     listing: bool = False
