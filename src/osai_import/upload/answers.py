@@ -4,6 +4,10 @@ OSAI documents little of its answers' shapes, so every reader of an answer here 
 the shapes seen or plausible (field names in any case, ids as ints or strings) and
 returns None or an empty value for the rest; the caller decides what that means. One
 thing is decided here: whether a 2xx body looks like the API's at all (``read_body``).
+
+A value wrapped in an object is found by structure first (truth rule 4): an object of one
+field holds it, whatever that field is called; only an object of several fields is read
+by the names known to carry it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -141,3 +145,70 @@ def skipped_names(body: Any, names: Sequence[str] = ()) -> tuple[str, ...]:
                     and 0 <= index < len(names):
                 skipped.append(names[index])
     return tuple(skipped)
+
+
+# Names that carry the value in an object of several fields, most specific first.
+TOKEN_FIELDS = ("token", "accessToken", "access_token", "bearerToken", "bearer_token",
+                "authToken", "auth_token", "jwt", "bearer")
+SESSION_FIELDS = ("datasetUploadId", "uploadId", "uploadSessionId", "sessionId", "id")
+
+
+def held(body: dict[Any, Any], usable: Callable[[Any], bool], known: Sequence[str]) -> Any:
+    """Return the value an object answer holds, or None when it holds no usable one.
+
+    An object of one field holds that field's value, whatever its name; an object of
+    several holds the first usable value among the ``known`` names (in any case).
+    """
+    if len(body) == 1:
+        value = next(iter(body.values()))
+        return value if usable(value) else None
+    lowered = {str(key).lower(): value for key, value in body.items()}
+    for name in known:
+        value = lowered.get(name.lower())
+        if usable(value):
+            return value
+    return None
+
+
+def is_token(value: Any) -> TypeGuard[str]:
+    """Tell whether a value can be sent as a bearer token: printable ASCII, no spaces."""
+    return isinstance(value, str) and bool(value) and all(33 <= ord(c) <= 126 for c in value)
+
+
+def bearer_token(text: str) -> str | None:
+    """Return the bearer token a SignIn answer holds, or None when it holds none.
+
+    The answer is the token as bare text (documented), as a JSON string, or an object
+    holding it (see ``held``); surrounding whitespace and quotes are not part of it.
+    """
+    text = text.strip()
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    if isinstance(parsed, dict):
+        parsed = held(parsed, lambda v: isinstance(v, str) and is_token(v.strip()),
+                      TOKEN_FIELDS)
+    if not isinstance(parsed, str):
+        return None
+    token = parsed.strip().strip('"').strip()
+    return token if is_token(token) else None
+
+
+def session_id(body: Body, text: str) -> Id | None:
+    """Return the ``datasetUploadId`` a StartUploading answer holds, or None.
+
+    The answer is a JSON scalar (an int, or a string, kept as it came), bare text, or an
+    object holding it (see ``held``). ``text`` is the answer's text, read when it is not JSON.
+    """
+    found: Any = body.data if body.is_json else text.strip().strip('"')
+    if isinstance(found, dict):
+        found = held(found, is_id, SESSION_FIELDS)
+    return found if is_id(found) else None
+
+
+def field_names(body: Any, limit: int = 8) -> list[str]:
+    """Return up to ``limit`` field names of an object answer, each cut to 40 characters."""
+    if not isinstance(body, dict):
+        return []
+    return [str(key)[:40] for key in list(body)[:limit]]

@@ -41,13 +41,18 @@ from osai_import.errors import (
     UnreachableError,
 )
 from osai_import.upload.answers import (
+    SESSION_FIELDS,
+    TOKEN_FIELDS,
     Body,
     CategoryRef,
     DatasetRef,
     Id,
+    bearer_token,
+    field_names,
     is_id,
     lookup,
     read_body,
+    session_id,
     skipped_names,
 )
 from osai_import.upload.deadline import (
@@ -209,6 +214,8 @@ class OsaiClient:
         """Trade the access token for a bearer token (``POST /Users/SignIn``).
 
         Other calls sign in by themselves when needed; call this to check the token first.
+        The answer is the token as text, as a JSON string, or in an object (see
+        ``answers.bearer_token``).
         """
         with self._auth_lock:
             self._sign_in_locked(cancellable=True)
@@ -247,17 +254,21 @@ class OsaiClient:
                            progress.committed)
 
     def start_uploading(self, dataset_id: Id) -> Id:
-        """Open an upload session, locking the dataset; return its ``datasetUploadId``."""
+        """Open an upload session, locking the dataset; return its ``datasetUploadId``.
+
+        The id is returned as the server gave it, an int or a string. The answer is a JSON
+        scalar, bare text, or an object: of one field (whatever its name) holding an int or
+        a non-blank string, or of several, one of them a known name (``datasetUploadId``,
+        ``uploadId``, ``id``...). Anything else is an UnexpectedResponseError.
+        """
         request = _Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/StartUploading",
                            "POST /Datasets/{id}/StartUploading")
         reply = self._call(request)[0]
-        body = (reply.body.data if reply.body.is_json
-                else reply.response.text.strip().strip('"'))
-        if isinstance(body, dict):
-            body = lookup(body, "datasetUploadId", "id")
-        if not is_id(body):
-            raise self._bad_body(reply.response, request.endpoint, "no datasetUploadId")
-        return body
+        found = session_id(reply.body, reply.response.text)
+        if found is None:
+            raise self._bad_body(reply.response, request.endpoint, "no datasetUploadId"
+                                 + self._fields(reply.body.data, SESSION_FIELDS))
+        return found
 
     def upload_chunk(self, dataset_id: Id, upload_id: Id, items: Sequence[ChunkItem], *,
                      skip_unsupported: bool = False) -> ChunkResult:
@@ -333,22 +344,20 @@ class OsaiClient:
         request = _Request("POST", "/Users/SignIn", _SIGN_IN, json.dumps(self._access_token)
                            .encode(), "application/json", cancellable=cancellable)
         response = self._send(request, None, _Progress()).response
-        text = response.text.strip()
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = text
-        if isinstance(parsed, dict):
-            parsed = lookup(parsed, "token", "accessToken", "access_token", "jwt")
-        token = parsed.strip().strip('"').strip() if isinstance(parsed, str) else ""
-        if not token or any(c.isspace() or ord(c) < 32 or ord(c) > 126 for c in token):
-            # No excerpt: the body may be a token of a shape the checks above refuse, and
-            # a header holding it would make requests echo it in an error.
+        token = bearer_token(response.text)
+        if token is None:
+            # No excerpt: the body may be a token of a shape the checks refuse, and a
+            # header holding it would make requests echo it in an error.
             kind = self._redact.excerpt(response.headers.get("Content-Type")
                                         or "no content type", 60)
+            try:
+                fields = self._fields(json.loads(response.text), TOKEN_FIELDS)
+            except ValueError:
+                fields = ""
             raise UnexpectedResponseError(
-                f"{_SIGN_IN}: the answer holds no usable bearer token ({len(text)} characters"
-                f" of {kind}); {URL_HINT}", endpoint=_SIGN_IN, status=response.status_code)
+                f"{_SIGN_IN}: the answer ({len(response.text)} characters of {kind}) holds no "
+                f"usable bearer token{fields}; {URL_HINT}", endpoint=_SIGN_IN,
+                status=response.status_code)
         self._redact.add(token)
         self._bearer = token
         self._generation += 1
@@ -586,6 +595,22 @@ class OsaiClient:
             f"({progress.attempts} tries{last}); the server did not answer in time",
             endpoint=endpoint, status=failure.status, attempts=progress.attempts,
             maybe_committed=progress.committed)
+
+    def _fields(self, body: Any, known: Sequence[str]) -> str:
+        """Return why an object answer holds no usable value (field names redacted), or "".
+
+        The names are shown because the object's shape is the news; its values are not,
+        as they may hold a secret.
+        """
+        names = field_names(body)
+        if not names:
+            return ""
+        shown = ", ".join(repr(self._redact(name)) for name in names)
+        if len(names) == 1:
+            return f": its one field {shown} holds no usable value"
+        more = ", ..." if len(body) > len(names) else ""
+        return (f": it is an object of fields {shown}{more}, and none of the names known to "
+                f"hold it ({', '.join(known)}) holds a usable value")
 
     def _json(self, reply: _Reply, endpoint: str) -> Any:
         if not reply.body.is_json:
