@@ -10,6 +10,9 @@ the whole answer), kept by a watchdog that shuts the connection down when it pas
 (``deadline.py``); ``cancel()`` uses the same watchdog to end the requests in flight.
 Only an answer that looks like the API's counts as a success: a 2xx web page is a
 failed try, retried, since a proxy or a captive portal sent it.
+
+A bearer token refused with a 401, or once per call with a 403 (how some servers say
+"expired"), is renewed by signing in again.
 """
 
 from __future__ import annotations
@@ -362,39 +365,59 @@ class OsaiClient:
         self._bearer = token
         self._generation += 1
 
-    def _token(self, cancellable: bool) -> tuple[str, int]:
+    def _token(self, cancellable: bool) -> tuple[str, int, bool]:
+        """Return the bearer token, its generation, and whether this call signed in for it."""
         with self._auth_lock:
-            if self._bearer is None:
+            signed = self._bearer is None
+            if signed:
                 self._sign_in_locked(cancellable=cancellable)
             assert self._bearer is not None
-            return self._bearer, self._generation
+            return self._bearer, self._generation, signed
 
-    def _renew(self, seen_generation: int, cancellable: bool) -> None:
+    def _renew(self, seen_generation: int, cancellable: bool) -> bool:
+        """Sign in again unless another thread did since; return whether this one did."""
         with self._auth_lock:
             # Another thread may have signed in again while this one waited for the lock.
-            if self._generation == seen_generation:
-                self._sign_in_locked(cancellable=cancellable)
+            if self._generation != seen_generation:
+                return False
+            self._sign_in_locked(cancellable=cancellable)
+            return True
 
     def _call(self, request: _Request, json_body: Any = None) -> tuple[_Reply, _Progress]:
-        """Make an authenticated call; a 401 signs in again, then the call goes on."""
+        """Make an authenticated call; a refused bearer token is renewed, then it goes on.
+
+        A 401 signs in again up to ``_MAX_REAUTHS`` times. A 403 is how some servers
+        refuse an expired token, and how all refuse a user the right: it signs in again
+        once per call, and not at all when the token was signed in for this very call and
+        refused at its first use (a fresh token is not expired).
+        """
         if json_body is not None:
             request.body, request.content_type = json.dumps(json_body).encode(), "application/json"
         progress = _Progress()
         reauths = 0
+        renewed_for_403 = signed = False
         while True:
-            token, generation = self._token(request.cancellable)
+            token, generation, fresh = self._token(request.cancellable)
+            signed = signed or fresh
+            sent_before = progress.attempts
             try:
                 return self._send(request, token, progress), progress
             except AuthError as error:
                 # Not just once: a call retrying through an outage can outlive even a fresh
                 # token. A server that refuses every fresh token still ends it soon.
-                if error.status != 401 or reauths >= _MAX_REAUTHS:
+                if error.status not in (401, 403) or reauths >= _MAX_REAUTHS:
                     raise
+                if error.status == 403:
+                    first_use = signed and error.attempts == sent_before + 1
+                    if renewed_for_403 or first_use:
+                        raise
+                    renewed_for_403 = True
                 reauths += 1
                 self._notify(RetryEvent(request.endpoint, progress.attempts, self.retry.attempts,
-                                        401, "bearer token refused (HTTP 401); signing in again",
-                                        0.0, False, reauth=True))
-                self._renew(generation, request.cancellable)
+                                        error.status, f"bearer token refused (HTTP "
+                                        f"{error.status}); signing in again", 0.0, False,
+                                        reauth=True))
+                signed = self._renew(generation, request.cancellable)
 
     def _send(self, request: _Request, token: str | None, progress: _Progress) -> _Reply:
         """Make one call, retrying what is retryable; ``token`` None is the sign-in itself."""
