@@ -17,6 +17,7 @@ about it. The CLI prints one line per error (``--debug`` adds the traceback)::
     ├── ServerError                     the OSAI server refused or could not be reached
     │   └── ApiError                    ... at one endpoint, with its HTTP status
     │       ├── AuthError               the access token (or a fresh bearer token) refused
+    │       │   └── LegacySignInError   the server signs in only with the token in a URL
     │       ├── UnexpectedResponseError an answer the client cannot use
     │       ├── TooLargeError           413: the chunk must be split
     │       ├── TransientError          retryable failures outlasted the retry policy
@@ -151,6 +152,14 @@ class ApiError(ServerError):
 
 class AuthError(ApiError):
     """The access token was refused, or a bearer token was refused right after sign-in."""
+
+
+class LegacySignInError(AuthError):
+    """The server offers only the legacy sign-in, ``GET /Users/SignIn?token=``.
+
+    That form carries the access token in the URL, where proxies and server logs keep it,
+    so osai-import refuses to use it; ``status`` is that of the refused POST (404 or 405).
+    """
 
 
 class UnexpectedResponseError(ApiError):

@@ -1,22 +1,26 @@
-"""Bearer tokens refused however a server refuses them.
+"""Bearer tokens refused however a server refuses them, and a sign-in that wants a URL.
 
 Real HTTP on loopback: the local server with short-lived tokens refused by a 401 or a 403,
-with or without a body or a challenge.
+with or without a body or a challenge, and in its legacy sign-in variant; small servers
+for the legacy forms it does not offer.
 """
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from osai_import.errors import AuthError
+from osai_import.errors import AuthError, LegacySignInError, UnexpectedResponseError
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.multipart import ChunkItem
 from osai_import.upload.retry import RetryEvent
 from tests.support import make_image
 from tests.upload.emulated import FAST, TOKEN, requests_seen, serve, stored
+from tests.upload.wire import Exchange, WireServer, api, reply, send
 
 TTL = 0.4  # seconds a bearer token lives in the runs that outlive it
 
@@ -78,7 +82,7 @@ def test_a_403_on_a_token_signed_in_for_the_call_is_the_user_s_rights(tmp_path: 
     error = caught.value
     assert error.status == 403 and error.endpoint == "POST /Datasets"
     assert "forbidden (HTTP 403)" in str(error) and "user may do this" in str(error)
-    assert events == []
+    assert events == [] and not isinstance(error, LegacySignInError)
 
 
 def test_a_403_is_renewed_once_per_call_then_is_the_user_s_rights(tmp_path: Path) -> None:
@@ -104,3 +108,87 @@ def test_a_401_after_signing_in_again_still_renews_up_to_the_bound(tmp_path: Pat
             client.create_dataset("never")
         assert requests_seen(server, "SignIn") == {"200": 4}  # the first and 3 renewals
     assert caught.value.status == 401 and "right after signing in" in str(caught.value)
+
+
+# --- the legacy sign-in is never used --------------------------------------------------
+
+def assert_legacy_refused(error: LegacySignInError, status: int) -> None:
+    """Check the one line a user sees when only the legacy sign-in answers."""
+    message = str(error)
+    assert isinstance(error, AuthError) and "\n" not in message
+    assert (error.status, error.endpoint) == (status, "POST /Users/SignIn")
+    for part in ("only the legacy sign-in", "GET /Users/SignIn?token=", "in the URL",
+                 "osai-import refuses to use it", "server.url", "OSAI's current API"):
+        assert part in message, part
+    assert TOKEN not in message
+
+
+def test_a_server_with_only_the_legacy_sign_in_is_refused_without_a_token_in_a_url(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="osai_import.emulator")
+    with serve(tmp_path, sign_in="legacy-get") as server, \
+            OsaiClient(server.base_url, TOKEN, retry=FAST) as client:
+        with pytest.raises(LegacySignInError) as caught:
+            client.sign_in()
+        with pytest.raises(LegacySignInError):
+            client.create_dataset("never")  # every call says the same, none uses the GET
+        seen = requests_seen(server, "(unknown)")
+    assert_legacy_refused(caught.value, 405)
+    lines = [r.getMessage() for r in caplog.records if r.name == "osai_import.emulator"]
+    signing = [line for line in lines if "signin" in line.lower()]
+    assert len(signing) == 2 and all('"POST /api/Users/SignIn HTTP/1.1" 405' in line
+                                     for line in signing), lines
+    assert not any(TOKEN[:8] in line for line in lines), lines
+    assert seen == {"405": 2}
+
+
+def legacy(post: bytes, get: bytes) -> WireServer:
+    """Return a small server answering POST and GET /Users/SignIn as given."""
+    def route(server: WireServer, exchange: Exchange, sock: socket.socket) -> bool:
+        return send(sock, post if exchange.method == "POST" else get)
+    return WireServer(api({"/Users/SignIn": route}))
+
+
+def assert_no_token_in_a_url(server: WireServer) -> None:
+    """Check the access token went, if anywhere, only in a POST body."""
+    for exchange in server.exchanges:
+        target = exchange.path + repr(exchange.query)
+        assert TOKEN not in target and TOKEN[:8] not in target
+        assert TOKEN not in repr(exchange.headers)
+        if exchange.method != "POST":
+            assert exchange.query == {} and TOKEN.encode() not in exchange.body
+
+
+@pytest.mark.parametrize(("post", "get", "status"), [
+    # A 404 to the POST: the GET, asked without a token, says the field is missing.
+    (reply(404, ""), reply(400, '{"errors": {"token": ["The token field is required."]}}',
+                           "application/problem+json"), 404),
+    # A 405 that does not say what is allowed: the GET answers 401.
+    (reply(405, "", headers={}), reply(401, "", headers={"WWW-Authenticate": "Bearer"}), 405),
+    # A 405 naming GET among others: no need to ask.
+    (reply(405, "", headers={"Allow": "HEAD, get"}), reply(500, "never asked"), 405),
+])
+def test_the_legacy_sign_in_is_told_by_status_and_structure(
+        post: bytes, get: bytes, status: int) -> None:
+    with legacy(post, get) as server, OsaiClient(server.base_url, TOKEN, retry=FAST) as client, \
+            pytest.raises(LegacySignInError) as caught:
+        client.sign_in()
+    assert_legacy_refused(caught.value, status)
+    assert_no_token_in_a_url(server)
+    methods = [e.method for e in server.seen("/Users/SignIn")]
+    assert methods == (["POST"] if b"Allow" in post else ["POST", "GET"])
+    assert server.seen("/Users/SignIn")[0].json() == TOKEN  # the POST, in its body
+
+
+@pytest.mark.parametrize(("post", "get"), [
+    (reply(404, ""), reply(404, "")),  # no sign-in at this path at all: a wrong URL
+    (reply(405, "", headers={"Allow": "PUT"}), reply(405, "", headers={"Allow": "PUT"})),
+])
+def test_no_sign_in_at_all_is_a_wrong_url_not_the_legacy_form(post: bytes, get: bytes) -> None:
+    with legacy(post, get) as server, OsaiClient(server.base_url, TOKEN, retry=FAST) as client, \
+            pytest.raises(UnexpectedResponseError) as caught:
+        client.sign_in()
+    assert not isinstance(caught.value, AuthError)
+    assert "server.url is the API root" in str(caught.value)
+    assert [e.method for e in server.exchanges] == ["POST", "GET"]
+    assert_no_token_in_a_url(server)

@@ -11,6 +11,8 @@ the whole answer), kept by a watchdog that shuts the connection down when it pas
 Only an answer that looks like the API's counts as a success: a 2xx web page is a
 failed try, retried, since a proxy or a captive portal sent it.
 
+The access token travels only in the body of ``POST /Users/SignIn``, never in a URL: a
+server that offers only the legacy ``GET /Users/SignIn?token=`` gets a LegacySignInError.
 A bearer token refused with a 401, or once per call with a 403 (how some servers say
 "expired"), is renewed by signing in again.
 """
@@ -38,6 +40,7 @@ from osai_import.errors import (
     ConfigError,
     DuplicateCategoryError,
     ForeignAnswerError,
+    LegacySignInError,
     RejectedError,
     TransientError,
     UnexpectedResponseError,
@@ -86,6 +89,10 @@ _MAX_CONNECT = 15.0  # a connect that takes longer than this will not succeed
 _CHUNK_ACKS = frozenset({200, 201, 202, 204})
 # A FinishUploading refused with these after a lost answer: that earlier try finished it.
 _FINISHED_BEFORE = frozenset({400, 404, 410})
+# The statuses of a path the server does not serve (at all, or not with this method).
+_NO_ROUTE = frozenset({404, 405})
+# The answers to a probe of the legacy sign-in that are handed back rather than raised.
+_PROBE_ANSWERS = frozenset(range(300, 500)) - RETRY_STATUSES
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -122,6 +129,8 @@ class _Request:
     params: dict[str, str] | None = None
     cancellable: bool = True
     acks: frozenset[int] | None = None  # the 2xx statuses that acknowledge it; None: any
+    # Refusals handed back as answers (their body unread as the API's), not raised.
+    passthrough: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -218,7 +227,8 @@ class OsaiClient:
 
         Other calls sign in by themselves when needed; call this to check the token first.
         The answer is the token as text, as a JSON string, or in an object (see
-        ``answers.bearer_token``).
+        ``answers.bearer_token``). Raises LegacySignInError when the server offers only
+        the legacy GET form, which carries the token in the URL; the client never uses it.
         """
         with self._auth_lock:
             self._sign_in_locked(cancellable=True)
@@ -344,9 +354,14 @@ class OsaiClient:
     def _sign_in_locked(self, *, cancellable: bool) -> None:
         if not self._access_token.strip():
             raise AuthError(f"the access token is empty; {TOKEN_HINT}", endpoint=_SIGN_IN)
+        # The token goes in the body only: a URL ends up in proxies' and servers' logs.
         request = _Request("POST", "/Users/SignIn", _SIGN_IN, json.dumps(self._access_token)
-                           .encode(), "application/json", cancellable=cancellable)
-        response = self._send(request, None, _Progress()).response
+                           .encode(), "application/json", cancellable=cancellable,
+                           passthrough=_NO_ROUTE)
+        progress = _Progress()
+        response = self._send(request, None, progress).response
+        if response.status_code in _NO_ROUTE:
+            raise self._no_sign_in(response, progress, cancellable)
         token = bearer_token(response.text)
         if token is None:
             # No excerpt: the body may be a token of a shape the checks refuse, and a
@@ -364,6 +379,41 @@ class OsaiClient:
         self._redact.add(token)
         self._bearer = token
         self._generation += 1
+
+    def _no_sign_in(self, response: requests.Response, progress: _Progress,
+                    cancellable: bool) -> ApiError:
+        """Return the error for a POST sign-in the server does not serve (404 or 405).
+
+        When the server has the legacy GET form, LegacySignInError says so; else the path
+        is wrong, and the refusal says to check server.url.
+        """
+        status = response.status_code
+        allowed = {m.strip().upper() for m in (response.headers.get("Allow") or "").split(",")}
+        if (status == 405 and "GET" in allowed) or self._has_get_sign_in(cancellable):
+            return LegacySignInError(
+                f"{_SIGN_IN}: the server at {self.base_url} answers HTTP {status}; it offers "
+                "only the legacy sign-in, GET /Users/SignIn?token=..., which carries the access "
+                "token in the URL, where proxies and server logs keep it, and osai-import "
+                "refuses to use it: set server.url to OSAI's current API (e.g. "
+                "https://app-eu.onestepai.com/api), which signs in with POST",
+                endpoint=_SIGN_IN, status=status, attempts=progress.attempts)
+        return refusal(status, response.text, endpoint=_SIGN_IN, redact=self._redact,
+                       signing_in=True, attempts=progress.attempts, after_lost_answer=False,
+                       reason=response.reason or "")
+
+    def _has_get_sign_in(self, cancellable: bool) -> bool:
+        """Tell whether ``GET /Users/SignIn`` exists, asking without any token.
+
+        A refusal such as a 400 for the missing token, a 401 or a 403 shows the path is
+        served; a 404 or 405 (or no answer) does not.
+        """
+        probe = _Request("GET", "/Users/SignIn", "GET /Users/SignIn", cancellable=cancellable,
+                         passthrough=_PROBE_ANSWERS)
+        try:
+            status = self._send(probe, None, _Progress()).response.status_code
+        except ApiError:
+            return False
+        return 200 <= status < 300 or (400 <= status < 500 and status not in _NO_ROUTE)
 
     def _token(self, cancellable: bool) -> tuple[str, int, bool]:
         """Return the bearer token, its generation, and whether this call signed in for it."""
@@ -471,6 +521,8 @@ class OsaiClient:
                 logger.debug("%s %s -> %d in %.3f s (try %d, %d bytes sent)", request.method,
                              request.path, status, time.monotonic() - started,
                              progress.attempts, len(request.body or b""))
+                if status in request.passthrough:
+                    return _Reply(response, Body())
                 if status < 300:
                     body = read_body(response.headers.get("Content-Type"), response.content)
                     if body.foreign is None and (request.acks is None or status in request.acks):
