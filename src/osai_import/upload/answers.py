@@ -45,6 +45,20 @@ class CategoryRef:
     after_lost_answer: bool = field(default=False, compare=False)
 
 
+@dataclass(frozen=True)
+class ListedImage:
+    """An image as a dataset's listing shows it (``GET /Datasets/{id}/Images``, when served).
+
+    ``category_id`` and ``sha256`` (lower-case hex) are None when the listing does not give
+    them.
+    """
+
+    name: str
+    id: Id
+    category_id: Id | None = None
+    sha256: str | None = None
+
+
 def lookup(body: Any, *names: str) -> Any:
     """Return the first of ``names`` found in a JSON object, ignoring case."""
     if isinstance(body, dict):
@@ -205,6 +219,47 @@ def session_id(body: Body, text: str) -> Id | None:
     if isinstance(found, dict):
         found = held(found, is_id, SESSION_FIELDS)
     return found if is_id(found) else None
+
+
+def listed_categories(data: Any) -> list[CategoryRef] | None:
+    """Return the categories a listing shows, or None when it is not a list of them.
+
+    Every entry must be an object with a usable ``id`` and a string ``name`` (any case):
+    a listing that leaves one out could hide a category, so it is not used at all.
+    """
+    if not isinstance(data, list):
+        return None
+    found: list[CategoryRef] = []
+    for entry in data:
+        ident, name = lookup(entry, "id"), lookup(entry, "name")
+        if not (is_id(ident) and isinstance(name, str)):
+            return None
+        found.append(CategoryRef(ident, name))
+    return found
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def listed_images(data: Any) -> list[ListedImage] | None:
+    """Return the images a listing shows, or None when it is not a list of them.
+
+    Every entry must be an object with a usable ``id`` and a string ``name`` (any case);
+    ``categoryId`` (or ``classifyCategoryId``) and ``sha256`` are read when usable.
+    """
+    if not isinstance(data, list):
+        return None
+    found: list[ListedImage] = []
+    for entry in data:
+        ident, name = lookup(entry, "id"), lookup(entry, "name")
+        if not (is_id(ident) and isinstance(name, str)):
+            return None
+        category = lookup(entry, "categoryId", "classifyCategoryId")
+        digest = lookup(entry, "sha256")
+        digest = digest.strip().lower() if isinstance(digest, str) else None
+        found.append(ListedImage(name, ident, category if is_id(category) else None,
+                                 digest if digest and _SHA256.fullmatch(digest) else None))
+    return found
 
 
 def field_names(body: Any, limit: int = 8) -> list[str]:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -53,9 +53,12 @@ from osai_import.upload.answers import (
     CategoryRef,
     DatasetRef,
     Id,
+    ListedImage,
     bearer_token,
     field_names,
     is_id,
+    listed_categories,
+    listed_images,
     lookup,
     read_body,
     session_id,
@@ -93,6 +96,7 @@ _FINISHED_BEFORE = frozenset({400, 404, 410})
 _NO_ROUTE = frozenset({404, 405})
 # The answers to a probe of the legacy sign-in that are handed back rather than raised.
 _PROBE_ANSWERS = frozenset(range(300, 500)) - RETRY_STATUSES
+_T = TypeVar("_T")
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -182,6 +186,7 @@ class OsaiClient:
         self._bearer: str | None = None
         self._generation = 0
         self._auth_lock = threading.Lock()
+        self._unlisted: set[str] = set()  # the listing endpoints the server does not have
         self._cancelled = threading.Event()
         self._cancelled_at = float("inf")
         self._watchdog = Watchdog()
@@ -282,6 +287,24 @@ class OsaiClient:
             raise self._bad_body(reply.response, request.endpoint, "no datasetUploadId"
                                  + self._fields(reply.body.data, SESSION_FIELDS))
         return found
+
+    def list_categories(self, dataset_id: Id) -> list[CategoryRef] | None:
+        """Return a dataset's categories (``GET /Datasets/{id}/Categories``), or None.
+
+        OSAI documents no such endpoint, so a run may use it and must not need it. None
+        means the server has none: a 404 or 405, or an answer that is not a JSON list of
+        objects each with an id and a name (field names in any case); the client then
+        never asks again. Other failures raise as every call's do.
+        """
+        return self._listing("Categories", dataset_id, listed_categories)
+
+    def list_images(self, dataset_id: Id) -> list[ListedImage] | None:
+        """Return a dataset's images (``GET /Datasets/{id}/Images``), or None.
+
+        As ``list_categories``; each entry needs an id and a name, and its ``categoryId``
+        and ``sha256`` are kept when given.
+        """
+        return self._listing("Images", dataset_id, listed_images)
 
     def upload_chunk(self, dataset_id: Id, upload_id: Id, items: Sequence[ChunkItem], *,
                      skip_unsupported: bool = False) -> ChunkResult:
@@ -468,6 +491,23 @@ class OsaiClient:
                                         f"{error.status}); signing in again", 0.0, False,
                                         reauth=True))
                 signed = self._renew(generation, request.cancellable)
+
+    def _listing(self, what: str, dataset_id: Id, read: Callable[[Any], list[_T] | None]
+                 ) -> list[_T] | None:
+        """Return what ``GET /Datasets/{id}/<what>`` lists, read by ``read``, or None."""
+        endpoint = f"GET /Datasets/{{id}}/{what}"
+        if endpoint in self._unlisted:
+            return None
+        request = _Request("GET", f"/Datasets/{quote(str(dataset_id), safe='')}/{what}",
+                           endpoint, passthrough=_NO_ROUTE)
+        reply = self._call(request)[0]
+        status = reply.response.status_code
+        found = read(reply.body.data) if status not in _NO_ROUTE and reply.body.is_json else None
+        if found is None:
+            self._unlisted.add(endpoint)
+            logger.info("%s is not served here (HTTP %d%s): going on without it", endpoint,
+                        status, "" if status in _NO_ROUTE else ", not a list of entries")
+        return found
 
     def _send(self, request: _Request, token: str | None, progress: _Progress) -> _Reply:
         """Make one call, retrying what is retryable; ``token`` None is the sign-in itself."""
