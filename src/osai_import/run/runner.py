@@ -30,6 +30,7 @@ from osai_import.run.report import RunReport
 from osai_import.run.target import Target, access_token, open_target
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import locked_journal
+from osai_import.upload.limits import ChunkLimits
 from osai_import.upload.resume import finish_stale_sessions
 from osai_import.upload.retry import RetryPolicy
 from osai_import.upload.session import UploadSession
@@ -285,11 +286,13 @@ def _send(
     session = link.session
     walk = PlanWalk()
     progress = UploadProgress(ctx.console, work.total, None, enabled=not ctx.options.quiet)
+    limits = ChunkLimits(upload.chunk_images, upload.chunk_bytes)
     uploader = Uploader(
         link.client, session, ctx.resolved.encoder(), ctx.journal, category_ids, link.tally,
         skip_unsupported=upload.skip_unsupported,
         on_done=progress.advance,
         origin=place.origin,
+        limits=limits,
     )
     made_here = ctx.config.dataset.id is None
 
@@ -303,8 +306,7 @@ def _send(
                               on_passed=lambda n: progress.advance(n, 0)),
                 uploader,
                 workers=ctx.workers,
-                chunk_images=upload.chunk_images,
-                chunk_bytes=upload.chunk_bytes,
+                limits=limits,
                 start_session=lambda: start_session(
                     session, link.target.base_url, made_here=made_here,
                     wait=upload.wait_locked, notice=notice,

@@ -12,11 +12,15 @@ import logging
 import threading
 from typing import Any
 
-from osai_import.errors import JournalError, OsaiImportError
+from osai_import.errors import JournalError, OsaiImportError, RejectedError
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import Journal, creating
 
 log = logging.getLogger("osai_import.upload.session")
+
+# StartUploading takes no body, so a refusal with one of these says the dataset is not
+# free to upload into (locked by a session), whatever its words.
+LOCKED_STATUSES = frozenset({400, 409, 423})
 
 
 class UploadSession:
@@ -58,22 +62,27 @@ class UploadSession:
         with self._lock:
             return self.upload_id, self.generation
 
-    def renew(self, seen_generation: int) -> None:
-        """Replace an expired session, once, however many workers noticed it."""
+    def gone(self, seen_generation: int) -> bool:
+        """Tell whether the session is over, starting a new one if so (once for all workers).
+
+        The probe is a StartUploading: OSAI unlocks a dataset whose session expired or was
+        finished, so a new session starts exactly when the old one is gone; a refusal
+        (400, 409 or 423: the dataset is locked) says it lives. No wording is read.
+        """
         with self._lock:
             if self.generation != seen_generation:
-                return  # another worker already replaced it
+                return True  # another worker found it gone and started the next one
             old = self.upload_id
-            self._finish_quietly(old)
-            self._start_locked()
-            log.info("upload session %s expired; continuing in session %s", old, self.upload_id)
-
-    def _finish_quietly(self, upload_id: Any) -> None:
-        try:
-            self.client.finish_uploading(self.dataset_id, upload_id)
-        except OsaiImportError as exc:
-            log.debug("finishing expired session %s: %s", upload_id, exc)
-        self.journal.session_finished(self.server, self.dataset_id, upload_id)
+            try:
+                self._start_locked()
+            except RejectedError as exc:
+                if exc.status in LOCKED_STATUSES:
+                    return False
+                raise
+            # The old session is over: no run needs to finish it.
+            self.journal.session_finished(self.server, self.dataset_id, old)
+            log.info("upload session %s is over; continuing in session %s", old, self.upload_id)
+            return True
 
     def finish(self) -> str | None:
         """Finish the current session; return a warning when the server did not confirm it.

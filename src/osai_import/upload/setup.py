@@ -25,11 +25,7 @@ from osai_import.errors import (
 from osai_import.upload.answers import Id
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import Journal, creating
-from osai_import.upload.session import UploadSession
-
-# StartUploading takes no body, so a refusal with one of these says the dataset is not
-# free to upload into (locked by another session), whatever its words.
-_LOCKED_STATUSES = frozenset({400, 409, 423})
+from osai_import.upload.session import LOCKED_STATUSES, UploadSession
 
 
 def _when(started: float) -> str:
@@ -199,7 +195,7 @@ def start_session(
                 ) from None
             raise
         except RejectedError as exc:
-            if exc.status not in _LOCKED_STATUSES:
+            if exc.status not in LOCKED_STATUSES:
                 raise
             reason = str(exc)  # the server's own words sharpen the message
         except TransientError as exc:

@@ -32,6 +32,7 @@ from osai_import.records import ImageRecord
 from osai_import.source.files import FileFacts, read_checked, read_image
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import ImageRow, Journal
+from osai_import.upload.limits import ChunkLimits
 from osai_import.upload.multipart import ChunkItem
 from osai_import.upload.retry import RetryEvent
 from osai_import.upload.session import UploadSession
@@ -102,16 +103,21 @@ class Tally:
             self.retries[label] += 1
 
 
-def chunked(items: Iterator[Item], max_images: int, max_bytes: int) -> Iterator[list[Item]]:
-    """Group items by count and by bytes; an item larger than max_bytes goes alone."""
+def chunked(items: Iterator[Item], limits: ChunkLimits) -> Iterator[list[Item]]:
+    """Group items by count and by bytes, as ``limits`` allow when each chunk is begun.
+
+    An item larger than the byte limit goes alone.
+    """
     chunk: list[Item] = []
     size = 0
+    max_images, max_bytes = limits.current()
     for item in items:
         # The multipart envelope and base64 annotations add a little to each image.
         weight = item.size + 512
         if chunk and (len(chunk) >= max_images or size + weight > max_bytes):
             yield chunk
             chunk, size = [], 0
+            max_images, max_bytes = limits.current()
         chunk.append(item)
         size += weight
     if chunk:
@@ -134,6 +140,11 @@ class _Chunk:
         middle = len(self.items) // 2
         return self.part(range(middle)), self.part(range(middle, len(self.items)))
 
+    @property
+    def weight(self) -> int:
+        """Return the chunk's size as ``chunked`` counts it (bytes plus an envelope each)."""
+        return sum(i.size + 512 for i in self.items)
+
 
 class Uploader:
     """Send chunks of items; isolate the items a server refuses; record what happened."""
@@ -150,6 +161,7 @@ class Uploader:
         skip_unsupported: bool,
         on_done: Callable[[int, int, int], None],
         origin: str = "",
+        limits: ChunkLimits | None = None,
     ) -> None:
         self.client = client
         self.session = session
@@ -160,6 +172,7 @@ class Uploader:
         self.skip_unsupported = skip_unsupported
         self.on_done = on_done
         self.origin = origin
+        self.limits = limits or ChunkLimits(1 << 30, 1 << 62)
 
     def _payload(self, items: Sequence[Item]) -> _Chunk:
         chunk = _Chunk([], [], [])
@@ -199,24 +212,45 @@ class Uploader:
         self.on_done(len(items), 0, len(items))
 
     def send(self, items: list[Item]) -> None:
-        """Send one chunk, splitting it as the server's answers require."""
+        """Send one chunk, splitting it as the server's answers (and learned limits) require."""
         chunk = self._payload(items)
-        if chunk.items:
-            self._send(chunk, renewals=0)
+        if not chunk.items:
+            return
+        images, size = self.limits.current()
+        start = 0
+        while start < len(chunk.items):
+            # Chunks queued before a size refusal was learned go in pieces that fit.
+            end, weight = start, 0
+            while end < len(chunk.items) and end - start < images and (
+                end == start or weight + chunk.items[end].size + 512 <= size
+            ):
+                weight += chunk.items[end].size + 512
+                end += 1
+            self._send(chunk.part(range(start, end)), renewals=0)
+            start = end
 
-    def _not_stored(self, items: Sequence[Item]) -> None:
+    def _not_stored(self, items: Sequence[Item], maybe_stored: bool = False) -> None:
         """Undo ``sending`` for images the server is known not to have stored just now.
 
-        An image sent again after an earlier answer was lost stays unconfirmed: the earlier
-        try may have stored it.
+        An image sent again after an earlier answer was lost (``resent``, or within this
+        run ``maybe_stored``) stays unconfirmed: the earlier try may have stored it.
         """
         server, dataset_id = self.session.server, self.session.dataset_id
-        self.journal.drop(server, dataset_id, [i.record.name for i in items if not i.resent])
-        self.journal.set_state(
-            server, dataset_id, [i.record.name for i in items if i.resent], "unconfirmed"
+        unsure = [i for i in items if i.resent or maybe_stored]
+        self.journal.drop(
+            server, dataset_id, [i.record.name for i in items if not (i.resent or maybe_stored)]
         )
+        self.journal.set_state(server, dataset_id, [i.record.name for i in unsure], "unconfirmed")
 
-    def _send(self, chunk: _Chunk, renewals: int) -> None:
+    def _send(
+        self, chunk: _Chunk, renewals: int, *, checked: bool = False, maybe_stored: bool = False
+    ) -> bool:
+        """Send a chunk; return True when the server acknowledged every image of it.
+
+        ``checked``: the session was found alive since this chunk (or the one it was cut
+        from) was refused, so a refusal is about the images. ``maybe_stored``: an earlier
+        try of these images lost its answer, so the server may hold them already.
+        """
         server, dataset_id = self.session.server, self.session.dataset_id
         items = chunk.items
         upload_id, generation = self.session.current()
@@ -229,40 +263,46 @@ class Uploader:
             )
         except TooLargeError as exc:
             if len(items) == 1:
-                self._not_stored(items)
+                self._not_stored(items, maybe_stored)
                 self._failed(items, "server.too_large", f"{items[0].record.key}: {exc}")
-                return
-            for half in chunk.halves():
-                self._send(half, renewals)
-            return
+                return False
+            self.limits.refused(len(items), chunk.weight)
+            return self._halves(chunk, renewals, maybe_stored or exc.after_lost_answer)
         except RejectedError as exc:
-            self._rejected(chunk, exc, generation, renewals)
-            return
+            return self._rejected(chunk, exc, generation, renewals, checked, maybe_stored)
         except BaseException as exc:
             # The run stops here. Unless no try can have reached the server, the chunk may
             # be stored: the journal and the report must say so, or they disagree with the
             # server's contents.
             if isinstance(exc, (TransientError, CancelledError)) and not exc.maybe_committed:
-                self._not_stored(items)
+                self._not_stored(items, maybe_stored)
             else:
                 self.journal.set_state(
                     server, dataset_id, [i.record.name for i in items], "unconfirmed"
                 )
                 self.tally.unconfirm(items)
             raise
+        if self.limits.learned:
+            self.limits.accepted(len(items))
         skipped = set(result.skipped)
         dropped = [i for i in items if i.record.name in skipped]
         if dropped:
             # The server says it left these out: believe it; they are not on the server.
-            self._not_stored(dropped)
+            self._not_stored(dropped, maybe_stored)
             for item in dropped:
                 self._failed([item], "server.skipped", f"{item.record.key}: the server skipped "
                              "it (upload.skip_unsupported): it does not accept the file as an "
                              "image")
         acked = [i for i in items if i.record.name not in skipped]
+        self._acked(acked, maybe_stored or result.maybe_committed)
+        return not dropped
+
+    def _acked(self, acked: list[Item], maybe_twice: bool) -> None:
+        """Note images the server acknowledged; ``maybe_twice``: an earlier try may have too."""
+        server, dataset_id = self.session.server, self.session.dataset_id
         # An earlier try of this chunk, or an earlier run's send of an image, may have
         # been stored although its answer was lost: those images may be there twice.
-        flagged = acked if result.maybe_committed else [i for i in acked if i.resent]
+        flagged = acked if maybe_twice else [i for i in acked if i.resent]
         marked = {id(i) for i in flagged}
         plain = [i for i in acked if id(i) not in marked]
         self.journal.set_state(server, dataset_id, [i.record.name for i in plain], "acked")
@@ -273,40 +313,58 @@ class Uploader:
         self.tally.ok(acked, flagged)
         self.on_done(len(acked), sum(i.size for i in acked), 0)
 
+    def _halves(self, chunk: _Chunk, renewals: int, maybe_stored: bool) -> bool:
+        first, second = chunk.halves()
+        # Both halves are sent, whatever the first one's fate.
+        done_first = self._send(first, renewals, checked=True, maybe_stored=maybe_stored)
+        done_second = self._send(second, renewals, checked=True, maybe_stored=maybe_stored)
+        return done_first and done_second
+
     def _rejected(
-        self, chunk: _Chunk, exc: RejectedError, generation: int, renewals: int
-    ) -> None:
+        self, chunk: _Chunk, exc: RejectedError, generation: int, renewals: int,
+        checked: bool, maybe_stored: bool,
+    ) -> bool:
         items = chunk.items
-        if exc.limit_exceeded and len(items) > 1:
-            # ASP.NET's form value limit answers 400, not 413: split like a 413.
-            for half in chunk.halves():
-                self._send(half, renewals)
-            return
-        if exc.session_expired:
-            if renewals >= _MAX_SESSION_RENEWALS:
-                self._not_stored(items)
-                raise AbortedError(
-                    f"the server keeps expiring upload sessions of dataset "
-                    f"{self.session.dataset_id} ({exc}); try again later"
-                )
-            self.session.renew(generation)
-            self._send(chunk, renewals + 1)
-            return
-        if len(items) == 1:
-            self._not_stored(items)
-            self._failed(items, "server.rejected", f"{items[0].record.key}: {exc}")
-            return
         blamed = sorted(i for i in exc.image_indexes() if 0 <= i < len(items))
+        maybe_stored = maybe_stored or exc.after_lost_answer
+        if exc.after_lost_answer and blamed:
+            # The try before this one lost its answer: the images refused now are those it
+            # stored (a server that refuses a name it holds). They are there, once.
+            self._acked([items[i] for i in blamed], maybe_twice=False)
+            keep = [k for k in range(len(items)) if k not in set(blamed)]
+            return not keep or self._send(chunk.part(keep), renewals, checked=checked,
+                                          maybe_stored=True)
+        if not blamed and (not checked or exc.status in (404, 410)):
+            # Refused whole: the upload session may be gone (expired after a quiet spell,
+            # finished by a restart), whatever the answer's words. A probe settles it.
+            if renewals >= _MAX_SESSION_RENEWALS:
+                self._not_stored(items, maybe_stored)
+                raise AbortedError(
+                    f"the server keeps refusing chunks of dataset {self.session.dataset_id} "
+                    f"whole, in fresh upload sessions too ({exc}); try again later"
+                )
+            if self.session.gone(generation):
+                return self._send(chunk, renewals + 1, maybe_stored=maybe_stored)
+        if len(items) == 1:
+            self._not_stored(items, maybe_stored)
+            self._failed(items, "server.rejected", f"{items[0].record.key}: {exc}")
+            return False
         if blamed:
             # The server named culprits: send them alone (a single image that fails is
             # reported with the server's own words; a wrongly blamed one still goes through)
             # and the others together.
+            done = True
             for index in blamed:
-                self._send(chunk.part([index]), renewals)
+                done = self._send(chunk.part([index]), renewals, checked=True,
+                                  maybe_stored=maybe_stored) and done
             keep = [k for k in range(len(items)) if k not in set(blamed)]
             if keep:
-                self._send(chunk.part(keep), renewals)
-            return
-        # A 400 that blames no image: bisect until the culprit is alone.
-        for half in chunk.halves():
-            self._send(half, renewals)
+                done = self._send(chunk.part(keep), renewals, checked=True,
+                                  maybe_stored=maybe_stored) and done
+            return done
+        # A refusal that blames no image, in a live session: bisect until the culprit is
+        # alone. When every part passes, it was the chunk's size the server refused.
+        if self._halves(chunk, renewals, maybe_stored):
+            self.limits.refused(len(items), chunk.weight)
+            return True
+        return False

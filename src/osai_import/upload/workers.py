@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from osai_import.errors import AbortedError, OsaiImportError
+from osai_import.upload.limits import ChunkLimits
 from osai_import.upload.uploader import Item, Uploader, chunked
 
 
@@ -24,8 +25,7 @@ def send_all(
     uploader: Uploader,
     *,
     workers: int,
-    chunk_images: int,
-    chunk_bytes: int,
+    limits: ChunkLimits,
     start_session: Callable[[], None],
     cancel: Callable[[], None],
 ) -> None:
@@ -66,7 +66,7 @@ def send_all(
     try:
         for thread in threads:
             thread.start()
-        for chunk in chunked(items, chunk_images, chunk_bytes):
+        for chunk in chunked(items, limits):
             if not put(chunk):
                 break
         for _ in threads:
