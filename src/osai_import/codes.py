@@ -40,4 +40,5 @@ UPLOAD_CODES: dict[str, str] = {
     "server.too_large": "the server refused the image alone as too large (HTTP 413)",
     "server.rejected": "the server refused the image alone (HTTP 400)",
     "server.skipped": "the server answered that it skipped the image",
+    "server.error": "the server failed (HTTP 500) on every chunk holding the image",
 }

@@ -86,7 +86,7 @@ def test_kill_while_creating_a_box_label(tmp_path: Path, server: LocalServer) ->
         proc = start_cli(config)
         wait_until("the 4th category is made", gate.entered.is_set, proc)
         kill(proc)
-    assert [c for _s, _d, c, _i in journal_rows(config)["categories"]].count("thing") == 0
+    assert [row[2] for row in journal_rows(config)["categories"]].count("thing") == 0
     report = _rerun_completes(config, server, names)
     assert report["categories_created"] == []
     assert any("'thing' already existed" in note for note in report["notes"])

@@ -119,6 +119,11 @@ class RunReport:
                 f"by name, so it was reused"
             )
         self.categories_created.extend(setup.created)
+        for name, stored in sorted(setup.renamed.items()):
+            self.warnings.append(
+                f"the server stores category {name!r} as {stored!r}: the annotations name it "
+                f"{stored!r}, so its boxes stay linked to it"
+            )
 
     def apply_walk(self, walk: PlanWalk) -> None:
         """Take what the walk over the checked items passed over."""

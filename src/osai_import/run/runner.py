@@ -22,7 +22,7 @@ from rich.markup import escape
 from osai_import.check.checker import CheckedItem
 from osai_import.check.plan import Planner
 from osai_import.config.resolve import ResolvedConfig
-from osai_import.errors import LocalFileError, OsaiImportError
+from osai_import.errors import CancelledError, LocalFileError, OsaiImportError
 from osai_import.run.context import RunContext, RunOptions
 from osai_import.run.feed import FeedPlace, PlanWalk, pending_items
 from osai_import.run.progress import UploadProgress
@@ -31,7 +31,7 @@ from osai_import.run.target import Target, access_token, open_target
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import locked_journal
 from osai_import.upload.limits import ChunkLimits
-from osai_import.upload.resume import finish_stale_sessions
+from osai_import.upload.resume import finish_stale_sessions, settle_by_listing
 from osai_import.upload.retry import RetryPolicy
 from osai_import.upload.session import UploadSession
 from osai_import.upload.setup import (
@@ -239,15 +239,20 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
         finally:
             report.apply_categories(setup, dataset_id)
         report.categories = dict(sorted(setup.ids.items()))
+        # Where the server lists its images, what earlier runs could not know is settled
+        # before anything is sent again.
+        settle_by_listing(client, journal, server, dataset_id)
         session = UploadSession(client, journal, server, dataset_id)
         place = FeedPlace(journal, server, dataset_id, _encoder_identity(ctx), origin, run)
         t0 = time.monotonic()
         try:
-            _send(ctx, _Link(target, client, session, tally), work, setup.ids, place)
+            _send(ctx, _Link(target, client, session, tally), work, setup.ids, place,
+                  setup.renamed)
         finally:
             report.durations["upload"] = time.monotonic() - t0
             try:
                 session.finish()
+                _settle_at_the_end(ctx, client, server, dataset_id)
             finally:
                 if session.finish_warning:
                     report.warnings.append(session.finish_warning)
@@ -257,6 +262,24 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
         client.close()
         if target.local_data is not None:
             report.note_local_server(target.local_data)
+
+
+def _settle_at_the_end(ctx: RunContext, client: OsaiClient, server: str, dataset_id: Any) -> None:
+    """Check this run's unknowns against the server's listing, where it has one."""
+    try:
+        settled = settle_by_listing(client, ctx.journal, server, dataset_id)
+    except CancelledError:
+        return  # the run is stopping: the next one settles them
+    except OsaiImportError as exc:
+        ctx.report.notes.append(f"the server's listing of its images could not be read: {exc}")
+        return
+    if settled.once or settled.twice or settled.absent:
+        ctx.report.notes.append(
+            f"the server's listing settled {settled.once + settled.twice + settled.absent} "
+            f"image(s) this run could not be sure of: {settled.once} stored once, "
+            f"{settled.twice} stored more than once (still flagged), {settled.absent} not "
+            f"stored (the next run sends them)"
+        )
 
 
 def _forget(ctx: RunContext, client: OsaiClient, server: str) -> None:
@@ -279,7 +302,8 @@ def _encoder_identity(ctx: RunContext) -> str:
 
 
 def _send(
-    ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any], place: FeedPlace
+    ctx: RunContext, link: _Link, work: _Work, category_ids: dict[str, Any], place: FeedPlace,
+    renamed: dict[str, str],
 ) -> None:
     """Send the items the server does not hold yet, with the configured number of workers."""
     upload = ctx.config.upload
@@ -293,6 +317,7 @@ def _send(
         on_done=progress.advance,
         origin=place.origin,
         limits=limits,
+        renamed=renamed,
     )
     made_here = ctx.config.dataset.id is None
 

@@ -135,6 +135,7 @@ class _Request:
     acks: frozenset[int] | None = None  # the 2xx statuses that acknowledge it; None: any
     # Refusals handed back as answers (their body unread as the API's), not raised.
     passthrough: frozenset[int] = frozenset()
+    attempts: int | None = None  # this call's tries at most, when not the policy's
 
 
 @dataclass(frozen=True)
@@ -307,20 +308,23 @@ class OsaiClient:
         return self._listing("Images", dataset_id, listed_images)
 
     def upload_chunk(self, dataset_id: Id, upload_id: Id, items: Sequence[ChunkItem], *,
-                     skip_unsupported: bool = False) -> ChunkResult:
+                     skip_unsupported: bool = False, attempts: int | None = None
+                     ) -> ChunkResult:
         """Send images with their annotations and categories (``POST /Images/UploadChunk``).
 
         The body is built once, so every retry sends identical bytes. Raises ItemReadError
         or UnsendableNameError (naming the item) before anything is sent. An answer counts
         when it is a 200, 201, 202 or 204 whose body is empty, JSON or plain text; the
-        names it says it skipped are in the result's ``skipped``.
+        names it says it skipped are in the result's ``skipped``. ``attempts`` caps this
+        call's tries below the retry policy's (to look for an image the server fails on).
         """
         if not items:
             raise ValueError("upload_chunk needs at least one item")
         body, content_type = encode_chunk(dataset_id, upload_id, items)
         flag = "true" if skip_unsupported else "false"
         request = _Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
-                           content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS)
+                           content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS,
+                           attempts=attempts)
         reply, progress = self._call(request)
         parsed = reply.body.data
         return ChunkResult(len(items), len(body), progress.attempts, progress.committed,
@@ -585,12 +589,13 @@ class OsaiClient:
                 response.close()
             progress.committed = progress.committed or lost
             failures += 1
-            if failures >= self.retry.attempts:
+            attempts = request.attempts or self.retry.attempts
+            if failures >= attempts:
                 raise self._exhausted(endpoint, progress, failure)
             delay = self.retry.delay(failures, retry_after, self._rng)
             logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint,
-                        failure.reason, failures, self.retry.attempts, delay)
-            self._notify(RetryEvent(endpoint, failures, self.retry.attempts, failure.status,
+                        failure.reason, failures, attempts, delay)
+            self._notify(RetryEvent(endpoint, failures, attempts, failure.status,
                                     failure.reason, delay, lost))
             self._pause(request, delay, progress, failure)
 

@@ -124,13 +124,27 @@ class Journal(JournalFile):
         return {name: load_id(cid) for name, cid in rows}
 
     def set_category(
-        self, server: str, dataset_id: int | str, name: str, cid: int | str | None
+        self, server: str, dataset_id: int | str, name: str, cid: int | str | None,
+        server_name: str | None = None,
     ) -> None:
-        """Remember a category id (None: the category exists, its id is unknown)."""
+        """Remember a category id (None: the category exists, its id is unknown).
+
+        ``server_name`` is the name the server stores it under, when not ``name``.
+        """
         self._write(
-            "INSERT OR REPLACE INTO categories VALUES (?, ?, ?, ?)",
-            (server, dump_id(dataset_id), name, dump_id(cid)),
+            "INSERT OR REPLACE INTO categories (server, dataset_id, name, category_id, "
+            "server_name) VALUES (?, ?, ?, ?, ?)",
+            (server, dump_id(dataset_id), name, dump_id(cid), server_name),
         )
+
+    def category_names(self, server: str, dataset_id: int | str) -> dict[str, str]:
+        """Return the names the server stores categories under, where they differ."""
+        rows = self._read(
+            "SELECT name, server_name FROM categories WHERE server=? AND dataset_id=? "
+            "AND server_name IS NOT NULL AND server_name != name",
+            (server, dump_id(dataset_id)),
+        )
+        return dict(rows)
 
     def open_sessions(self, server: str, dataset_id: int | str) -> list[int | str]:
         """Return upload sessions started and not known to be finished."""

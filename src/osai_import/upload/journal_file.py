@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     PRIMARY KEY (server, name));
 CREATE TABLE IF NOT EXISTS categories (
     server TEXT NOT NULL, dataset_id TEXT NOT NULL, name TEXT NOT NULL, category_id TEXT NOT NULL,
+    server_name TEXT,
     PRIMARY KEY (server, dataset_id, name));
 CREATE TABLE IF NOT EXISTS sessions (
     server TEXT NOT NULL, dataset_id TEXT NOT NULL, upload_id TEXT NOT NULL,
@@ -99,6 +100,7 @@ class JournalFile:
             self._db.execute("PRAGMA journal_size_limit=1048576")
             self._migrate()
             self._db.executescript(_SCHEMA)
+            self._add_columns()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(
@@ -112,6 +114,13 @@ class JournalFile:
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='legacy_items'"
             ).fetchone()
         )
+
+    def _add_columns(self) -> None:
+        """Add the columns later versions added to tables an older journal already has."""
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(categories)")]
+        if "server_name" not in columns:
+            # The name the server stores a category under, when it is not the one sent.
+            self._db.execute("ALTER TABLE categories ADD COLUMN server_name TEXT")
 
     def _migrate(self) -> None:
         """Keep a version 1 journal's items (by reader key) as ``legacy_items``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
+from dataclasses import dataclass
 
 from osai_import.errors import OsaiImportError, TransientError
 from osai_import.records import ImageRecord
@@ -60,3 +62,52 @@ def finish_stale_sessions(
         except OsaiImportError as exc:
             log.info("upload session %s left open is refused: %s", stale, exc)
         journal.session_finished(server, dataset_id, stale)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a server's listing settled: images found once, twice or more, or not at all."""
+
+    once: int = 0
+    twice: int = 0
+    absent: int = 0
+
+
+def settle_by_listing(client: OsaiClient, journal: Journal, server: str, dataset_id: Id) -> Settled:
+    """Settle the journal's unconfirmed and flagged images by the server's own listing.
+
+    OSAI documents no listing, so this does something only where the server lists a
+    dataset's images: an unconfirmed image found once (with the bytes sent, when the
+    listing gives a digest) is acknowledged; found twice or more, it is acknowledged and
+    flagged; not found, it is forgotten, so the next send is no resend. A flagged image
+    found exactly once loses its flag.
+    """
+    unsettled = journal.unsettled(server, dataset_id)
+    flagged = journal.flagged(server, dataset_id)
+    if not unsettled and not flagged:
+        return Settled()
+    listed = client.list_images(dataset_id)
+    if listed is None:
+        return Settled()
+    copies = Counter(image.name for image in listed)
+    digests: dict[str, set[str]] = {}
+    for image in listed:
+        if image.sha256 is not None:
+            digests.setdefault(image.name, set()).add(image.sha256)
+    once, twice, absent = [], [], []
+    for row in unsettled:
+        count = copies[row.name]
+        known = digests.get(row.name)
+        if count == 0 or (row.digest and known is not None and row.digest not in known):
+            absent.append(row.name)
+        elif count == 1:
+            once.append(row.name)
+        else:
+            twice.append(row.name)
+    journal.drop(server, dataset_id, absent)
+    journal.set_state(server, dataset_id, once, "acked")
+    journal.set_state(server, dataset_id, twice, "acked", flag=True)
+    single = [row.name for row in flagged if copies[row.name] == 1]
+    if single:
+        journal.resolve(server, dataset_id, single)
+    return Settled(len(once) + len(single), len(twice), len(absent))

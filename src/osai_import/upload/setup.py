@@ -22,7 +22,7 @@ from osai_import.errors import (
     TransientError,
     UnexpectedResponseError,
 )
-from osai_import.upload.answers import Id
+from osai_import.upload.answers import CategoryRef, Id
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import Journal, creating
 from osai_import.upload.session import LOCKED_STATUSES, UploadSession
@@ -77,6 +77,8 @@ class CategorySetup:
     # Taken from the config's dataset.categories instead of being created.
     given: list[str] = field(default_factory=list)
     ids: dict[str, Id | None] = field(default_factory=dict)
+    # Labels the server stores under another name: annotations must name them so.
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 def create_categories(
@@ -93,10 +95,14 @@ def create_categories(
 
     ``image_categories`` are the names images are classified by: their ids go into every
     chunk, so one that exists with an unknown id stops the run (unless ``known_ids``, the
-    config's ``dataset.categories``, gives it); a box label needs no id.
+    config's ``dataset.categories``, gives it, or the server lists its categories); a box
+    label needs no id. A category the server stores under another name (spaces made
+    ``_``, lower case) is noted in ``setup.renamed``: annotations must use that name.
     """
     known = journal.categories(server, dataset_id)
+    stored_as = journal.category_names(server, dataset_id)
     given = dict(known_ids or {})
+    listed: list[CategoryRef] | None = None
     for name in names:
         if name in given and known.get(name) != given[name]:
             journal.set_category(server, dataset_id, name, given[name])
@@ -105,21 +111,44 @@ def create_categories(
             continue
         if name in known and (known[name] is not None or name not in image_categories):
             continue
-        try:
-            with creating(journal, server, "category", dataset_id, name) as lost:
-                category = client.create_category(dataset_id, name)
-        except DuplicateCategoryError as exc:
-            # It exists: the intent is settled, whoever made it.
-            journal.done(server, "category", dataset_id, name)
-            if name in image_categories:
-                raise AbortedError(_unknown_id(name, dataset_id, lost, exc)) from None
-            # Box labels reach the server by name inside each annotation: no id needed.
-            journal.set_category(server, dataset_id, name, None)
-            known[name] = None
-            setup.reused.append(name)
+        same = _stored_under(name, known, stored_as)
+        if same is not None:
+            # The server already stores it, under the name another label became.
+            known[name] = known[same]
+            stored_as[name] = stored_as.get(same, same)
+            journal.set_category(server, dataset_id, name, known[name], stored_as[name])
             continue
+        lost = journal.pending(server, "category", dataset_id, name)
         try:
-            journal.set_category(server, dataset_id, name, category.id)
+            with creating(journal, server, "category", dataset_id, name):
+                category = client.create_category(dataset_id, name)
+        except RejectedError as exc:
+            duplicate = isinstance(exc, DuplicateCategoryError)
+            if duplicate:
+                # It exists: the intent is settled, whoever made it.
+                journal.done(server, "category", dataset_id, name)
+            if listed is None:
+                listed = client.list_categories(dataset_id) or []
+            found = _find(name, listed) or _known_as(name, known, stored_as)
+            if found is not None:
+                category = found
+            elif not duplicate:
+                raise AbortedError(
+                    f"{exc}; if category {name!r} already exists in dataset {dataset_id}, "
+                    f"give its id (the OSAI web app shows it) in the config as\n  dataset:\n"
+                    f"    categories: {{{name!r}: <its id>}}\nthen run the same command again"
+                ) from None
+            elif name in image_categories:
+                raise AbortedError(_unknown_id(name, dataset_id, lost, exc)) from None
+            else:
+                # Box labels reach the server by name inside each annotation: no id needed.
+                journal.set_category(server, dataset_id, name, None)
+                known[name] = None
+                setup.reused.append(name)
+                continue
+        server_name = category.name if category.name != name else None
+        try:
+            journal.set_category(server, dataset_id, name, category.id, server_name)
         except JournalError as exc:
             raise JournalError(
                 f"{exc}. Category {name!r} was created with id {category.id}: if the next run "
@@ -128,8 +157,44 @@ def create_categories(
             ) from None
         journal.done(server, "category", dataset_id, name)
         known[name] = category.id
+        if server_name is not None:
+            stored_as[name] = server_name
         setup.created.append(name)
     setup.ids = {name: known[name] for name in names}
+    setup.renamed = {name: stored_as[name] for name in names if name in stored_as}
+
+
+def _variants(name: str) -> set[str]:
+    """Return the names a server that normalizes category names may store ``name`` under."""
+    return {name, name.lower(), name.replace(" ", "_"), name.replace(" ", "_").lower()}
+
+
+def _stored_under(name: str, known: Mapping[str, Id | None], stored_as: Mapping[str, str]
+                  ) -> str | None:
+    """Return a known label the server stores under ``name`` itself (``Cat`` became ``cat``)."""
+    for other, server_name in stored_as.items():
+        if server_name == name and known.get(other) is not None:
+            return other
+    return None
+
+
+def _known_as(name: str, known: Mapping[str, Id | None], stored_as: Mapping[str, str]
+              ) -> CategoryRef | None:
+    """Return a category this dataset has that a normalizing server takes ``name`` for."""
+    for other, cid in known.items():
+        server_name = stored_as.get(other, other)
+        if other != name and cid is not None and server_name in _variants(name):
+            return CategoryRef(cid, server_name)
+    return None
+
+
+def _find(name: str, listed: list[CategoryRef]) -> CategoryRef | None:
+    """Return the listed category that is ``name``, as sent or as the server normalized it."""
+    exact = [c for c in listed if c.name == name]
+    if exact:
+        return exact[0]
+    close = [c for c in listed if c.name in _variants(name)]
+    return close[0] if len(close) == 1 else None
 
 
 def _lock_holder(session: UploadSession) -> str:
@@ -145,7 +210,7 @@ def _lock_holder(session: UploadSession) -> str:
     return "another upload session (another run, or someone else)"
 
 
-def _unknown_id(name: str, dataset_id: Id, lost: float | None, exc: DuplicateCategoryError) -> str:
+def _unknown_id(name: str, dataset_id: Id, lost: float | None, exc: RejectedError) -> str:
     if lost is not None:
         why = f"an earlier run ({_when(lost)}) created it and its answer was lost"
     elif exc.after_lost_answer:

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from osai_import.errors import (
@@ -42,6 +42,11 @@ log = logging.getLogger("osai_import.upload.uploader")
 # How many times one chunk may ask for a fresh upload session before the run gives up:
 # more than that means the server expires sessions faster than we can use them.
 _MAX_SESSION_RENEWALS = 3
+# Tries of each part of a chunk the server failed with 500s, while looking for the image
+# it fails on: enough to tell a passing part from a failing one.
+_ISOLATING_ATTEMPTS = 2
+# Images failed alone one after another, no chunk passing between, before the run stops.
+_MAX_ISOLATED_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,14 @@ class Tally:
             self.retries[label] += 1
 
 
+def _as_stored(record: ImageRecord, renamed: dict[str, str]) -> ImageRecord:
+    """Return ``record`` with its box labels as the server stores those categories."""
+    if not any(box.label in renamed for box in record.boxes):
+        return record
+    boxes = tuple(replace(box, label=renamed.get(box.label, box.label)) for box in record.boxes)
+    return replace(record, boxes=boxes)
+
+
 def chunked(items: Iterator[Item], limits: ChunkLimits) -> Iterator[list[Item]]:
     """Group items by count and by bytes, as ``limits`` allow when each chunk is begun.
 
@@ -162,6 +175,7 @@ class Uploader:
         on_done: Callable[[int, int, int], None],
         origin: str = "",
         limits: ChunkLimits | None = None,
+        renamed: dict[str, str] | None = None,
     ) -> None:
         self.client = client
         self.session = session
@@ -173,6 +187,11 @@ class Uploader:
         self.on_done = on_done
         self.origin = origin
         self.limits = limits or ChunkLimits(1 << 30, 1 << 62)
+        # Labels the server stores under another name: annotations name them that way,
+        # or the server could not link the boxes to their category.
+        self.renamed = renamed or {}
+        self._isolating_lock = threading.Lock()
+        self._isolated_in_a_row = 0
 
     def _payload(self, items: Sequence[Item]) -> _Chunk:
         chunk = _Chunk([], [], [])
@@ -187,6 +206,8 @@ class Uploader:
                 # Read once, from the very file the check saw: anything else is refused.
                 self._failed([item], exc.code, str(exc))
                 continue
+            if self.renamed:
+                record = _as_stored(record, self.renamed)
             try:
                 annotation = self.encoder.encode(record)
             except Exception as exc:  # noqa: BLE001 - a plugin's encoder: report it against the item
@@ -243,7 +264,8 @@ class Uploader:
         self.journal.set_state(server, dataset_id, [i.record.name for i in unsure], "unconfirmed")
 
     def _send(
-        self, chunk: _Chunk, renewals: int, *, checked: bool = False, maybe_stored: bool = False
+        self, chunk: _Chunk, renewals: int, *, checked: bool = False, maybe_stored: bool = False,
+        attempts: int | None = None,
     ) -> bool:
         """Send a chunk; return True when the server acknowledged every image of it.
 
@@ -259,7 +281,8 @@ class Uploader:
         self.journal.record(server, dataset_id, chunk.rows)
         try:
             result = self.client.upload_chunk(
-                dataset_id, upload_id, chunk.payload, skip_unsupported=self.skip_unsupported
+                dataset_id, upload_id, chunk.payload, skip_unsupported=self.skip_unsupported,
+                attempts=attempts,
             )
         except TooLargeError as exc:
             if len(items) == 1:
@@ -270,18 +293,21 @@ class Uploader:
             return self._halves(chunk, renewals, maybe_stored or exc.after_lost_answer)
         except RejectedError as exc:
             return self._rejected(chunk, exc, generation, renewals, checked, maybe_stored)
+        except TransientError as exc:
+            if exc.status != 500 or not self._may_isolate():
+                self._unsettled(items, exc, maybe_stored)
+                raise
+            # The server fails this chunk every time: an image in it may be the cause.
+            self.journal.set_state(server, dataset_id, [i.record.name for i in items],
+                                   "unconfirmed")
+            if len(items) > 1:
+                return self._halves(chunk, renewals, True, attempts=_ISOLATING_ATTEMPTS)
+            self._poisoned(items[0], exc)
+            return False
         except BaseException as exc:
-            # The run stops here. Unless no try can have reached the server, the chunk may
-            # be stored: the journal and the report must say so, or they disagree with the
-            # server's contents.
-            if isinstance(exc, (TransientError, CancelledError)) and not exc.maybe_committed:
-                self._not_stored(items, maybe_stored)
-            else:
-                self.journal.set_state(
-                    server, dataset_id, [i.record.name for i in items], "unconfirmed"
-                )
-                self.tally.unconfirm(items)
+            self._unsettled(items, exc, maybe_stored)
             raise
+        self._isolated_in_a_row = 0
         if self.limits.learned:
             self.limits.accepted(len(items))
         skipped = set(result.skipped)
@@ -296,6 +322,37 @@ class Uploader:
         acked = [i for i in items if i.record.name not in skipped]
         self._acked(acked, maybe_stored or result.maybe_committed)
         return not dropped
+
+    def _unsettled(self, items: list[Item], exc: BaseException, maybe_stored: bool) -> None:
+        """Note images whose chunk ends the run: not stored, or unconfirmed.
+
+        Unless no try can have reached the server, the chunk may be stored: the journal and
+        the report must say so, or they disagree with the server's contents.
+        """
+        if isinstance(exc, (TransientError, CancelledError)) and not exc.maybe_committed:
+            self._not_stored(items, maybe_stored)
+            return
+        server, dataset_id = self.session.server, self.session.dataset_id
+        self.journal.set_state(server, dataset_id, [i.record.name for i in items], "unconfirmed")
+        self.tally.unconfirm(items)
+
+    def _may_isolate(self) -> bool:
+        """Tell whether a chunk failed with 500s may be searched for the image behind it.
+
+        Images found failing one after another, with no chunk passing between, mean the
+        server fails everything: the run then stops instead of failing images one by one.
+        """
+        with self._isolating_lock:
+            return self._isolated_in_a_row < _MAX_ISOLATED_IN_A_ROW
+
+    def _poisoned(self, item: Item, exc: TransientError) -> None:
+        """Fail an image the server answers 500 for every time, alone (maybe stored)."""
+        with self._isolating_lock:
+            self._isolated_in_a_row += 1
+        self.tally.unconfirm([item])
+        self._failed([item], "server.error", f"{item.record.key}: the server fails on this "
+                     f"image every time ({exc}); it may or may not hold it: check it in the "
+                     "web app, or leave the image out")
 
     def _acked(self, acked: list[Item], maybe_twice: bool) -> None:
         """Note images the server acknowledged; ``maybe_twice``: an earlier try may have too."""
@@ -313,11 +370,15 @@ class Uploader:
         self.tally.ok(acked, flagged)
         self.on_done(len(acked), sum(i.size for i in acked), 0)
 
-    def _halves(self, chunk: _Chunk, renewals: int, maybe_stored: bool) -> bool:
+    def _halves(
+        self, chunk: _Chunk, renewals: int, maybe_stored: bool, attempts: int | None = None
+    ) -> bool:
         first, second = chunk.halves()
         # Both halves are sent, whatever the first one's fate.
-        done_first = self._send(first, renewals, checked=True, maybe_stored=maybe_stored)
-        done_second = self._send(second, renewals, checked=True, maybe_stored=maybe_stored)
+        done_first = self._send(first, renewals, checked=True, maybe_stored=maybe_stored,
+                                attempts=attempts)
+        done_second = self._send(second, renewals, checked=True, maybe_stored=maybe_stored,
+                                 attempts=attempts)
         return done_first and done_second
 
     def _rejected(
