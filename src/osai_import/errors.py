@@ -174,12 +174,14 @@ class TransientError(ApiError):
     """A request kept failing with retryable errors until the retry policy gave up.
 
     ``maybe_committed`` is True when at least one try may have been carried out by the
-    server although its answer was lost.
+    server although its answer was lost. ``dropped`` is True when a try reached the server
+    and its connection ended without an answer (as a server may refuse a request too
+    large for it), as opposed to no connection at all.
     """
 
     def __init__(self, message: str, *, endpoint: str, status: int | None, attempts: int,
-                 maybe_committed: bool) -> None:
-        self.maybe_committed = maybe_committed
+                 maybe_committed: bool, dropped: bool = False) -> None:
+        self.maybe_committed, self.dropped = maybe_committed, dropped
         super().__init__(message, endpoint=endpoint, status=status, attempts=attempts)
 
 
@@ -196,11 +198,11 @@ class ForeignAnswerError(TransientError):
     """
 
     def __init__(self, message: str, *, endpoint: str, status: int | None, attempts: int,
-                 maybe_committed: bool, content_type: str | None = None,
+                 maybe_committed: bool, dropped: bool = False, content_type: str | None = None,
                  title: str | None = None) -> None:
         self.content_type, self.title = content_type, title
         super().__init__(message, endpoint=endpoint, status=status, attempts=attempts,
-                         maybe_committed=maybe_committed)
+                         maybe_committed=maybe_committed, dropped=dropped)
 
 
 class CancelledError(AbortedError):

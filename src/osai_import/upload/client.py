@@ -121,6 +121,8 @@ class _Progress:
     attempts: int = 0
     committed: bool = False
     answered: bool = False
+    # A try reached the server and its connection ended without an answer.
+    dropped: bool = False
 
 
 @dataclass
@@ -557,6 +559,7 @@ class OsaiClient:
             elif error is not None:
                 lost = self._connection_failure(request, error, failure, progress, started,
                                                 budget)
+                progress.dropped = progress.dropped or (flight.reached and not failure.timed_out)
             else:
                 assert response is not None
                 status = response.status_code
@@ -684,7 +687,8 @@ class OsaiClient:
                    ) -> TransientError:
         common: dict[str, Any] = {"endpoint": endpoint, "status": failure.status,
                                   "attempts": progress.attempts,
-                                  "maybe_committed": progress.committed}
+                                  "maybe_committed": progress.committed,
+                                  "dropped": progress.dropped}
         if failure.foreign:
             return ForeignAnswerError(
                 f"{endpoint}: something other than OSAI's API answered ({progress.attempts} "

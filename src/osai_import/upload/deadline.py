@@ -54,14 +54,16 @@ class Flight:
     how much of the request was handed to the OS before that.
     """
 
-    __slots__ = ("_conn", "_dup", "_sock", "cancellable", "deadline", "phase", "reason",
-                 "stopped", "watchdog")
+    __slots__ = ("_conn", "_dup", "_sock", "cancellable", "deadline", "phase", "reached",
+                 "reason", "stopped", "watchdog")
 
     def __init__(self, watchdog: Watchdog, deadline: float, cancellable: bool) -> None:
         self.watchdog, self.deadline, self.cancellable = watchdog, deadline, cancellable
         self.reason: str | None = None
         self.stopped = False
         self.phase = NOT_SENT
+        # A connection to the server was open for this try (made, or reused from the pool).
+        self.reached = False
         self._conn: _Watched | None = None
         self._sock: socket.socket | None = None  # the connection's socket, when it has one
         self._dup: socket.socket | None = None  # a connecting socket's duplicate
@@ -82,6 +84,7 @@ class Flight:
         """Note the connection the pool handed out; stop it at once if already stopped."""
         with self.watchdog.lock:
             self._conn, self._sock = conn, conn.sock
+            self.reached = self.reached or conn.sock is not None
             conn.osai_flight = self
             if self.reason is not None:
                 self._shut()
@@ -102,6 +105,7 @@ class Flight:
         with self.watchdog.lock:
             self._close_dup()
             self._sock = conn.sock
+            self.reached = self.reached or conn.sock is not None
             if self.reason is not None:
                 self._shut()
 

@@ -21,11 +21,13 @@ from typing import Any
 
 from osai_import.errors import (
     AbortedError,
+    ApiError,
     CancelledError,
     ItemError,
     RejectedError,
     TooLargeError,
     TransientError,
+    UnexpectedResponseError,
 )
 from osai_import.plugin.base import Encoder
 from osai_import.records import ImageRecord
@@ -293,16 +295,31 @@ class Uploader:
             return self._halves(chunk, renewals, maybe_stored or exc.after_lost_answer)
         except RejectedError as exc:
             return self._rejected(chunk, exc, generation, renewals, checked, maybe_stored)
+        except UnexpectedResponseError as exc:
+            # A 404 or 410 for a chunk: the upload session may be gone (some servers say so
+            # with these). A probe settles it; if the session lives, the run stops here.
+            if exc.status in (404, 410) and not checked:
+                renewed = self._renewed(chunk, exc, generation, renewals, maybe_stored)
+                if renewed is not None:
+                    return renewed
+            self._unsettled(items, exc, maybe_stored)
+            raise
         except TransientError as exc:
-            if exc.status != 500 or not self._may_isolate():
+            # The server fails this chunk every time with a 500, or ends its connection
+            # without an answer (as a server may refuse a request too large for it): the
+            # cause may be an image in it, or its size. Its halves tell which.
+            failing = exc.status == 500 or (exc.dropped and exc.status is None)
+            if not failing or not self._may_isolate():
                 self._unsettled(items, exc, maybe_stored)
                 raise
-            # The server fails this chunk every time: an image in it may be the cause.
             self.journal.set_state(server, dataset_id, [i.record.name for i in items],
                                    "unconfirmed")
-            if len(items) > 1:
-                return self._halves(chunk, renewals, True, attempts=_ISOLATING_ATTEMPTS)
-            self._poisoned(items[0], exc)
+            if len(items) == 1:
+                self._poisoned(items[0], exc)
+                return False
+            if self._halves(chunk, renewals, True, attempts=_ISOLATING_ATTEMPTS):
+                self.limits.refused(len(items), chunk.weight)  # every part passed: its size
+                return True
             return False
         except BaseException as exc:
             self._unsettled(items, exc, maybe_stored)
@@ -330,6 +347,11 @@ class Uploader:
         the report must say so, or they disagree with the server's contents.
         """
         if isinstance(exc, (TransientError, CancelledError)) and not exc.maybe_committed:
+            self._not_stored(items, maybe_stored)
+            return
+        if (isinstance(exc, ApiError) and not isinstance(exc, TransientError)
+                and exc.status is not None and exc.status < 500 and not exc.after_lost_answer):
+            # Refused with a 4xx (or redirected), and no earlier try lost its answer.
             self._not_stored(items, maybe_stored)
             return
         server, dataset_id = self.session.server, self.session.dataset_id
@@ -370,6 +392,24 @@ class Uploader:
         self.tally.ok(acked, flagged)
         self.on_done(len(acked), sum(i.size for i in acked), 0)
 
+    def _renewed(
+        self, chunk: _Chunk, exc: ApiError, generation: int, renewals: int, maybe_stored: bool
+    ) -> bool | None:
+        """Resend a chunk refused whole in a new session if the old one is gone; else None.
+
+        The session may be gone (expired after a quiet spell, finished by a restart),
+        whatever the answer's words: a probe settles it.
+        """
+        if renewals >= _MAX_SESSION_RENEWALS:
+            self._not_stored(chunk.items, maybe_stored)
+            raise AbortedError(
+                f"the server keeps refusing chunks of dataset {self.session.dataset_id} "
+                f"whole, in fresh upload sessions too ({exc}); try again later"
+            )
+        if self.session.gone(generation):
+            return self._send(chunk, renewals + 1, maybe_stored=maybe_stored)
+        return None
+
     def _halves(
         self, chunk: _Chunk, renewals: int, maybe_stored: bool, attempts: int | None = None
     ) -> bool:
@@ -395,17 +435,10 @@ class Uploader:
             keep = [k for k in range(len(items)) if k not in set(blamed)]
             return not keep or self._send(chunk.part(keep), renewals, checked=checked,
                                           maybe_stored=True)
-        if not blamed and (not checked or exc.status in (404, 410)):
-            # Refused whole: the upload session may be gone (expired after a quiet spell,
-            # finished by a restart), whatever the answer's words. A probe settles it.
-            if renewals >= _MAX_SESSION_RENEWALS:
-                self._not_stored(items, maybe_stored)
-                raise AbortedError(
-                    f"the server keeps refusing chunks of dataset {self.session.dataset_id} "
-                    f"whole, in fresh upload sessions too ({exc}); try again later"
-                )
-            if self.session.gone(generation):
-                return self._send(chunk, renewals + 1, maybe_stored=maybe_stored)
+        if not blamed and not checked:
+            renewed = self._renewed(chunk, exc, generation, renewals, maybe_stored)
+            if renewed is not None:
+                return renewed
         if len(items) == 1:
             self._not_stored(items, maybe_stored)
             self._failed(items, "server.rejected", f"{items[0].record.key}: {exc}")
