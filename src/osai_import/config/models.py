@@ -126,7 +126,7 @@ class DatasetConfig(_Section):
     categories: dict[str, int | str] = Field(
         default_factory=dict,
         description="ids of categories that exist in the dataset, by name, as the OSAI web app "
-        "shows them; used instead of creating them (OSAI's API cannot list categories)",
+        "shows them; used instead of creating them (OSAI's documented API cannot list categories)",
     )
 
     @field_validator("categories", mode="before")

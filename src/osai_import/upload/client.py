@@ -1,15 +1,10 @@
-"""The OSAI HTTP client: one method per endpoint, retries, and errors mapped to ours.
+"""The OSAI HTTP client: one method per endpoint, and the bearer token behind them.
 
-Safe to share between threads: one ``requests.Session`` with a pool of ``pool_size``
-keep-alive connections, and a bearer token read and renewed under a lock. Neither the
-access token nor a bearer token ever appears in a message, a log line or a repr: text
-from the server is redacted before it is shown, and no exception carries a request.
-
-Every try of a request has a deadline, ``timeout`` seconds for all of it (connect, send,
-the whole answer), kept by a watchdog that shuts the connection down when it passes
-(``deadline.py``); ``cancel()`` uses the same watchdog to end the requests in flight.
-Only an answer that looks like the API's counts as a success: a 2xx web page is a
-failed try, retried, since a proxy or a captive portal sent it.
+Safe to share between threads: one transport (``transport.py``: a pool of ``pool_size``
+keep-alive connections, every try within ``timeout`` seconds, retries) and a bearer
+token read and renewed under a lock. Neither the access token nor a bearer token ever
+appears in a message, a log line or a repr: text from the server is redacted before it
+is shown, and no exception carries a request.
 
 The access token travels only in the body of ``POST /Users/SignIn``, never in a URL: a
 server that offers only the legacy ``GET /Users/SignIn?token=`` gets a LegacySignInError.
@@ -21,35 +16,25 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import re
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError
 
 from osai_import.errors import (
     ApiError,
     AuthError,
-    CancelledError,
     ConfigError,
     DuplicateCategoryError,
-    ForeignAnswerError,
     LegacySignInError,
     RejectedError,
-    TransientError,
     UnexpectedResponseError,
-    UnreachableError,
 )
 from osai_import.upload.answers import (
     SESSION_FIELDS,
     TOKEN_FIELDS,
-    Body,
     CategoryRef,
     DatasetRef,
     Id,
@@ -60,34 +45,23 @@ from osai_import.upload.answers import (
     listed_categories,
     listed_images,
     lookup,
-    read_body,
     session_id,
     skipped_names,
-)
-from osai_import.upload.deadline import (
-    CANCELLED,
-    CONNECTING,
-    NOT_SENT,
-    SENT,
-    Watchdog,
-    WatchedAdapter,
 )
 from osai_import.upload.multipart import ChunkItem, ChunkResult, encode_chunk
 from osai_import.upload.refusals import TOKEN_HINT, URL_HINT, Redactor, refusal
 from osai_import.upload.retry import (
-    MAYBE_COMMITTED_STATUSES,
     RETRY_STATUSES,
     RetryEvent,
     RetryPolicy,
-    parse_retry_after,
 )
+from osai_import.upload.transport import Progress, Reply, Request, Transport
 from osai_import.version import __version__
 
 logger = logging.getLogger("osai_import.upload.client")
 _SIGN_IN = "POST /Users/SignIn"
 _MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
 _DEFAULT_RETRY = RetryPolicy()  # frozen: one instance serves every client
-_MAX_CONNECT = 15.0  # a connect that takes longer than this will not succeed
 # The 2xx statuses that acknowledge a chunk; another 2xx comes from something else.
 _CHUNK_ACKS = frozenset({200, 201, 202, 204})
 # A FinishUploading refused with these after a lost answer: that earlier try finished it.
@@ -97,67 +71,6 @@ _NO_ROUTE = frozenset({404, 405})
 # The answers to a probe of the legacy sign-in that are handed back rather than raised.
 _PROBE_ANSWERS = frozenset(range(300, 500)) - RETRY_STATUSES
 _T = TypeVar("_T")
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    # Passing an auth object also stops requests from putting ~/.netrc credentials
-    # in place of the bearer token.
-    def __init__(self, token: str | None) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if self._token is not None:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth([redacted])"
-
-
-@dataclass
-class _Progress:
-    """The tries of one call so far, kept across a sign-in that interrupts them."""
-
-    attempts: int = 0
-    committed: bool = False
-    answered: bool = False
-    # A try reached the server and its connection ended without an answer.
-    dropped: bool = False
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    endpoint: str
-    body: bytes | None = None
-    content_type: str | None = None
-    params: dict[str, str] | None = None
-    cancellable: bool = True
-    acks: frozenset[int] | None = None  # the 2xx statuses that acknowledge it; None: any
-    # Refusals handed back as answers (their body unread as the API's), not raised.
-    passthrough: frozenset[int] = frozenset()
-    attempts: int | None = None  # this call's tries at most, when not the policy's
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """A successful answer: the response, its body read once."""
-
-    response: requests.Response
-    body: Body
-
-
-@dataclass
-class _Failure:
-    """Why the last try failed, for the message once the tries run out."""
-
-    status: int | None = None
-    reason: str = ""
-    timed_out: bool = False
-    content_type: str | None = None  # of a foreign answer, shown redacted
-    title: str | None = None
-    foreign: bool = False
 
 
 class OsaiClient:
@@ -182,24 +95,24 @@ class OsaiClient:
             raise ValueError(f"timeout must be positive, grace not negative and settle "
                              f"within [0, 1], not {timeout!r}, {grace!r} and {settle!r}")
         self.base_url = base_url.rstrip("/")
-        self.timeout, self.retry, self.on_retry = timeout, retry, on_retry
-        self.grace, self.settle = grace, settle
         self._access_token = access_token
         self._redact = Redactor(access_token)
+        self._transport = Transport(self.base_url, self._redact, timeout=timeout, retry=retry,
+                                    pool_size=pool_size, user_agent=user_agent,
+                                    on_retry=on_retry, grace=grace, settle=settle)
         self._bearer: str | None = None
         self._generation = 0
         self._auth_lock = threading.Lock()
         self._unlisted: set[str] = set()  # the listing endpoints the server does not have
-        self._cancelled = threading.Event()
-        self._cancelled_at = float("inf")
-        self._watchdog = Watchdog()
-        self._rng = random.Random()
-        self._session = requests.Session()
-        adapter = WatchedAdapter(pool_connections=pool_size, pool_maxsize=pool_size,
-                                 max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every call follows."""
+        return self._transport.retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._transport.retry = policy
 
     def __repr__(self) -> str:
         return f"OsaiClient({self.base_url!r}, signed_in={self._bearer is not None})"
@@ -212,7 +125,7 @@ class OsaiClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def cancel(self) -> None:
         """End every call with CancelledError: those in flight within a second, and later ones.
@@ -223,10 +136,7 @@ class OsaiClient:
         (``maybe_committed``). ``finish_uploading`` goes on, so a cancelled run can still
         unlock its dataset, but within ``grace`` seconds from now.
         """
-        if not self._cancelled.is_set():
-            self._cancelled_at = time.monotonic()
-            self._cancelled.set()
-        self._watchdog.cancel(self._cancelled_at + self.grace, self.settle)
+        self._transport.cancel()
 
     # --- endpoints -----------------------------------------------------------------------
 
@@ -243,11 +153,11 @@ class OsaiClient:
 
     def current_user(self) -> Any:
         """Return the signed-in user as the server describes it (``GET /Users``)."""
-        return self._json(self._call(_Request("GET", "/Users", "GET /Users"))[0], "GET /Users")
+        return self._json(self._call(Request("GET", "/Users", "GET /Users"))[0], "GET /Users")
 
     def create_dataset(self, name: str) -> DatasetRef:
         """Create a dataset (``POST /Datasets``); a retry after a lost answer may make two."""
-        request = _Request("POST", "/Datasets", "POST /Datasets")
+        request = Request("POST", "/Datasets", "POST /Datasets")
         reply, progress = self._call(request, json_body={"name": name})
         body = self._json(reply, request.endpoint)
         return DatasetRef(self._id(body, request.endpoint), str(lookup(body, "name") or name),
@@ -256,13 +166,14 @@ class OsaiClient:
     def create_category(self, dataset_id: Id, name: str) -> CategoryRef:
         """Create a category (``POST /Categories``) in an unlocked dataset.
 
-        Raises DuplicateCategoryError when the name exists in the dataset: no endpoint
-        lists categories, so the caller must know the id from an earlier run. The status
+        Raises DuplicateCategoryError when the name exists in the dataset: OSAI documents
+        no listing, so the caller must know the id (from an earlier run, the config, or
+        ``list_categories`` where the server has it). The status
         and the answer's structure decide, never its wording: a 409; a 400 to a retry
         after a lost answer (the earlier try made it); a 400 whose problem details blame
         the ``name`` field alone.
         """
-        request = _Request("POST", "/Categories", "POST /Categories")
+        request = Request("POST", "/Categories", "POST /Categories")
         try:
             reply, progress = self._call(request,
                                          json_body={"datasetId": dataset_id, "name": name})
@@ -282,7 +193,7 @@ class OsaiClient:
         a non-blank string, or of several, one of them a known name (``datasetUploadId``,
         ``uploadId``, ``id``...). Anything else is an UnexpectedResponseError.
         """
-        request = _Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/StartUploading",
+        request = Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/StartUploading",
                            "POST /Datasets/{id}/StartUploading")
         reply = self._call(request)[0]
         found = session_id(reply.body, reply.response.text)
@@ -324,7 +235,7 @@ class OsaiClient:
             raise ValueError("upload_chunk needs at least one item")
         body, content_type = encode_chunk(dataset_id, upload_id, items)
         flag = "true" if skip_unsupported else "false"
-        request = _Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
+        request = Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
                            content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS,
                            attempts=attempts)
         reply, progress = self._call(request)
@@ -340,7 +251,7 @@ class OsaiClient:
         refusal of the retry with status 400, 404 or 410 counts as success, whatever its
         words: it is about a session that try finished.
         """
-        request = _Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/FinishUploading",
+        request = Request("POST", f"/Datasets/{quote(str(dataset_id), safe='')}/FinishUploading",
                            "POST /Datasets/{id}/FinishUploading",
                            params={"datasetUploadId": str(upload_id)}, cancellable=False)
         try:
@@ -371,9 +282,9 @@ class OsaiClient:
             return error
         made = " (most likely made by an earlier try whose answer was lost)" if lost else ""
         return DuplicateCategoryError(
-            f"category {name!r} already exists in dataset {dataset_id}{made}; the API cannot "
-            "list categories, so delete it in the OSAI web app and run again, or upload into "
-            "a new dataset (another dataset.name, or --restart)",
+            f"category {name!r} already exists in dataset {dataset_id}{made}; OSAI's API "
+            "documents no way to list categories, so delete it in the OSAI web app and run "
+            "again, or upload into a new dataset (another dataset.name, or --restart)",
             endpoint=error.endpoint, status=error.status or 400, attempts=error.attempts,
             title=rejected.title if rejected else None,
             detail=rejected.detail if rejected else None,
@@ -384,11 +295,11 @@ class OsaiClient:
         if not self._access_token.strip():
             raise AuthError(f"the access token is empty; {TOKEN_HINT}", endpoint=_SIGN_IN)
         # The token goes in the body only: a URL ends up in proxies' and servers' logs.
-        request = _Request("POST", "/Users/SignIn", _SIGN_IN, json.dumps(self._access_token)
+        request = Request("POST", "/Users/SignIn", _SIGN_IN, json.dumps(self._access_token)
                            .encode(), "application/json", cancellable=cancellable,
                            passthrough=_NO_ROUTE)
-        progress = _Progress()
-        response = self._send(request, None, progress).response
+        progress = Progress()
+        response = self._transport.send(request, None, progress).response
         if response.status_code in _NO_ROUTE:
             raise self._no_sign_in(response, progress, cancellable)
         token = bearer_token(response.text)
@@ -409,7 +320,7 @@ class OsaiClient:
         self._bearer = token
         self._generation += 1
 
-    def _no_sign_in(self, response: requests.Response, progress: _Progress,
+    def _no_sign_in(self, response: requests.Response, progress: Progress,
                     cancellable: bool) -> ApiError:
         """Return the error for a POST sign-in the server does not serve (404 or 405).
 
@@ -436,10 +347,10 @@ class OsaiClient:
         A refusal such as a 400 for the missing token, a 401 or a 403 shows the path is
         served; a 404 or 405 (or no answer) does not.
         """
-        probe = _Request("GET", "/Users/SignIn", "GET /Users/SignIn", cancellable=cancellable,
+        probe = Request("GET", "/Users/SignIn", "GET /Users/SignIn", cancellable=cancellable,
                          passthrough=_PROBE_ANSWERS)
         try:
-            status = self._send(probe, None, _Progress()).response.status_code
+            status = self._transport.send(probe, None, Progress()).response.status_code
         except ApiError:
             return False
         return 200 <= status < 300 or (400 <= status < 500 and status not in _NO_ROUTE)
@@ -462,7 +373,7 @@ class OsaiClient:
             self._sign_in_locked(cancellable=cancellable)
             return True
 
-    def _call(self, request: _Request, json_body: Any = None) -> tuple[_Reply, _Progress]:
+    def _call(self, request: Request, json_body: Any = None) -> tuple[Reply, Progress]:
         """Make an authenticated call; a refused bearer token is renewed, then it goes on.
 
         A 401 signs in again up to ``_MAX_REAUTHS`` times. A 403 is how some servers
@@ -472,7 +383,7 @@ class OsaiClient:
         """
         if json_body is not None:
             request.body, request.content_type = json.dumps(json_body).encode(), "application/json"
-        progress = _Progress()
+        progress = Progress()
         reauths = 0
         renewed_for_403 = signed = False
         while True:
@@ -480,7 +391,7 @@ class OsaiClient:
             signed = signed or fresh
             sent_before = progress.attempts
             try:
-                return self._send(request, token, progress), progress
+                return self._transport.send(request, token, progress), progress
             except AuthError as error:
                 # Not just once: a call retrying through an outage can outlive even a fresh
                 # token. A server that refuses every fresh token still ends it soon.
@@ -492,10 +403,10 @@ class OsaiClient:
                         raise
                     renewed_for_403 = True
                 reauths += 1
-                self._notify(RetryEvent(request.endpoint, progress.attempts, self.retry.attempts,
-                                        error.status, f"bearer token refused (HTTP "
-                                        f"{error.status}); signing in again", 0.0, False,
-                                        reauth=True))
+                self._transport.notify(RetryEvent(
+                    request.endpoint, progress.attempts, self._transport.retry.attempts,
+                    error.status, f"bearer token refused (HTTP {error.status}); signing in "
+                    "again", 0.0, False, reauth=True))
                 signed = self._renew(generation, request.cancellable)
 
     def _listing(self, what: str, dataset_id: Id, read: Callable[[Any], list[_T] | None]
@@ -504,7 +415,7 @@ class OsaiClient:
         endpoint = f"GET /Datasets/{{id}}/{what}"
         if endpoint in self._unlisted:
             return None
-        request = _Request("GET", f"/Datasets/{quote(str(dataset_id), safe='')}/{what}",
+        request = Request("GET", f"/Datasets/{quote(str(dataset_id), safe='')}/{what}",
                            endpoint, passthrough=_NO_ROUTE)
         reply = self._call(request)[0]
         status = reply.response.status_code
@@ -515,210 +426,6 @@ class OsaiClient:
                         status, "" if status in _NO_ROUTE else ", not a list of entries")
         return found
 
-    def _send(self, request: _Request, token: str | None, progress: _Progress) -> _Reply:
-        """Make one call, retrying what is retryable; ``token`` None is the sign-in itself."""
-        headers = {"Content-Type": request.content_type} if request.content_type else {}
-        url, endpoint = self.base_url + request.path, request.endpoint
-        failures = 0
-        failure = _Failure()
-        while True:
-            if request.cancellable and self._cancelled.is_set():
-                raise CancelledError(f"{endpoint} was not sent: the upload was cancelled",
-                                     endpoint=endpoint, maybe_committed=progress.committed)
-            budget = self._budget(request, progress, failure)
-            progress.attempts += 1
-            started = time.monotonic()
-            failure = _Failure()
-            retry_after: float | None = None
-            response: requests.Response | None = None
-            error: Exception | None = None
-            with self._watchdog.start(budget, cancellable=request.cancellable) as flight:
-                try:
-                    response = self._session.request(
-                        request.method, url, params=request.params, data=request.body,
-                        headers=headers, timeout=(min(budget, _MAX_CONNECT), budget),
-                        allow_redirects=False, auth=_BearerAuth(token))
-                except Exception as raised:  # noqa: BLE001 - sorted out below, once the flight is over
-                    error = raised
-            if flight.stopped:
-                # The watchdog shut the connection down: whatever came is cut short.
-                if response is not None:
-                    response.close()
-                lost = flight.phase == SENT
-                logger.debug("%s %s -> stopped (%s) after %.3f s", request.method,
-                             request.path, flight.reason, time.monotonic() - started)
-                if flight.reason == CANCELLED:
-                    sent = "in flight, its request sent whole" if lost else "before it was sent"
-                    raise CancelledError(f"{endpoint} was cancelled {sent}", endpoint=endpoint,
-                                         maybe_committed=progress.committed or lost)
-                if flight.phase in (NOT_SENT, CONNECTING):
-                    failure.reason = f"no connection within {budget:g} s"
-                else:
-                    failure.reason = f"no whole answer within {budget:g} s"
-                    failure.timed_out = True
-            elif error is not None:
-                lost = self._connection_failure(request, error, failure, progress, started,
-                                                budget)
-                progress.dropped = progress.dropped or (flight.reached and not failure.timed_out)
-            else:
-                assert response is not None
-                status = response.status_code
-                failure.status = status
-                progress.answered = True
-                logger.debug("%s %s -> %d in %.3f s (try %d, %d bytes sent)", request.method,
-                             request.path, status, time.monotonic() - started,
-                             progress.attempts, len(request.body or b""))
-                if status in request.passthrough:
-                    return _Reply(response, Body())
-                if status < 300:
-                    body = read_body(response.headers.get("Content-Type"), response.content)
-                    if body.foreign is None and (request.acks is None or status in request.acks):
-                        return _Reply(response, body)
-                    # A proxy's or a portal's page: the request may or may not have gone on.
-                    self._foreign(response, body, failure)
-                    lost = True
-                else:
-                    if status not in RETRY_STATUSES:
-                        raise refusal(status, response.text, endpoint=endpoint,
-                                      redact=self._redact, signing_in=token is None,
-                                      attempts=progress.attempts,
-                                      after_lost_answer=progress.committed,
-                                      location=response.headers.get("Location"),
-                                      reason=response.reason or "")
-                    lost = status in MAYBE_COMMITTED_STATUSES
-                    failure.reason = f"HTTP {status}"
-                    if status in (429, 503):
-                        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                response.close()
-            progress.committed = progress.committed or lost
-            failures += 1
-            attempts = request.attempts or self.retry.attempts
-            if failures >= attempts:
-                raise self._exhausted(endpoint, progress, failure)
-            delay = self.retry.delay(failures, retry_after, self._rng)
-            logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint,
-                        failure.reason, failures, attempts, delay)
-            self._notify(RetryEvent(endpoint, failures, attempts, failure.status,
-                                    failure.reason, delay, lost))
-            self._pause(request, delay, progress, failure)
-
-    def _budget(self, request: _Request, progress: _Progress, failure: _Failure) -> float:
-        """Return the seconds the next try may take: ``timeout``, less in a cancel's grace."""
-        if request.cancellable or not self._cancelled.is_set():
-            return self.timeout
-        left = self._cancelled_at + self.grace - time.monotonic()
-        if left <= 0:
-            raise self._graceless(request.endpoint, progress, failure)
-        return min(self.timeout, left)
-
-    def _pause(self, request: _Request, delay: float, progress: _Progress,
-               failure: _Failure) -> None:
-        """Wait ``delay`` seconds before the next try, unless a cancel ends the call first."""
-        if request.cancellable:
-            if self._cancelled.wait(delay):
-                raise CancelledError(f"{request.endpoint} was not retried: the upload was "
-                                     "cancelled", endpoint=request.endpoint,
-                                     maybe_committed=progress.committed)
-            return
-        resume = time.monotonic() + delay
-        if not self._cancelled.is_set():
-            self._cancelled.wait(delay)
-        if self._cancelled.is_set():
-            if resume >= self._cancelled_at + self.grace:
-                raise self._graceless(request.endpoint, progress, failure)
-            time.sleep(max(resume - time.monotonic(), 0.0))
-
-    def _connection_failure(self, request: _Request, error: Exception, failure: _Failure,
-                            progress: _Progress, started: float, budget: float) -> bool:
-        """Sort out a try that got no answer; return whether it may have been carried out."""
-        endpoint = request.endpoint
-        if isinstance(error, requests.exceptions.SSLError):
-            raise UnreachableError(
-                f"{endpoint}: TLS failed ({self._redact.excerpt(str(error), 300)}); check "
-                "server.url and the system's certificates", endpoint=endpoint, status=None,
-                attempts=progress.attempts, maybe_committed=progress.committed) from None
-        if isinstance(error, (requests.ConnectionError, requests.Timeout,
-                              requests.exceptions.ChunkedEncodingError)):
-            # Only a failed connect proves the server never saw the request.
-            cause = getattr(error.args[0] if error.args else None, "reason", None)
-            lost = not (isinstance(error, requests.exceptions.ConnectTimeout)
-                        or isinstance(cause, ConnectTimeoutError))
-            # A read timeout means the server has the request and is slow: say so,
-            # rather than "cannot reach", so the user raises server.timeout.
-            failure.timed_out = isinstance(error, requests.exceptions.ReadTimeout)
-            failure.reason = (f"no answer within {budget:g} s" if failure.timed_out
-                              else self._connection_reason(error))
-            logger.debug("%s %s -> %s after %.3f s", request.method, request.path,
-                         type(error).__name__, time.monotonic() - started)
-            return lost
-        if isinstance(error, requests.RequestException):
-            raise ApiError(f"{endpoint}: the request could not be made ({type(error).__name__}"
-                           f": {self._redact.excerpt(str(error), 300)}); {URL_HINT}",
-                           endpoint=endpoint, attempts=progress.attempts) from None
-        raise error
-
-    def _foreign(self, response: requests.Response, body: Body, failure: _Failure) -> None:
-        """Describe a 2xx that is no answer of the API's in ``failure``, redacted and short."""
-        status = response.status_code
-        kind = body.foreign or f"HTTP {status}, which the API does not answer here"
-        failure.foreign = True
-        failure.content_type = self._redact.excerpt(
-            response.headers.get("Content-Type") or "no content type", 60)
-        failure.title = None if body.title is None else self._redact.excerpt(body.title, 80)
-        shown = [f"HTTP {status}", failure.content_type]
-        if failure.title:
-            shown.append(f"page title {failure.title!r}")
-        failure.reason = f"{kind} ({', '.join(shown)})"
-
-    def _notify(self, event: RetryEvent) -> None:
-        if self.on_retry is not None:
-            self.on_retry(event)
-
-    def _connection_reason(self, error: Exception) -> str:
-        """Return the gist of a connection failure (``Connection refused``), redacted."""
-        text = self._redact(str(error))
-        # urllib3 wraps the OS's words in three layers of reprs; the errno text is the news.
-        found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-        if found:
-            return found.group(1).strip()
-        return f"{type(error).__name__}: {text[:300]}"
-
-    def _exhausted(self, endpoint: str, progress: _Progress, failure: _Failure
-                   ) -> TransientError:
-        common: dict[str, Any] = {"endpoint": endpoint, "status": failure.status,
-                                  "attempts": progress.attempts,
-                                  "maybe_committed": progress.committed,
-                                  "dropped": progress.dropped}
-        if failure.foreign:
-            return ForeignAnswerError(
-                f"{endpoint}: something other than OSAI's API answered ({progress.attempts} "
-                f"tries, last: {failure.reason}); a proxy or a captive portal stands between "
-                "this machine and the server: check server.url and the network (sign in to "
-                "its portal, or set HTTPS_PROXY), then run again", **common,
-                content_type=failure.content_type, title=failure.title)
-        if failure.timed_out:
-            return TransientError(
-                f"{endpoint}: the server at {self.base_url} did not answer within "
-                f"{self.timeout:g} s ({progress.attempts} tries, last: {failure.reason}); it "
-                "is overloaded or the link is slow: raise server.timeout, or lower "
-                "upload.workers or upload.chunk_bytes, or run again later", **common)
-        if not progress.answered:
-            return UnreachableError(
-                f"cannot reach {self.base_url} ({endpoint}, {progress.attempts} tries, last: "
-                f"{failure.reason}); check server.url and the network, then run again", **common)
-        return TransientError(
-            f"{endpoint} failed {progress.attempts} times (last: {failure.reason}); the server "
-            "is overloaded or down: run again later, or with fewer workers", **common)
-
-    def _graceless(self, endpoint: str, progress: _Progress, failure: _Failure
-                   ) -> TransientError:
-        """Return the error of a call the cancel's grace ran out on."""
-        last = f", last: {failure.reason}" if failure.reason else ""
-        return TransientError(
-            f"{endpoint}: given up {self.grace:g} s after the upload was cancelled "
-            f"({progress.attempts} tries{last}); the server did not answer in time",
-            endpoint=endpoint, status=failure.status, attempts=progress.attempts,
-            maybe_committed=progress.committed)
 
     def _fields(self, body: Any, known: Sequence[str]) -> str:
         """Return why an object answer holds no usable value (field names redacted), or "".
@@ -736,7 +443,7 @@ class OsaiClient:
         return (f": it is an object of fields {shown}{more}, and none of the names known to "
                 f"hold it ({', '.join(known)}) holds a usable value")
 
-    def _json(self, reply: _Reply, endpoint: str) -> Any:
+    def _json(self, reply: Reply, endpoint: str) -> Any:
         if not reply.body.is_json:
             raise self._bad_body(reply.response, endpoint, "no JSON")
         return reply.body.data

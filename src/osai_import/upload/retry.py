@@ -67,7 +67,8 @@ class RetryEvent:
     the next try in seconds. ``maybe_committed`` is True when the server may have done the
     work although its answer was lost (a 500/502/504, a timeout or a connection dropped
     after the request was sent): a retried chunk may then be stored twice.
-    ``reauth`` is True when the try failed with a 401 and the client signed in again.
+    ``reauth`` is True when the bearer token was refused (a 401, or a 403 that may mean
+    "expired") and the client signed in again.
     """
 
     endpoint: str

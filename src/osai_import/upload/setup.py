@@ -219,7 +219,7 @@ def _unknown_id(name: str, dataset_id: Id, lost: float | None, exc: RejectedErro
         why = "it was made by another run or in the web app"
     return (
         f"category {name!r} already exists in dataset {dataset_id} but its id is unknown "
-        f"({why}); images classified as {name!r} need its id, and OSAI's API cannot list "
+        f"({why}); images classified as {name!r} need its id, and this server does not list "
         f"categories: look the id up in the OSAI web app and add it to the config as\n"
         f"  dataset:\n    categories: {{{name!r}: <its id>}}\n"
         f"then run the same command again"
