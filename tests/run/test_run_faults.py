@@ -17,6 +17,7 @@ from rich.console import Console
 
 from osai_import.config.resolve import prepare
 from osai_import.emulator import EmulatorSettings, LocalServer
+from osai_import.emulator.problems import Drop
 from osai_import.run.context import RunOptions
 from osai_import.run.runner import run
 from tests.run.support import TOKEN, datasets, make_folder_dataset, stored, write_config
@@ -138,3 +139,32 @@ def test_interrupt_unlocks_the_dataset(tmp_path: Path, server: LocalServer, sig:
     report = json.loads((tmp_path / "r.json").read_text())
     assert "interrupted" in report["aborted"]
     assert report["counts"]["uploaded"] == datasets(server)[0]["images"]
+
+
+def test_a_chunk_dropped_twice_after_chunks_as_large_passed_does_not_shrink_the_rest(
+    tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Connections ended without an answer are how some servers refuse a chunk too large;
+    # after chunks of 10 went through, two drops of the next are a network fault, and the
+    # run must not take 10 for a limit.
+    names = make_folder_dataset(tmp_path / "data", 60)
+    api = server.app.api
+    real = api.upload_chunk
+    calls = Counter[str]()
+
+    def dropping(*args: Any, **kwargs: Any) -> Any:
+        calls["chunk"] += 1
+        if calls["chunk"] in (3, 4):
+            raise Drop()
+        return real(*args, **kwargs)
+
+    api.upload_chunk = dropping  # type: ignore[method-assign]
+    monkeypatch.setenv("OSAI_TOKEN", TOKEN)
+    config = _remote_config(tmp_path, server, workers=1)
+    resolved, _ = prepare(config)
+    run(resolved, RunOptions(quiet=True, report=tmp_path / "r.json"), Console(quiet=True))
+    report = json.loads((tmp_path / "r.json").read_text())
+    _assert_server_matches(server, report, names)
+    chunk_answers = server.app.stats.snapshot()["requests"]["UploadChunk"]
+    # 6 chunks of 10, the one dropped twice sent again as two halves of 5.
+    assert chunk_answers == {"200": 7, "dropped": 2}, chunk_answers

@@ -183,11 +183,18 @@ CASES = [
     *[Case(f"chunk cap 3 images, refused: {refusal}",
            variants={"chunk_max_images": 3, "chunk_refusal": refusal},
            necessary=necessary_requests(3))
-      for refusal in ("413", "413-html", "close", "400")],
+      for refusal in ("413", "413-html", "400")],
+    # A dropped connection may be a network fault: each chunk in flight (2 workers) when
+    # the cap is met is tried once more before its halves go.
+    Case("chunk cap 3 images, refused: close",
+         variants={"chunk_max_images": 3, "chunk_refusal": "close"},
+         necessary=necessary_requests(3, extra=2)),
     Case("chunk cap 9,000 bytes, refused: 413", variants={"chunk_max_bytes": 9_000},
          necessary=necessary_requests(3)),
+    # A 500 may be a passing fault: the chunk gets the policy's retries (4), then finding
+    # the image in a chunk of 4 takes two levels of two halves.
     Case("a poison image", variants={"poison_images": frozenset({"img_005.jpg"})},
-         exit_code=1, lose_images=1),
+         exit_code=1, lose_images=1, necessary=necessary_requests(extra=4 + 4)),
     Case("connection: close", variants={"connection": "close"}),
     Case("connection: HTTP/1.0", variants={"connection": "http/1.0"}),
     Case("listing served", variants={"listing": True}),
@@ -216,42 +223,74 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_a_real_upload_under_each_variant(
-    tmp_path: Path, case: Case, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    names = make_data(tmp_path / "data")
-    settings = EmulatorSettings(data_dir=tmp_path / "server", token=TOKEN, retry_after=0.05)
+@dataclass
+class Outcome:
+    """What one run did: its report, the requests and chunk bytes the server got, and held."""
+
+    report: dict[str, Any]
+    requests: int
+    chunk_bytes: int
+    held: dict[str, Any] | None
+    seconds: float
+
+
+def upload(root: Path, case: Case) -> Outcome:
+    """Run one upload of the dataset under ``case`` against a fresh local server."""
+    make_data(root / "data")
+    settings = EmulatorSettings(data_dir=root / "server", token=TOKEN, retry_after=0.05)
     # Copies: the server counts one-shot faults down in the dicts it is given.
     for key, value in copy.deepcopy(case.settings).items():
         setattr(settings, key, value)
     for key, value in copy.deepcopy(case.variants).items():
         setattr(settings.variants, key, value)
-    with LocalServer(settings) as server:
+    with LocalServer(settings) as server, pytest.MonkeyPatch.context() as patch:
         if case.wrap is not None:
             case.wrap(server)
         dataset = case.prepare(server) if case.prepare is not None else {"name": "variants"}
         before = server.app.stats.snapshot()["total"]
-        monkeypatch.setenv("OSAI_TOKEN", TOKEN)
-        upload = {"workers": 2, "chunk_images": CHUNK, "retries": 4, "backoff": 0.02,
-                  "max_backoff": 0.1, **case.upload}
-        config = write_config(tmp_path / "c.yaml", dataset=dataset,
-                              server={"url": server.base_url, "timeout": 10}, upload=upload)
+        patch.setenv("OSAI_TOKEN", TOKEN)
+        options = {"workers": 2, "chunk_images": CHUNK, "retries": 4, "backoff": 0.02,
+                   "max_backoff": 0.1, **case.upload}
+        config = write_config(root / "c.yaml", dataset=dataset,
+                              server={"url": server.base_url, "timeout": 10}, upload=options)
         resolved, _ = prepare(config)
-        report_path = tmp_path / "r.json"
+        report_path = root / "r.json"
         started = time.monotonic()
         run(resolved, RunOptions(quiet=True, report=report_path), Console(quiet=True))
         seconds = time.monotonic() - started
         report: dict[str, Any] = json.loads(report_path.read_text())
-        requests_made = server.app.stats.snapshot()["total"] - before
+        stats = server.app.stats.snapshot()
         held = stored(server, report["dataset"]["id"]) if report["dataset"]["id"] else None
+    return Outcome(report, stats["total"] - before, stats["bytesIn"].get("UploadChunk", 0),
+                   held, seconds)
+
+
+@pytest.fixture(scope="module")
+def baseline_bytes(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """The chunk bytes a run with no variant sends: each image and annotation once."""
+    outcome = upload(tmp_path_factory.mktemp("baseline"), CASES[0])
+    assert outcome.report["exit_code"] == 0 and outcome.chunk_bytes > 0
+    return outcome.chunk_bytes
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_a_real_upload_under_each_variant(tmp_path: Path, case: Case, baseline_bytes: int
+                                          ) -> None:
+    out = upload(tmp_path, case)
+    report, names = out.report, [f"img_{n:03d}.jpg" for n in range(IMAGES)]
     assert report["exit_code"] == case.exit_code, (report["aborted"], report["failed"])
-    necessary = case.necessary or necessary_requests(dataset=case.prepare is None)
     if case.stop is not None:
         assert case.stop in (report["aborted"] or ""), report["aborted"]
-        ROWS.append(Row(case.id, report["exit_code"], 0, len(names), requests_made, 0,
-                        seconds, "stops, naming the remedy"))
+        ROWS.append(Row(case.id, report["exit_code"], 0, len(names), out.requests, 0,
+                        out.chunk_bytes / baseline_bytes, out.seconds,
+                        "stops, naming the remedy"))
         return
+    necessary = case.necessary or necessary_requests(dataset=case.prepare is None)
+    ttl = case.settings.get("jwt_ttl")
+    if ttl:
+        # Each expiry during the run costs a sign-in and the call the old token failed.
+        necessary += 2 * int(out.seconds / ttl)
+    held = out.held
     assert held is not None
     copies = Counter(image["name"] for image in held["images"])
     flagged = {row["name"] for row in report["possibly_duplicated"]}
@@ -267,8 +306,13 @@ def test_a_real_upload_under_each_variant(
         assert by_id[image["classifyCategoryId"]] == normalize(folder), image["name"]
     # One category per name: a category made by hand before the run is reused, not doubled.
     assert Counter(by_id.values()) == Counter({normalize(n) for n in (*CLASSES, *BOX_LABELS)})
-    ROWS.append(Row(case.id, report["exit_code"], len(copies), len(names), requests_made,
-                    necessary, seconds, _note(report, copies)))
+    ROWS.append(Row(case.id, report["exit_code"], len(copies), len(names), out.requests,
+                    necessary, out.chunk_bytes / baseline_bytes, out.seconds,
+                    _note(report, copies)))
+    # The cost bounds: at most ~1.5 times the requests the variant makes necessary, and
+    # the dataset's bytes sent at most three times in all (re-sent at most twice).
+    assert out.requests <= 1.5 * necessary, (out.requests, necessary)
+    assert out.chunk_bytes <= 3 * baseline_bytes, (out.chunk_bytes, baseline_bytes)
 
 
 def _stored_name(case: Case) -> Callable[[str], str]:

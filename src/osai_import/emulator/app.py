@@ -134,6 +134,7 @@ class EmulatorApp:
             return self._deliver("(unknown)", problem_response(
                 405, f"{request.path} accepts {allowed}, not {request.method}.",
                 headers={"Allow": allowed}), environ)
+        self.stats.received(endpoint, request.content_length or 0)
         if self.settings.latency_ms > 0:
             time.sleep(self.settings.latency_ms / 1000)
         fault = self.faults.draw(self.settings, endpoint)

@@ -10,7 +10,7 @@ from osai_import.emulator.faults import Fault
 
 
 class Stats:
-    """Count answers by endpoint and status, injected faults by kind, and connections."""
+    """Count answers by endpoint and status, request bytes, injected faults, connections."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -18,11 +18,17 @@ class Stats:
         self._faults: Counter[str] = Counter()
         self._faults_by_endpoint: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._connections = 0
+        self._bytes_in: Counter[str] = Counter()
 
     def answer(self, endpoint: str, status: int | str) -> None:
         """Count one answer (``status`` is "dropped" for a closed connection)."""
         with self._lock:
             self._answers[endpoint][str(status)] += 1
+
+    def received(self, endpoint: str, length: int) -> None:
+        """Count a request body's declared length (sent whole or not: what the client offered)."""
+        with self._lock:
+            self._bytes_in[endpoint] += length
 
     def fault(self, endpoint: str, fault: Fault) -> None:
         """Count one injected fault."""
@@ -45,4 +51,5 @@ class Stats:
                     "faults": dict(sorted(self._faults.items())),
                     "faultsByEndpoint": {name: dict(sorted(counts.items())) for name, counts
                                          in sorted(self._faults_by_endpoint.items())},
-                    "connections": self._connections}
+                    "connections": self._connections,
+                    "bytesIn": dict(sorted(self._bytes_in.items()))}

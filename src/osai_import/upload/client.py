@@ -64,6 +64,9 @@ _MAX_REAUTHS = 3  # sign-ins one call may make after a 401 before it gives up
 _DEFAULT_RETRY = RetryPolicy()  # frozen: one instance serves every client
 # The 2xx statuses that acknowledge a chunk; another 2xx comes from something else.
 _CHUNK_ACKS = frozenset({200, 201, 202, 204})
+# A chunk of several images whose connection drops this often is given back to the
+# uploader, which sends its halves: a server may refuse a chunk too large for it so.
+_CHUNK_DROPS = 2
 # A FinishUploading refused with these after a lost answer: that earlier try finished it.
 _FINISHED_BEFORE = frozenset({400, 404, 410})
 # The statuses of a path the server does not serve (at all, or not with this method).
@@ -230,6 +233,9 @@ class OsaiClient:
         when it is a 200, 201, 202 or 204 whose body is empty, JSON or plain text; the
         names it says it skipped are in the result's ``skipped``. ``attempts`` caps this
         call's tries below the retry policy's (to look for an image the server fails on).
+        A chunk of several images whose connection drops twice after reaching the server
+        raises TransientError with ``dropped`` without further tries: the caller sends it
+        in halves.
         """
         if not items:
             raise ValueError("upload_chunk needs at least one item")
@@ -237,7 +243,7 @@ class OsaiClient:
         flag = "true" if skip_unsupported else "false"
         request = Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
                            content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS,
-                           attempts=attempts)
+                           attempts=attempts, max_drops=_CHUNK_DROPS if len(items) > 1 else None)
         reply, progress = self._call(request)
         parsed = reply.body.data
         return ChunkResult(len(items), len(body), progress.attempts, progress.committed,

@@ -6,6 +6,11 @@ connection. A chunk refused for its size is sent again in halves; once a size wa
 refused, ``ChunkLimits`` keeps the run's chunks below it, and finds the largest size that
 passes by halving the gap between the largest accepted and the smallest refused, one
 chunk at a time, so the limit is learned once and not met again on every chunk.
+
+A refusal that may not be about size (a 500, a dropped connection: a chunk whose halves
+all pass could also have met a passing fault) lowers a limit only beyond what the
+server has already accepted: a chunk no larger than one that went through proves
+nothing about size.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ class ChunkLimits:
         self._refused_images: int | None = None  # the fewest images refused for size
         self._accepted_images = 0  # the most images accepted since a refusal
         self._refused_bytes: int | None = None
+        self._most_images = 0  # the most images in a chunk the server accepted
+        self._most_bytes = 0  # the most bytes in a chunk the server accepted
 
     def current(self) -> tuple[int, int]:
         """Return the images and bytes the next chunk may hold."""
@@ -40,17 +47,28 @@ class ChunkLimits:
         with self._lock:
             return self._refused_images is not None
 
-    def refused(self, images: int, size: int) -> None:
-        """Note that a chunk of ``images`` images and ``size`` bytes was too large."""
-        with self._lock:
-            if self._refused_images is None or images < self._refused_images:
-                self._refused_images = images
-            if self._refused_bytes is None or size < self._refused_bytes:
-                self._refused_bytes = size
-            self._accepted_images = min(self._accepted_images, images - 1)
+    def refused(self, images: int, size: int, *, certain: bool = True) -> None:
+        """Note that a chunk of ``images`` images and ``size`` bytes was too large.
 
-    def accepted(self, images: int) -> None:
-        """Note that a chunk of ``images`` images went through."""
+        ``certain``: the server said so (a 413, a 400 for the chunk whole); else only a
+        count or a size beyond any the server accepted is taken for a limit.
+        """
         with self._lock:
+            by_images = certain or images > self._most_images
+            by_bytes = certain or size > self._most_bytes
+            if by_images and (self._refused_images is None or images < self._refused_images):
+                self._refused_images = images
+            if by_bytes and (self._refused_bytes is None or size < self._refused_bytes):
+                self._refused_bytes = size
+            if self._refused_images is not None:
+                # The largest count known to pass, below the smallest refused.
+                low = max(self._accepted_images, self._most_images)
+                self._accepted_images = min(low, self._refused_images - 1)
+
+    def accepted(self, images: int, size: int) -> None:
+        """Note that a chunk of ``images`` images and ``size`` bytes went through."""
+        with self._lock:
+            self._most_images = max(self._most_images, images)
+            self._most_bytes = max(self._most_bytes, size)
             if self._refused_images is not None and images < self._refused_images:
                 self._accepted_images = max(self._accepted_images, images)

@@ -92,6 +92,9 @@ class Request:
     # Refusals handed back as answers (their body unread as the API's), not raised.
     passthrough: frozenset[int] = frozenset()
     attempts: int | None = None  # this call's tries at most, when not the policy's
+    # Tries at most that end with the connection dropped after it reached the server: a
+    # server may refuse a request too large for it so, and the caller can act on that.
+    max_drops: int | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class Transport:
         """Make one call, retrying what is retryable; ``token`` None is the sign-in itself."""
         headers = {"Content-Type": request.content_type} if request.content_type else {}
         url, endpoint = self.base_url + request.path, request.endpoint
-        failures = 0
+        failures = drops = 0
         failure = Failure()
         while True:
             if request.cancellable and self._cancelled.is_set():
@@ -199,7 +202,9 @@ class Transport:
             elif error is not None:
                 lost = self._connection_failure(request, error, failure, progress, started,
                                                 budget)
-                progress.dropped = progress.dropped or (flight.reached and not failure.timed_out)
+                if flight.reached and not failure.timed_out:
+                    progress.dropped = True
+                    drops += 1
             else:
                 assert response is not None
                 status = response.status_code
@@ -233,7 +238,8 @@ class Transport:
             progress.committed = progress.committed or lost
             failures += 1
             attempts = request.attempts or self.retry.attempts
-            if failures >= attempts:
+            if failures >= attempts or (request.max_drops is not None
+                                        and drops >= request.max_drops):
                 raise self._exhausted(endpoint, progress, failure)
             delay = self.retry.delay(failures, retry_after, self._rng)
             logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint,

@@ -318,15 +318,15 @@ class Uploader:
                 self._poisoned(items[0], exc)
                 return False
             if self._halves(chunk, renewals, True, attempts=_ISOLATING_ATTEMPTS):
-                self.limits.refused(len(items), chunk.weight)  # every part passed: its size
+                # Every part passed: its size, unless a chunk as large passed before.
+                self.limits.refused(len(items), chunk.weight, certain=False)
                 return True
             return False
         except BaseException as exc:
             self._unsettled(items, exc, maybe_stored)
             raise
         self._isolated_in_a_row = 0
-        if self.limits.learned:
-            self.limits.accepted(len(items))
+        self.limits.accepted(len(items), chunk.weight)
         skipped = set(result.skipped)
         dropped = [i for i in items if i.record.name in skipped]
         if dropped:
