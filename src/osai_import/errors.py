@@ -220,18 +220,13 @@ class CancelledError(AbortedError):
 
 
 _INDEX = re.compile(r"images(?:Metadata|Files)\[(\d+)\]", re.IGNORECASE)
-_SESSION_GONE = re.compile(
-    r"(upload|session).{0,80}?\b(not active|inactive|expired|does not exist|not found|"
-    r"unknown|finished|closed|no longer)", re.IGNORECASE | re.DOTALL)
 _NAME_EXISTS = re.compile(r"already exists|already in use|already taken|duplicate|"
                           r"must be unique|not unique", re.IGNORECASE)
 _LOCKED = re.compile(r"\blocked\b", re.IGNORECASE)
-# ASP.NET's own words when a form is too big in a way that is not a 413.
-_LIMIT = re.compile(r"limit \d* ?exceeded|too large|too many|too long", re.IGNORECASE)
 
 
 class RejectedError(ApiError):
-    """The server refused the request (400): it must not be retried unchanged.
+    """The server refused the request (400, 409, 423): it must not be retried unchanged.
 
     Carries the ASP.NET problem details when the body holds them (``title``, ``detail``,
     ``errors``: field -> messages), and ``body``: the first 500 characters of the answer.
@@ -264,13 +259,6 @@ class RejectedError(ApiError):
                 if index in {int(m) for m in _INDEX.findall(field)} for message in messages]
 
     @property
-    def session_expired(self) -> bool:
-        """Tell whether the server says the upload session is unknown, finished or expired."""
-        if any(key.lower() == "datasetuploadid" for key in self.errors):
-            return True
-        return any(_SESSION_GONE.search(text) for text in self._texts())
-
-    @property
     def name_refused(self) -> bool:
         """Tell whether the problem details blame the ``name`` field and no other (structure).
 
@@ -285,11 +273,6 @@ class RejectedError(ApiError):
     def name_exists(self) -> bool:
         """Tell whether the server says the name (of a category) exists already."""
         return any(_NAME_EXISTS.search(text) for text in self._texts())
-
-    @property
-    def limit_exceeded(self) -> bool:
-        """Tell whether the server says the form broke a size or count limit (split it)."""
-        return any(_LIMIT.search(text) for text in self._texts())
 
     @property
     def dataset_locked(self) -> bool:

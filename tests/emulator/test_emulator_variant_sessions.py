@@ -90,3 +90,27 @@ def test_serve_session_gone_flags(tmp_path: Path) -> None:
         finishes = [requests.post(f"{url}/Datasets/1/FinishUploading?datasetUploadId=1",
                                   headers=headers, timeout=5) for _ in range(2)]
         assert [(f.status_code, f.content) for f in finishes] == [(200, b""), (410, b"")]
+
+
+@pytest.mark.parametrize("status", [400, 409, 423])
+def test_a_locked_dataset_refuses_start_uploading_with_the_status_asked(
+        api: Api, server: LocalServer, status: int) -> None:
+    server.settings.variants.locked_status = status
+    dataset_id = api.dataset()
+    first = api.start(dataset_id)
+    answer = api.post(f"/Datasets/{dataset_id}/StartUploading")
+    assert answer.status_code == status
+    assert f"is locked by upload session {first}" in answer.json()["detail"]
+    assert ("errors" in answer.json()) == (status == 400)
+    assert api.finish(dataset_id, first).status_code == 200
+    assert api.start(dataset_id) != first
+
+
+def test_serve_locked_status_flag(tmp_path: Path) -> None:
+    with serving(tmp_path, "--locked-status", "423") as (url, token):
+        bearer = requests.post(f"{url}/Users/SignIn", json=token, timeout=5).text
+        headers = {"Authorization": f"Bearer {bearer}"}
+        requests.post(f"{url}/Datasets", json={"name": "d"}, headers=headers, timeout=5)
+        starts = [requests.post(f"{url}/Datasets/1/StartUploading", headers=headers, timeout=5)
+                  for _ in range(2)]
+        assert [s.status_code for s in starts] == [200, 423]

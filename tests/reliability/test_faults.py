@@ -81,7 +81,9 @@ def _survives(tmp_path: Path, server: LocalServer, fault: str) -> None:
         # Both kinds of loss happened, each was retried, and each retried chunk is flagged.
         assert injected["lose_500"] >= 2 and injected["lose_drop"] >= 2
         assert retries["500"] >= injected["lose_500"]
-        assert retries["connection"] >= injected["lose_drop"]
+        # A chunk of several images dropped a second time is sent in halves instead (a
+        # server may refuse a chunk too large so): at least every other drop is a retry.
+        assert 2 * retries["connection"] >= injected["lose_drop"]
         assert report["counts"]["possibly_duplicated"] >= 4
         assert stored(server, report["dataset"]["id"])["duplicates"] >= 4
     if fault == "latency":

@@ -35,7 +35,8 @@ from tests.run.variant_table import ROWS, Row
 from tests.support import make_image
 
 CLASSES = ("cat", "Dog House", "bird")
-BOX_LABELS = ("thing", "Red Ball")
+# "Cat" beside the class "cat": one category on a server unique case-insensitively.
+BOX_LABELS = ("thing", "Red Ball", "Cat")
 IMAGES = 18
 CHUNK = 4
 
@@ -48,7 +49,7 @@ def make_data(root: Path) -> list[str]:
         name = f"img_{n:03d}.jpg"
         make_image(root / cls / name, 40, 30, (n * 12 % 256, 80, 160))
         if n % 3 != 2:
-            label = BOX_LABELS[n % 2]
+            label = BOX_LABELS[n // 3 % 3]
             extra = ("<object><name>cat</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>9"
                      "</xmax><ymax>9</ymax></bndbox></object>" if cls == "cat" else "")
             (root / cls / f"img_{n:03d}.xml").write_text(
@@ -212,6 +213,16 @@ CASES = [
     Case("lost answer: StartUploading", settings={"lose_next": {"StartUploading": 1},
                                                   "unlock_after": 1.0},
          upload={"wait_locked": 20}, necessary=necessary_requests(extra=1)),
+    *[Case(f"dataset locked: {status}, a StartUploading answer lost",
+           settings={"lose_next": {"StartUploading": 1}, "unlock_after": 1.0},
+           variants={"locked_status": status}, upload={"wait_locked": 20},
+           necessary=necessary_requests(extra=1))
+      for status in (409, 423)],
+    # The session probe after a chunk refused whole meets the lock: the session lives.
+    *[Case(f"dataset locked: {status}, chunk cap 3 refused with 400",
+           variants={"locked_status": status, "chunk_max_images": 3, "chunk_refusal": "400"},
+           necessary=necessary_requests(3))
+      for status in (409, 423)],
     Case("lost answer: FinishUploading", settings={"lose_next": {"FinishUploading": 1}},
          necessary=necessary_requests(extra=1)),
     Case("lost answer: UploadChunk", settings={"lose_next": {"UploadChunk": 2}},

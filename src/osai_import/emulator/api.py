@@ -107,7 +107,14 @@ class OsaiApi:
         """Open an upload session and answer its id."""
         dataset_id = self.ids.read("dataset", id, "id", status=404)
         assert dataset_id is not None
-        session_id = self.store.start_session(dataset_id, self.clock(), self.settings.unlock_after)
+        try:
+            session_id = self.store.start_session(dataset_id, self.clock(),
+                                                  self.settings.unlock_after)
+        except Problem as locked:
+            status = self.settings.variants.locked_status
+            if locked.status != 400 or status == 400:
+                raise
+            raise Problem(status, locked.detail) from None
         return answers.start_uploading(self.settings.variants, self.ids.show("session", session_id))
 
     def finish_uploading(self, request: Request, body: IO[bytes], id: str) -> Response:

@@ -19,6 +19,7 @@ DUPLICATE_CATEGORY = ("400", "409", "existing")
 CATEGORY_NAMES = ("as-sent", "underscores", "lower")
 DUPLICATE_IMAGES = ("store", "refuse")
 SESSION_GONE_STATUSES = (400, 404, 410)
+LOCKED_STATUSES = (400, 409, 423)
 CHUNK_REFUSALS = ("413", "413-html", "close", "400")
 CONNECTIONS = ("close", "keep-alive", "http/1.0")
 SIGN_INS = ("post", "legacy-get")
@@ -74,6 +75,9 @@ class Variants:
     # Also refuse FinishUploading of such a session, instead of answering 200.
     session_gone_on_finish: bool = False
 
+    # --- StartUploading for a dataset locked by another session: 400, 409 or 423 ------
+    locked_status: int = 400
+
     # --- caps on a chunk (0: none), and how a chunk over one is refused -----------------
     chunk_max_images: int = 0
     chunk_max_bytes: int = 0
@@ -122,6 +126,7 @@ _CHOICES: dict[str, tuple[object, ...]] = {
     "error_format": ERROR_FORMATS, "token_status": TOKEN_STATUSES,
     "duplicate_category": DUPLICATE_CATEGORY, "category_names": CATEGORY_NAMES,
     "duplicate_images": DUPLICATE_IMAGES, "session_gone_status": SESSION_GONE_STATUSES,
+    "locked_status": LOCKED_STATUSES,
     "chunk_refusal": CHUNK_REFUSALS, "connection": CONNECTIONS, "sign_in": SIGN_INS,
 }
 

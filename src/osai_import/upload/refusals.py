@@ -160,8 +160,9 @@ def refusal(status: int, text: str, *, endpoint: str, redact: Redactor, signing_
     if status == 413:
         return TooLargeError(f"{endpoint}: the request is too large for the server (HTTP 413):"
                              f" {summary}; send fewer or smaller images per chunk", **common)
-    if status == 400:
-        return RejectedError(f"{endpoint} was refused (HTTP 400): {summary}", **common,
+    if status in (400, 409, 423):
+        # A conflict with the state (a locked dataset, a name taken): not retried as is.
+        return RejectedError(f"{endpoint} was refused (HTTP {status}): {summary}", **common,
                              title=title, detail=detail, errors=errors, body=raw)
     if 300 <= status < 400:
         return UnexpectedResponseError(f"{endpoint}: the server redirects to "
