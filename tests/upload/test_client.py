@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from werkzeug.wrappers import Request
 
 from osai_import.emulator import EmulatorSettings, LocalServer
@@ -38,6 +37,7 @@ from osai_import.upload.multipart import ChunkItem, encode_chunk
 from osai_import.upload.refusals import Redactor, parse_problem
 from osai_import.upload.retry import RetryEvent, RetryPolicy, parse_retry_after
 from tests.support import make_image
+from tests.upload.emulated import requests_seen, stored
 
 TOKEN = "access-token-5f1c2e9a7b"
 FAST = RetryPolicy(attempts=10, base=0.001, cap=0.01, retry_after_cap=0.02)
@@ -84,21 +84,6 @@ def images(tmp_path: Path) -> list[Path]:
     """Write five real images (JPEG and PNG) of distinct content."""
     return [make_image(tmp_path / "img" / f"im{i}.{'png' if i % 2 else 'jpg'}",
                        color=(40 * i, 20, 200 - 30 * i)) for i in range(5)]
-
-
-def stored(server: LocalServer, dataset_id: Any) -> dict[str, Any]:
-    """Return what the server holds for a dataset (inspection API)."""
-    answer = requests.get(f"{server.root_url}/_emulator/datasets/{dataset_id}", timeout=10)
-    answer.raise_for_status()
-    held: dict[str, Any] = answer.json()
-    return held
-
-
-def requests_seen(server: LocalServer, endpoint: str) -> dict[str, int]:
-    """Return the server's answer counts for one endpoint, by status."""
-    stats = requests.get(f"{server.root_url}/_emulator/stats", timeout=10).json()
-    counts: dict[str, int] = stats["requests"].get(endpoint, {})
-    return counts
 
 
 def ready(client: OsaiClient, name: str = "ds") -> tuple[Any, Any, Any]:

@@ -144,14 +144,7 @@ class Transport:
         self._session.close()
 
     def cancel(self) -> None:
-        """End every call with CancelledError: those in flight within a second, and later ones.
-
-        Safe from another thread or a signal handler. A request in flight that has not
-        ended by itself ``settle`` seconds later has its connection shut down; its
-        CancelledError says whether the server may have carried it out
-        (``maybe_committed``). ``finish_uploading`` goes on, so a cancelled run can still
-        unlock its dataset, but within ``grace`` seconds from now.
-        """
+        """End the cancellable calls in flight and later ones (``OsaiClient.cancel``)."""
         if not self._cancelled.is_set():
             self._cancelled_at = time.monotonic()
             self._cancelled.set()
