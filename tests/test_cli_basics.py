@@ -244,7 +244,12 @@ def test_schema_is_json_schema_with_every_registered_reader(
         encoders = runner.invoke(cli, ["encoders", "--json"], env=runner_env)
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    variants = schema["properties"]["source"]["oneOf"]
+    # `source:` is one reader's section, or a list of them.
+    assert schema["properties"]["source"]["anyOf"] == [
+        {"$ref": "#/$defs/Source"},
+        {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Source"}}]
+    variants = schema["$defs"]["Source"]["oneOf"]
+    assert all({"label", "storage_options"} <= set(v["properties"]) for v in variants)
     assert [v["properties"]["type"]["const"] for v in variants] == [
         r["name"] for r in json.loads(readers.stdout)]
     encoder_variants = schema["properties"]["annotations"]["oneOf"]
@@ -258,7 +263,7 @@ def test_schema_is_json_schema_with_every_registered_reader(
     assert list(schema["properties"]) == [
         "server", "dataset", "source", "annotations", "check", "upload", "plugins"]
     assert _resolve_refs(schema, schema["$defs"]) >= 4
-    [listfile] = [v for v in schema["properties"]["source"]["oneOf"]
+    [listfile] = [v for v in variants
                   if v["properties"]["type"] == {"const": "listfile",
                                                  "description": LISTFILE["description"]}]
     assert listfile["required"] == ["type", "path"]

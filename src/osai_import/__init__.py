@@ -4,8 +4,10 @@ This module is the public plugin API: everything a plugin needs is importable fr
 and plugins (the built-in ones included) import nothing else of osai-import. Besides the
 contract (``hookimpl``, ``Reader``, ``Encoder``, the records and the errors) it offers the
 helpers readers share: ``parse_voc`` (the safe Pascal VOC parser), ``VocAhead`` and
-``parse_voc_batch`` (VOC files parsed ahead in a helper process) and ``is_inside`` (keep a
-source's paths inside its folder). docs/plugin-hooks.md documents each.
+``parse_voc_batch`` (VOC files parsed ahead in a helper process), ``is_inside`` (keep a
+source's paths inside its folder), ``SourcePath`` (a file in an archive or a bucket,
+used as a ``pathlib.Path``) and ``read_all`` (many small files at once, fetched in
+parallel from a bucket). docs/plugin-hooks.md documents each.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ if TYPE_CHECKING:
         PluginError,
         SourceError,
     )
+    from osai_import.location import SourcePath, SourceStat
     from osai_import.plugin.base import (
         Annotation,
         ConfigPath,
         Encoder,
+        LocalPath,
         PluginOptions,
         Reader,
         ReaderOptions,
     )
     from osai_import.plugin.spec import hookimpl
     from osai_import.records import Box, ImageRecord, Problem, Severity
+    from osai_import.source.files import read_all
     from osai_import.source.parse_ahead import VocAhead, VocResult, parse_voc_batch
     from osai_import.source.paths import is_inside
     from osai_import.source.voc import VocAnnotation, parse_voc
@@ -62,6 +67,10 @@ _HOMES: dict[str, str] = {
     "VocResult": "osai_import.source.parse_ahead",
     "parse_voc_batch": "osai_import.source.parse_ahead",
     "is_inside": "osai_import.source.paths",
+    "SourcePath": "osai_import.location",
+    "SourceStat": "osai_import.location",
+    "read_all": "osai_import.source.files",
+    "LocalPath": "osai_import.plugin.base",
 }
 
 
@@ -89,6 +98,7 @@ __all__ = [
     "Encoder",
     "ImageRecord",
     "ItemError",
+    "LocalPath",
     "OsaiImportError",
     "PluginError",
     "PluginOptions",
@@ -97,6 +107,8 @@ __all__ = [
     "ReaderOptions",
     "Severity",
     "SourceError",
+    "SourcePath",
+    "SourceStat",
     "VocAhead",
     "VocAnnotation",
     "VocResult",
@@ -105,4 +117,5 @@ __all__ = [
     "is_inside",
     "parse_voc",
     "parse_voc_batch",
+    "read_all",
 ]

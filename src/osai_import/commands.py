@@ -26,7 +26,7 @@ def check_command(config_path: Path, report_path: Path | None) -> int:
     from osai_import.check.stream import run_check
 
     resolved, _plugins = prepare(config_path)
-    reading = SourceReads(resolved.reader)
+    reading = SourceReads(resolved.named_sources())
     with ProblemSpool() as spool:
         summary = run_check(
             reading.records,

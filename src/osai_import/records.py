@@ -19,6 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from osai_import.location import SourcePath
+
 _PATH = type(Path())  # the concrete class Path() makes on this system
 _new = object.__new__
 _set = object.__setattr__
@@ -112,8 +114,10 @@ class ImageRecord:
     """One image of a source, as every reader yields it and every encoder reads it.
 
     ``key`` is stable across runs and unique within its source (the journal relies on
-    it to resume). ``path`` is where the image bytes are. ``name`` is the file name the
-    image gets on the server. ``category`` is the optional image-level class.
+    it to resume). ``path`` is where the image bytes are: a ``pathlib.Path`` for a local
+    file, a ``SourcePath`` inside an archive or a bucket (a string is taken as local).
+    ``name`` is the file name the image gets on the server. ``category`` is the optional
+    image-level class.
     ``width``/``height``/``depth`` are known when the source states them; the check
     step fills them from the image header otherwise. ``extras`` carries reader-specific
     details (for instance the COCO image id) into reports; ``problems`` carries what the
@@ -121,7 +125,7 @@ class ImageRecord:
     """
 
     key: str
-    path: Path
+    path: Path | SourcePath
     name: str
     category: str | None = None
     boxes: tuple[Box, ...] = ()
@@ -138,7 +142,7 @@ class ImageRecord:
             raise ValueError(f"ImageRecord {self.key!r}: name must not be empty")
         # Accept strings, lists and plain dicts from plugins; store immutable versions. The
         # exact-type tests skip building again what already is one (Path() parses anew).
-        if type(self.path) is not _PATH:
+        if type(self.path) is not _PATH and not isinstance(self.path, SourcePath):
             _set(self, "path", Path(self.path))
         if type(self.boxes) is not tuple:
             _set(self, "boxes", tuple(self.boxes))
@@ -149,11 +153,12 @@ class ImageRecord:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # mappingproxy cannot be pickled; the plan stores records on disk between phases.
-        # The path travels as its text: a pickled Path is rebuilt from its parts, slower.
+        # A local path travels as its text: a pickled Path is rebuilt from its parts, slower.
+        path = self.path if isinstance(self.path, SourcePath) else str(self.path)
         return (
             _rebuild_record,
             (
-                self.key, str(self.path), self.name, self.category, self.boxes, self.width,
+                self.key, path, self.name, self.category, self.boxes, self.width,
                 self.height, self.depth, dict(self.extras), self.problems,
             ),
         )
@@ -189,6 +194,7 @@ def _rebuild_record(*values: Any) -> ImageRecord:
     record = _new(ImageRecord)
     for name, value in zip(_RECORD_FIELDS, values, strict=True):
         _set(record, name, value)
-    _set(record, "path", Path(record.path))
+    if not isinstance(record.path, SourcePath):
+        _set(record, "path", Path(record.path))
     _set(record, "extras", MappingProxyType(record.extras))
     return record

@@ -18,6 +18,7 @@ from PIL import Image
 from osai_import.check import imageinfo
 from osai_import.check.imageinfo import file_digest, inspect_image
 from osai_import.check.imageinfo.sniff import sniff_format
+from osai_import.check.imageinfo.window import FileWindow
 from osai_import.errors import ItemError
 from tests.support import make_image
 
@@ -325,7 +326,7 @@ def pillow_reading(path: Path) -> tuple[int, int] | str:
     kind = "png" if path.read_bytes().startswith(b"\x89PNG") else "jpeg"
     fd = os.open(path, os.O_RDONLY)
     try:
-        return imageinfo._pillow_facts(path, fd, kind)
+        return imageinfo._pillow_facts(path, FileWindow(fd, os.fstat(fd).st_size), kind)
     except ItemError as exc:
         return exc.code
     finally:

@@ -121,7 +121,8 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
         "source.type: unknown reader 'line'; did you mean 'lines'? (known: lines); install the "
         "plugin that provides it or list its file under `plugins:`"]),
     ("unknown reader option", with_good(source="source: {type: lines, path: list.txt, sep: ','}"),
-     ["source.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, type)"]),
+     ["source.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, label, "
+      "storage_options, type)"]),
     ("bad reader option value", with_good(source="source: {type: lines, path: list.txt, skip: -1}"),
      ["source.skip: must be at least 0, got -1"]),
     ("reader path missing", with_good(source="source: {type: lines}"), [
@@ -129,7 +130,7 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
     ("source without type", with_good(source="source: {path: list.txt}"), [
         "source.type: missing; this key is required"]),
     ("source as a string", with_good(source="source: lines"), [
-        "source: expected a mapping (`key: value` lines), got 'lines'"]),
+        "source: expected a mapping (`key: value` lines) or a list, got 'lines'"]),
     ("unknown encoder", with_good(annotations="annotations: {type: txt}"), [
         "annotations.type: unknown encoder 'txt'; did you mean 'text'? (known: text); install "
         "the plugin that provides it or list its file under `plugins:`"]),
@@ -196,11 +197,24 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
     ("too large", GOOD + "# " + "x" * 1_000_000 + "\n", [
         "{path}: the config is larger than 1000000 bytes; a config describes a dataset, it "
         "does not hold it"]),
+    ("a listed source with an unknown key", with_good(
+        source="source: [{type: lines, path: a.txt}, {type: lines, path: b.txt, sep: ','}]"), [
+        "source.1.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, "
+        "label, storage_options, type)"]),
+    ("a listed source without type", with_good(
+        source="source: [{type: lines, path: a.txt}, {path: b.txt}]"), [
+        "source.1.type: missing; this key is required"]),
+    ("two sources with one label", with_good(
+        source="source: [{type: lines, path: a.txt, label: x}, {type: lines, path: b.txt, "
+               "label: x}]"), [
+        "source: two sources have the label 'x'; give each its own"]),
+    ("an empty list of sources", with_good(source="source: []"), [
+        "source: list at least one source"]),
     ("everything at once", with_good(
         uplod="uplod: 1", upload="upload: {workers: 0}",
         source="source: {type: lines, path: list.txt, sep: ','}"), [
         "source.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, "
-        "type)",
+        "label, storage_options, type)",
         "upload.workers: must be at least 1, got 0",
         f"uplod: unknown key; did you mean 'upload'? (allowed: {TOP_KEYS})"]),
 ]
@@ -376,3 +390,30 @@ def test_a_token_pasted_into_token_env_is_never_echoed(tmp_path: Path, monkeypat
         load_config(path)
     assert "sk-live-0123456789abcdef" not in str(caught.value)
     assert caught.value.lines[0].startswith("server.token_env: this is not an environment")
+
+
+def test_several_sources_resolve_in_order_with_their_labels(tmp_path: Path) -> None:
+    (tmp_path / "layout.py").write_text(LAYOUT)
+    config = tmp_path / "run.yaml"
+    config.write_text(with_good(source=(
+        "source: [{type: lines, path: train.txt, label: train}, {type: lines, path: val.txt}]")))
+    resolved, _ = prepare(config)
+    assert [(s.label, s.options.path) for s in resolved.sources] == [  # type: ignore[attr-defined]
+        ("train", tmp_path / "train.txt"), ("val.txt", tmp_path / "val.txt")]
+
+
+def test_a_local_only_reader_is_refused_a_path_into_an_archive(tmp_path: Path) -> None:
+    import zipfile
+
+    (tmp_path / "layout.py").write_text(LAYOUT)
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as out:
+        out.writestr("list.txt", "a.jpg cat\n")
+    config = tmp_path / "run.yaml"
+    config.write_text(with_good(source="source: {type: lines, path: data.zip/list.txt}"))
+    with pytest.raises(ConfigError) as caught:
+        prepare(config)
+    assert caught.value.lines == [
+        f"source.path: {tmp_path / 'data.zip'}/list.txt is in an archive or a bucket, and the "
+        "reader 'lines' (plugin 'layout') reads only local files; extract or copy the files to "
+        "a local folder, or ask its author to read through osai_import.SourcePath "
+        "(Reader.any_storage)"]

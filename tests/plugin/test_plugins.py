@@ -189,9 +189,9 @@ def test_in_test_plugin_options_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         resolve(load_config(config), plugins)
     assert caught.value.lines == [
-        "source.foo: unknown key (allowed: path, label_prefix, type)",
+        "source.foo: unknown key (allowed: path, label_prefix, label, storage_options, type)",
         "source.label_prefx: unknown key; did you mean 'label_prefix'? "
-        "(allowed: path, label_prefix, type)",
+        "(allowed: path, label_prefix, label, storage_options, type)",
         "annotations.annotation_type: must be at least 0, got -1",
     ]
 

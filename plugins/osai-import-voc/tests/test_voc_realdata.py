@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ import pytest
 import requests
 import yaml
 
+from osai_import import ImageRecord, SourcePath
+from osai_import.source.locate import locate
 from osai_import.testing import OsaiUploader, local_server
 from osai_import_voc import VocReader
 
@@ -133,3 +136,40 @@ def test_cli_run_uploads_to_the_embedded_local_server(tmp_path: Path) -> None:
         (o["name"], o["xmin"], o["ymin"], o["xmax"], o["ymax"], o["truncated"])
         for o in image["objects"]
     ] == [("cat", 1, 2, 3, 4, 1)]
+
+
+def seen(record: ImageRecord, root: Path | SourcePath) -> tuple[Any, ...]:
+    """Return what a record says, its path and the paths in its messages made relative."""
+    path = record.path
+    if isinstance(path, SourcePath) and isinstance(root, SourcePath):
+        rel = path.relative_to(root).as_posix()
+    else:
+        assert isinstance(path, Path) and isinstance(root, Path)
+        rel = path.relative_to(root).as_posix()
+    # Messages name the places they looked at, in the dataset's folder or above it.
+    shown = [(str(root), "<root>"), (str(root.parent), "<above>")]
+    problems = []
+    for p in record.problems:
+        message = p.message
+        for text, mark in shown:
+            message = message.replace(text, mark)
+        problems.append((p.code, p.severity, p.item, message))
+    return (record.key, record.name, record.category, record.boxes, record.width,
+            record.height, record.depth, record.extras, rel, problems)
+
+
+@pytest.mark.parametrize("name", ["datumaro_voc1", "datumaro_voc2_noimages", "datumaro_voc3"])
+def test_a_tar_gz_of_the_dataset_reads_as_its_folder(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / "data.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(DATA / name, arcname="dataset")
+    inside = f"{archive}/dataset"
+    root = locate(inside)  # as the config step turns source.path into a location
+    assert isinstance(root, SourcePath)
+    stored = list(VocReader(VocReader.parse_options({"path": inside}, None, locate)).records())
+    local = read(name)
+    assert [seen(r, root) for r in stored] == [seen(r, DATA / name) for r in local]
+    assert all(isinstance(r.path, SourcePath) for r in stored)
+    for a, b in zip(local, stored, strict=True):
+        if a.path.is_file():
+            assert b.path.read_bytes() == a.path.read_bytes()

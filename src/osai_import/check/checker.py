@@ -24,7 +24,7 @@ from osai_import.check.rules import (
 from osai_import.config.models import CheckConfig
 from osai_import.errors import ItemError
 from osai_import.records import Box, ImageRecord, Problem, Severity
-from osai_import.source.files import FileFacts
+from osai_import.source.files import Facts
 
 _ORIENTATION_WORDS = {
     2: "mirrored left-right",
@@ -50,7 +50,7 @@ class CheckedItem:
     problems: tuple[Problem, ...]
     size: int
     mtime_ns: int | None = None  # the file's, when its header was read
-    facts: FileFacts | None = None  # the file the check read, which the upload must send
+    facts: Facts | None = None  # the file the check read, which the upload must send
 
     @property
     def ok(self) -> bool:

@@ -25,7 +25,7 @@ from osai_import.check.summary import CheckSummary
 from osai_import.config.resolve import ResolvedConfig
 from osai_import.errors import LocalFileError
 from osai_import.records import Problem, Severity
-from osai_import.source.files import FileFacts, what_changed
+from osai_import.source.files import Facts, what_changed
 from osai_import.source.reads import SourceReads
 
 
@@ -48,7 +48,7 @@ class Planner:
     """Read and check a run's source, keeping the run's account of it."""
 
     def __init__(self, resolved: ResolvedConfig, folder: Path) -> None:
-        reading = SourceReads(resolved.reader)
+        reading = SourceReads(resolved.named_sources())
         self._check = CheckRun(
             reading.records, resolved.config.check, source_problems=reading.source_problems
         )
@@ -186,14 +186,14 @@ class _FactsSpool:
             raise _spool_error(exc) from None
         self._dump = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def add(self, facts: FileFacts | None) -> None:
+    def add(self, facts: Facts | None) -> None:
         try:
             self._dump.dump(facts)
         except OSError as exc:
             raise _spool_error(exc) from None
         self._dump.clear_memo()
 
-    def __iter__(self) -> Iterator[FileFacts | None]:
+    def __iter__(self) -> Iterator[Facts | None]:
         try:
             self._file.seek(0)
         except OSError as exc:

@@ -22,6 +22,7 @@ from osai_import.check.rules import clean_label, label_problem
 from osai_import.check.summary import CheckSummary
 from osai_import.config.models import CheckConfig
 from osai_import.errors import LocalFileError
+from osai_import.location import SourcePath
 from osai_import.records import ImageRecord, Problem, Severity
 
 
@@ -189,6 +190,9 @@ def _replay(spool: IO[bytes]) -> Iterator[ImageRecord]:
 # than this per image on average (a network share) gets the thread pool.
 _SLOW_READ_SECONDS = 0.001
 _SAMPLE = 64
+# Images in archives and buckets are checked this many at a time from the start: a
+# bucket answers each read after a round trip, which threads overlap.
+_STORED_WORKERS = 32
 
 
 def _in_order(
@@ -201,7 +205,14 @@ def _in_order(
     thread pool with few in flight, and results still come in input order.
     """
     iterator = iter(records)
-    if workers > 1:
+    first = next(iterator, None)
+    if first is None:
+        return
+    iterator = itertools.chain([first], iterator)
+    if isinstance(getattr(first, "path", None), SourcePath):
+        # Archives and buckets: every image is read whole, a bucket's over the network.
+        workers = max(workers, _STORED_WORKERS)
+    elif workers > 1:
         while True:
             # Only the work is timed: the consumer's time between items is not storage's.
             spent = 0.0

@@ -16,13 +16,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
 from osai_import.config.file import ENV_NAME
-from osai_import.plugin.base import ConfigPath
+from osai_import.plugin.base import LocalPath
 
 log = logging.getLogger("osai_import.config.models")
 
@@ -51,7 +53,7 @@ class ServerConfig(_Section):
         description="name of the environment variable holding the access token",
         json_schema_extra={"pattern": f"^{ENV_NAME.pattern}$"},
     )
-    data: ConfigPath | None = Field(
+    data: LocalPath | None = Field(
         default=None,
         description="data folder of the embedded local server (default .osai-local/ beside "
         "the config)",
@@ -178,6 +180,22 @@ class PluginSection(BaseModel):
         return dict(self.model_extra or {})
 
 
+class SourceSection(PluginSection):
+    """A `source:` entry: `type`, the reader's own options, and how to reach its files."""
+
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        description="how messages and the report name this source's items (with several "
+        "sources); default: its path as written",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for paths in buckets or on the web (s3://, gs://, az://, "
+        "https://); credentials are best left to each cloud's environment",
+    )
+
+
 class AnnotationsConfig(PluginSection):
     """The annotation encoder; `voc` by default, `none` for image-level labels only."""
 
@@ -221,7 +239,7 @@ class UploadConfig(_Section):
     on_problem: Literal["skip", "stop"] = Field(
         default="skip", description="items with errors: skip them, or stop before uploading"
     )
-    journal: ConfigPath | None = Field(
+    journal: LocalPath | None = Field(
         default=None, description="journal folder (default .osai-import/ beside the config)"
     )
     skip_unsupported: bool = Field(
@@ -245,7 +263,11 @@ class RunConfig(_Section):
 
     server: ServerConfig = Field(default_factory=ServerConfig)
     dataset: DatasetConfig
-    source: PluginSection
+    source: list[SourceSection] = Field(
+        description="the reader, or a list of readers whose items go into one dataset"
+    )
+    # Whether the file gave `source:` as a list (messages then number the sources).
+    _source_listed: bool = PrivateAttr(default=False)
     annotations: AnnotationsConfig = Field(default_factory=AnnotationsConfig)
     check: CheckConfig = Field(default_factory=CheckConfig)
     upload: UploadConfig = Field(default_factory=UploadConfig)
@@ -262,6 +284,46 @@ class RunConfig(_Section):
             optional = ("server", "annotations", "check", "upload", "plugins")
             return {k: v for k, v in data.items() if not (k in optional and v is None)}
         return data
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        # One source is a mapping; several, a list of mappings.
+        if isinstance(value, dict):
+            return [value]
+        if not isinstance(value, list):
+            raise ValueError(f"expected a mapping (`key: value` lines) or a list, got "
+                             f"{value!r}"[:160])
+        if not value:
+            raise ValueError("list at least one source")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _labels(cls, value: list[SourceSection]) -> list[SourceSection]:
+        labels = [s.label for s in value if s.label is not None]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"two sources have the label {twice[0]!r}; give each its own")
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_listed(cls, data: Any, handler: ModelWrapValidatorHandler[RunConfig]
+                         ) -> RunConfig:
+        listed = isinstance(data, dict) and isinstance(data.get("source"), list)
+        model = handler(data)
+        model._source_listed = listed
+        return model
+
+    @property
+    def source_listed(self) -> bool:
+        """Tell whether the file listed its sources (messages then number them)."""
+        return self._source_listed
+
+    def sources(self) -> list[SourceSection]:
+        """Return the source sections."""
+        return list(self.source)
 
     @field_validator("annotations", mode="before")
     @classmethod

@@ -20,11 +20,20 @@ from pydantic import ValidationError
 
 from osai_import.config.file import ENV_NAME, read_yaml, substitute_env
 from osai_import.config.messages import format_validation_error
-from osai_import.config.models import AnnotationsConfig, PluginSection, RunConfig, ServerConfig
-from osai_import.errors import ConfigError, RegistryError
+from osai_import.config.models import (
+    AnnotationsConfig,
+    PluginSection,
+    RunConfig,
+    ServerConfig,
+    SourceSection,
+)
+from osai_import.errors import ConfigError, RegistryError, SourceError
+from osai_import.location import SourcePath
 from osai_import.plugin.base import Encoder, PluginOptions, Reader
 from osai_import.plugin.manager import Plugins, build_plugins
 from osai_import.plugin.registry import Registry
+from osai_import.source.locate import locate
+from osai_import.source.reads import NamedSource
 
 
 @dataclass
@@ -48,12 +57,24 @@ class LoadedConfig:
 
 
 @dataclass
+class ResolvedSource:
+    """One source of a config: its label, its reader and the reader's validated options."""
+
+    label: str
+    reader_cls: type[Reader]
+    options: PluginOptions
+
+    def reader(self) -> Reader:
+        """Return a new reader for this source."""
+        return self.reader_cls(self.options)
+
+
+@dataclass
 class ResolvedConfig:
     """A config whose reader and encoder options are validated too."""
 
     loaded: LoadedConfig
-    reader_cls: type[Reader]
-    reader_options: PluginOptions
+    sources: list[ResolvedSource]
     encoder_cls: type[Encoder]
     encoder_options: PluginOptions
 
@@ -62,9 +83,23 @@ class ResolvedConfig:
         """Return the run config."""
         return self.loaded.config
 
+    @property
+    def reader_cls(self) -> type[Reader]:
+        """Return the first source's reader class."""
+        return self.sources[0].reader_cls
+
+    @property
+    def reader_options(self) -> PluginOptions:
+        """Return the first source's reader options."""
+        return self.sources[0].options
+
     def reader(self) -> Reader:
-        """Return a new reader for the source."""
-        return self.reader_cls(self.reader_options)
+        """Return a new reader for the first source."""
+        return self.sources[0].reader()
+
+    def named_sources(self) -> list[NamedSource]:
+        """Return every source as ``SourceReads`` reads them."""
+        return [NamedSource(source.label, source.reader) for source in self.sources]
 
     def encoder(self) -> Encoder:
         """Return a new encoder for the annotations."""
@@ -96,7 +131,11 @@ def _load(path: Path) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
     try:
         config = RunConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        return None, data, format_validation_error(exc, model=RunConfig)
+        lines = format_validation_error(exc, model=RunConfig)
+        if isinstance(data, dict) and isinstance(data.get("source"), dict):
+            # One source, given as a mapping: its keys are `source.x`, not `source.0.x`.
+            lines = [re.sub(r"^source\.0(?=[.:])", "source", line) for line in lines]
+        return None, data, lines
     digest = hashlib.sha256(text).hexdigest()
     return LoadedConfig(config, path.resolve(), base_dir, digest), data, []
 
@@ -117,29 +156,75 @@ def _check_section(
     except RegistryError as exc:
         lines.append(f"{key}.type: {exc}")
         return None
+    context: dict[str, Any] = {"base_dir": base_dir}
+    allowed = ["type"]
+    if isinstance(section, SourceSection):
+        storage = section.storage_options
+
+        def locate_here(value: Any, base: Path | None) -> Path | SourcePath:
+            return locate(value, base, storage)
+
+        context["locate"] = locate_here
+        allowed = ["label", "storage_options", "type"]
     try:
-        return entry.cls, entry.cls.parse_options(section.options(), base_dir)
+        options = entry.cls.Options.model_validate(section.options(), context=context)
     except ValidationError as exc:
-        lines.extend(format_validation_error(exc, key, entry.cls.Options, also_allowed=["type"]))
+        lines.extend(format_validation_error(exc, key, entry.cls.Options, also_allowed=allowed))
+    except SourceError as exc:
+        lines.append(f"{key}: {exc}")
     except Exception as exc:  # noqa: BLE001 - a plugin's own validator failing in an unplanned way
         lines.append(
             f"{key}: the {registry.kind} {entry.name!r} (plugin {entry.plugin!r}) failed to "
             f"check its options: {type(exc).__name__}: {exc}; this is a bug in that plugin"
         )
+    else:
+        refused = local_only(key, entry.cls, options, f"{registry.kind} {entry.name!r} "
+                             f"(plugin {entry.plugin!r})")
+        if refused is not None:
+            lines.append(refused)
+            return None
+        return entry.cls, options
     return None
+
+
+def local_only(key: str, cls: type[Any], options: PluginOptions, who: str) -> str | None:
+    """Return the config line refusing a path into an archive or bucket for a local reader."""
+    stored = [name for name, value in options if isinstance(value, SourcePath)]
+    if not stored or getattr(cls, "any_storage", False):
+        return None
+    where = getattr(options, stored[0])
+    return (
+        f"{key}.{stored[0]}: {where} is in an archive or a bucket, and the {who} reads only "
+        "local files; extract or copy the files to a local folder, or ask its author to read "
+        "through osai_import.SourcePath (Reader.any_storage)"
+    )
 
 
 def resolve(loaded: LoadedConfig, plugins: Plugins) -> ResolvedConfig:
     """Validate the `source:` and `annotations:` sections against their plugins' options."""
     config = loaded.config
     lines: list[str] = []
-    reader = _check_section("source", config.source, plugins.readers, loaded.base_dir, lines)
+    sections = config.sources()
+    sources: list[ResolvedSource] = []
+    for index, section in enumerate(sections):
+        key = f"source.{index}" if config.source_listed else "source"
+        reader = _check_section(key, section, plugins.readers, loaded.base_dir, lines)
+        if reader is not None:
+            sources.append(ResolvedSource(_label(section, index), reader[0], reader[1]))
     encoder = _check_section(
         "annotations", config.annotations, plugins.encoders, loaded.base_dir, lines
     )
-    if reader is None or encoder is None:
+    if len(sources) < len(sections) or encoder is None:
         raise ConfigError("invalid config", lines=lines)
-    return ResolvedConfig(loaded, reader[0], reader[1], encoder[0], encoder[1])
+    return ResolvedConfig(loaded, sources, encoder[0], encoder[1])
+
+
+def _label(section: SourceSection, index: int) -> str:
+    """Return how a source's items are named with several sources: its label, or its path."""
+    if section.label is not None:
+        return section.label
+    path = section.options().get("path")
+    return str(path) if isinstance(path, str) and path else f"source {index + 1}"
 
 
 def _sections_anyway(data: dict[str, Any], base_dir: Path, lines: list[str]) -> None:
@@ -158,17 +243,22 @@ def _sections_anyway(data: dict[str, Any], base_dir: Path, lines: list[str]) -> 
     except ConfigError as exc:
         lines.extend(exc.lines)
         return
-    for key, model in (("source", PluginSection), ("annotations", AnnotationsConfig)):
-        raw = data.get(key, {})
-        raw = {"type": raw} if isinstance(raw, str) and key == "annotations" else raw
-        if key == "source" and not raw:
-            continue
+    raw_sources = data.get("source", {})
+    listed = raw_sources if isinstance(raw_sources, list) else [raw_sources] if raw_sources else []
+    for index, raw in enumerate(listed):
         try:
-            section = model.model_validate(raw)
+            section = SourceSection.model_validate(raw)
         except ValidationError:
             continue
-        registry = plugins.readers if key == "source" else plugins.encoders
-        _check_section(key, section, registry, base_dir, lines)
+        key = f"source.{index}" if isinstance(raw_sources, list) else "source"
+        _check_section(key, section, plugins.readers, base_dir, lines)
+    raw = data.get("annotations", {})
+    raw = {"type": raw} if isinstance(raw, str) else raw
+    try:
+        annotations = AnnotationsConfig.model_validate(raw)
+    except ValidationError:
+        return
+    _check_section("annotations", annotations, plugins.encoders, base_dir, lines)
 
 
 def prepare(path: str | Path) -> tuple[ResolvedConfig, Plugins]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from osai_import.config.models import AnnotationsConfig, RunConfig
+from osai_import.config.models import AnnotationsConfig, RunConfig, SourceSection
 from osai_import.plugin.manager import Plugins
 from osai_import.plugin.registry import Registry
 
@@ -60,10 +60,18 @@ def config_schema(plugins: Plugins) -> dict[str, Any]:
     readers = _plugin_variants(plugins.readers, defs)
     encoders = _plugin_variants(plugins.encoders, defs, default_encoder)
     if readers:
+        shared = SourceSection.model_json_schema()["properties"]
+        for variant in readers:
+            variant["properties"]["label"] = shared["label"]
+            variant["properties"]["storage_options"] = shared["storage_options"]
+        defs["Source"] = {"oneOf": readers}
         props["source"] = {
             "description": "the dataset's layout: `type` names a registered reader, its "
-            "options sit beside it",
-            "oneOf": readers,
+            "options sit beside it; or a list of them, all into one dataset",
+            "anyOf": [
+                {"$ref": "#/$defs/Source"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Source"}},
+            ],
         }
     if encoders:
         props["annotations"] = {
@@ -72,7 +80,9 @@ def config_schema(plugins: Plugins) -> dict[str, Any]:
             "oneOf": [*encoders, {"type": "string", "enum": [e.name for e in plugins.encoders]}],
         }
     if readers:
-        defs.pop("PluginSection", None)  # replaced by the readers' own variants
+        # Replaced by the readers' own variants.
+        defs.pop("PluginSection", None)
+        defs.pop("SourceSection", None)
     if encoders:
         defs.pop("AnnotationsConfig", None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

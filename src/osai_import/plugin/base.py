@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import inspect
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
+from osai_import.location import SourcePath
 from osai_import.records import ImageRecord, Problem
 
 
@@ -23,8 +33,37 @@ def _resolve_against_config(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
-ConfigPath = Annotated[Path, AfterValidator(_resolve_against_config)]
-"""A path option: relative values resolve against the config file's folder."""
+def _locate(value: Any, info: ValidationInfo) -> Path | SourcePath:
+    """Return where a source path option points: local, in an archive, or in a bucket.
+
+    The config step puts its locator (``osai_import.source.locate``) in the validation
+    context; without one (a plugin's own tests, say) every path is local.
+    """
+    if isinstance(value, SourcePath):
+        return value
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise ValueError("must be a path: a non-empty string")
+    context = info.context or {}
+    locator = context.get("locate")
+    if locator is not None:
+        found: Path | SourcePath = locator(value, context.get("base_dir"))
+        return found
+    return _resolve_against_config(Path(value), info)
+
+
+LocalPath = Annotated[Path, AfterValidator(_resolve_against_config)]
+"""A path option that must be on this machine: relative values resolve against the
+config file's folder."""
+
+ConfigPath = Annotated[
+    Path | SourcePath,
+    PlainValidator(_locate),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "format": "path"}),
+]
+"""A source path option: a local path (relative values resolve against the config
+file's folder) or, for a reader with ``any_storage``, a ``SourcePath`` in an archive
+(``export.zip/train``) or a bucket (``s3://bucket/photos``)."""
 
 
 class PluginOptions(BaseModel):
@@ -55,9 +94,17 @@ class _Described:
         return _first_doc_line(cls)
 
     @classmethod
-    def parse_options(cls, raw: dict[str, Any], base_dir: Path | None = None) -> PluginOptions:
-        """Validate raw config options; relative ``ConfigPath`` values resolve against base_dir."""
-        return cls.Options.model_validate(raw, context={"base_dir": base_dir})
+    def parse_options(
+        cls, raw: dict[str, Any], base_dir: Path | None = None,
+        locate: Callable[[Any, Path | None], Path | SourcePath] | None = None,
+    ) -> PluginOptions:
+        """Validate raw config options; relative ``ConfigPath`` values resolve against base_dir.
+
+        ``locate`` turns a ``ConfigPath`` into a local ``Path`` or a ``SourcePath`` (the
+        config step passes ``osai_import.source.locate.locate``); without it every path
+        is local.
+        """
+        return cls.Options.model_validate(raw, context={"base_dir": base_dir, "locate": locate})
 
 
 class ReaderOptions(PluginOptions):
@@ -70,13 +117,18 @@ class Reader(_Described, ABC):
     """A source layout: turns a folder or a manifest into a lazy stream of ImageRecord.
 
     Subclasses set ``name`` (the config's ``source.type``), a docstring whose first line
-    describes them, and an ``Options`` model (a ``ReaderOptions`` subclass). ``records()``
+    describes them, and an ``Options`` model (a ``ReaderOptions`` subclass). A reader
+    that reads its files only through the methods ``SourcePath`` shares with
+    ``pathlib.Path`` (and the helpers of ``osai_import``) sets ``any_storage = True``:
+    its ``ConfigPath`` options may then lead into archives and buckets; without it, such
+    a path is refused when the config is checked. ``records()``
     must be lazy (yield as it reads), deterministic (same input, same order) and raise only
     ``OsaiImportError`` subclasses whose message names the file and line or item. A bad
     item that can still be named is yielded with a ``Problem`` instead of stopping the read.
     """
 
     Options: ClassVar[type[PluginOptions]] = ReaderOptions
+    any_storage: ClassVar[bool] = False
 
     def __init__(self, options: PluginOptions) -> None:
         self.options = options

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from osai_import.check.checker import CheckedItem
 from osai_import.errors import ItemError
 from osai_import.records import Severity
-from osai_import.source.files import FileFacts, digest_checked
+from osai_import.source.files import BlobFacts, Facts, digest_checked
 from osai_import.upload.answers import Id
 from osai_import.upload.journal import ImageRow, Journal
 from osai_import.upload.resume import annotation_fingerprint, legacy_fingerprint
@@ -132,6 +132,9 @@ def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:
     facts = item.facts
     if facts is None:
         return False
+    if isinstance(facts, BlobFacts):
+        # In an archive or a bucket the check read the bytes: their digest decides.
+        return facts.sha256 == row.digest
     if (row.size, row.mtime_ns, row.dev, row.ino) == (
         facts.size, facts.mtime_ns, facts.dev, facts.ino
     ):
@@ -143,7 +146,7 @@ def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:
     return True
 
 
-def _row(row: ImageRow, facts: FileFacts, state: str) -> ImageRow:
+def _row(row: ImageRow, facts: Facts, state: str) -> ImageRow:
     return ImageRow(row.name, row.digest, row.annotation, state, row.flagged, row.item,
                     row.origin, facts.size, facts.mtime_ns, facts.dev, facts.ino)
 

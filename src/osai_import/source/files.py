@@ -7,6 +7,10 @@ allow (no following a link that was not one; never blocking on a FIFO), checks t
 descriptor against the facts, and returns the bytes it read with their SHA-256 digest.
 A file replaced, truncated, rewritten or turned into a link or a FIFO since the check is
 refused by name (``image.changed`` or ``image.unreadable``), never sent, never a hang.
+
+An image in an archive or a bucket (a ``SourcePath``) has no inode to hold on to: the
+check reads it whole and notes its size and SHA-256 (``BlobFacts``), and the upload
+reads it again and sends it only when both match.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from osai_import.errors import ItemError
+from osai_import.errors import ItemError, SourceError
+from osai_import.location import SourcePath
 
 _READ = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -35,6 +42,57 @@ class FileFacts:
     size: int
     mtime_ns: int
     link: bool  # the path was a symbolic link (which the reader allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobFacts:
+    """What the check saw of an image in an archive or a bucket: its size and digest.
+
+    ``dev``, ``ino`` and ``mtime_ns`` are 0: only the digest tells the bytes apart, and
+    the journal, which notes a local file's identity, notes these.
+    """
+
+    size: int
+    sha256: str
+    version: str | None = None  # the store's ETag or generation, for messages
+    dev: int = 0
+    ino: int = 0
+    mtime_ns: int = 0
+    link: bool = False
+
+
+Facts = FileFacts | BlobFacts
+
+
+def read_blob(path: SourcePath) -> tuple[bytes, BlobFacts]:
+    """Return the bytes of an image in an archive or a bucket, and their facts.
+
+    Raises ItemError ``image.missing``, ``image.empty`` or ``image.unreadable`` (naming the
+    path, and the archive's or the store's own words).
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ItemError(
+            "image.missing",
+            f"{path}: the image does not exist; fix the path in the source or restore the file",
+        ) from None
+    except IsADirectoryError:
+        raise ItemError(
+            "image.unreadable", f"{path}: is a folder, not an image file; fix the path"
+        ) from None
+    except OSError as exc:
+        raise ItemError(
+            "image.unreadable", f"{path}: cannot read the file ({exc.strerror or exc})"
+        ) from None
+    except SourceError as exc:
+        # An archive member that lies about its size or fails its CRC: the archive's words.
+        raise ItemError("image.unreadable", str(exc)) from None
+    if not data:
+        raise ItemError(
+            "image.empty", f"{path}: the file is empty (0 bytes); replace it with the real image"
+        )
+    return data, BlobFacts(len(data), hashlib.sha256(data).hexdigest())
 
 
 def open_image(path: Path) -> tuple[int, os.stat_result, bool]:
@@ -87,25 +145,38 @@ def facts_of(st: os.stat_result, link: bool) -> FileFacts:
     return FileFacts(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, link)
 
 
-def read_checked(path: Path, facts: FileFacts) -> tuple[bytes, str]:
+def read_checked(path: Path | SourcePath, facts: Facts) -> tuple[bytes, str]:
     """Return the bytes of the file the check saw at ``path`` and their SHA-256 (hex).
 
     Raises ItemError ``image.changed`` when the path now holds another file (another
     inode, a symbolic link where there was none), or the same file with another size or
-    modification time; ``image.unreadable`` or ``image.missing`` when it cannot be read.
+    modification time (in an archive or a bucket: other bytes); ``image.unreadable`` or
+    ``image.missing`` when it cannot be read.
     """
+    if isinstance(path, SourcePath) or isinstance(facts, BlobFacts):
+        return _blob_checked(path, facts)
     parts: list[bytes] = []
     digest = _read(path, facts, parts.append)
     return b"".join(parts), digest
 
 
-def digest_checked(path: Path, facts: FileFacts) -> str:
-    """Return the SHA-256 of the file the check saw, refused as ``read_checked`` refuses."""
+def digest_checked(path: Path | SourcePath, facts: Facts) -> str:
+    """Return the SHA-256 of the file the check saw, refused as ``read_checked`` refuses.
+
+    An image in an archive or a bucket is not read again: the check's digest is it, and
+    the upload compares the bytes it sends with it.
+    """
+    if isinstance(facts, BlobFacts):
+        return facts.sha256
+    if isinstance(path, SourcePath):
+        raise TypeError(f"{path}: a stored image's facts are BlobFacts")
     return _read(path, facts, None)
 
 
-def what_changed(was: FileFacts, now: FileFacts) -> str:
+def what_changed(was: Facts, now: Facts) -> str:
     """Say how the file at a path differs from the one the check saw, in a few words."""
+    if isinstance(was, BlobFacts) or isinstance(now, BlobFacts):
+        return "its bytes are not those the check read"
     if now.link and not was.link:
         return "its path is now a symbolic link"
     if (now.dev, now.ino) != (was.dev, was.ino):
@@ -113,8 +184,11 @@ def what_changed(was: FileFacts, now: FileFacts) -> str:
     return "its size or modification time is not what the check saw"
 
 
-def read_image(path: Path) -> tuple[bytes, str, FileFacts]:
+def read_image(path: Path | SourcePath) -> tuple[bytes, str, Facts]:
     """Open a file no check has seen (as ``open_image`` does); return bytes, digest, facts."""
+    if isinstance(path, SourcePath):
+        data, blob = read_blob(path)
+        return data, blob.sha256, blob
     fd, st, link = open_image(path)
     os.close(fd)
     facts = facts_of(st, link)
@@ -157,7 +231,16 @@ def _read(path: Path, facts: FileFacts, keep: Callable[[bytes], object] | None) 
     return digest.hexdigest()
 
 
-def _changed(path: Path, why: str) -> ItemError:
+def _blob_checked(path: Path | SourcePath, facts: Facts) -> tuple[bytes, str]:
+    if not (isinstance(path, SourcePath) and isinstance(facts, BlobFacts)):
+        raise TypeError(f"{path}: facts of another kind of file ({type(facts).__name__})")
+    data, now = read_blob(path)
+    if (now.size, now.sha256) != (facts.size, facts.sha256):
+        raise _changed(path, "its bytes are not those the check read")
+    return data, now.sha256
+
+
+def _changed(path: Path | SourcePath, why: str) -> ItemError:
     return ItemError(
         "image.changed",
         f"{path}: the file changed after it was checked ({why}); it was not sent: run again "
@@ -176,3 +259,67 @@ def _open_error(path: Path, exc: OSError) -> ItemError:
     return ItemError(
         "image.unreadable", f"{path}: cannot read the file ({reason}); check its permissions"
     )
+
+
+# Images in buckets are fetched this many at a time: each is one round trip, and a chunk
+# read one image after another would wait for them in series.
+_FETCHERS = 16
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL  # noqa: PLW0603 - one pool for the process, made on first use
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_FETCHERS, thread_name_prefix="osai-fetch")
+        return _POOL
+
+
+def read_many(
+    jobs: Sequence[tuple[Path | SourcePath, Facts | None]],
+) -> list[tuple[bytes, str, Facts] | ItemError]:
+    """Read each ``(path, facts)`` as ``read_checked`` (or ``read_image`` without facts).
+
+    Returns, in order, ``(bytes, digest, facts)`` or the ItemError that refused it. Local
+    files are read here, one after another; images in archives and buckets by a pool of
+    threads at once.
+    """
+
+    def one(path: Path | SourcePath, facts: Facts | None) -> tuple[bytes, str, Facts] | ItemError:
+        try:
+            if facts is None:
+                return read_image(path)
+            data, digest = read_checked(path, facts)
+            return data, digest, facts
+        except ItemError as exc:
+            return exc
+
+    remote = [i for i, (path, _facts) in enumerate(jobs) if isinstance(path, SourcePath)]
+    fetched = {}
+    if len(remote) > 1:
+        futures = {i: _pool().submit(one, *jobs[i]) for i in remote}
+        fetched = {i: future.result() for i, future in futures.items()}
+    return [fetched[i] if i in fetched else one(*job) for i, job in enumerate(jobs)]
+
+
+
+def read_all(paths: Sequence[Path | SourcePath]) -> list[bytes | OSError | SourceError]:
+    """Return each file's bytes, or the error that kept it from being read, in order.
+
+    For readers that need many small files (annotation sidecars): files in archives and
+    buckets are fetched by a pool of threads at once, local files read one after another.
+    """
+
+    def one(path: Path | SourcePath) -> bytes | OSError | SourceError:
+        try:
+            return path.read_bytes()
+        except (OSError, SourceError) as exc:
+            return exc
+
+    stored = [i for i, path in enumerate(paths) if isinstance(path, SourcePath)]
+    fetched: dict[int, bytes | OSError | SourceError] = {}
+    if len(stored) > 1:
+        futures = {i: _pool().submit(one, paths[i]) for i in stored}
+        fetched = {i: future.result() for i, future in futures.items()}
+    return [fetched[i] if i in fetched else one(path) for i, path in enumerate(paths)]

@@ -17,10 +17,13 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from osai_import.errors import ItemError
+from osai_import.location import SourcePath
+from osai_import.source.files import read_all
 from osai_import.source.voc import VocAnnotation, parse_voc
 
 log = logging.getLogger("osai_import.source.parse_ahead")
@@ -31,12 +34,28 @@ VocResult = tuple[VocAnnotation | None, str | None, str | None]
 MIN_BATCH = 64
 
 
-def parse_voc_batch(jobs: list[tuple[str, str]]) -> list[VocResult]:
-    """Parse ``(path, source)`` VOC files; an ItemError becomes its code and message."""
+def parse_voc_batch(jobs: Sequence[tuple[str | SourcePath, str]]) -> list[VocResult]:
+    """Parse ``(path, source)`` VOC files; an ItemError becomes its code and message.
+
+    Files in archives and buckets (``SourcePath``) are fetched together first, by a pool
+    of threads (``read_all``), then parsed here.
+    """
+    stored = [path for path, _source in jobs if isinstance(path, SourcePath)]
+    fetched = dict(zip(stored, read_all(stored), strict=True)) if stored else {}
     out: list[VocResult] = []
     for path, source in jobs:
+        data: bytes | str | SourcePath = path
+        if isinstance(path, SourcePath):
+            got = fetched[path]
+            if not isinstance(got, bytes):
+                reason = got.strerror if isinstance(got, OSError) and got.strerror else got
+                message = f"{source}: cannot read the XML file: {reason}"
+                out.append((None, "xml.unreadable", message))
+                continue
+            data = got
         try:
-            out.append((parse_voc(path, source=source), None, None))
+            assert not isinstance(data, SourcePath)
+            out.append((parse_voc(data, source=source), None, None))
         except ItemError as exc:
             out.append((None, exc.code, str(exc)))
     return out

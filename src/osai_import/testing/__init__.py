@@ -1,7 +1,8 @@
 """Test reader plugins: a conformance suite, a local OSAI server and upload helpers.
 
 Installed as a pytest plugin (entry point ``pytest11``), so the fixtures
-``osai_local_server`` and ``osai_uploader`` exist in every test session. A reader proves
+``osai_local_server``, ``osai_uploader`` and ``osai_s3`` (a local S3 server) exist in every
+test session. A reader proves
 it keeps the Reader contract by subclassing :class:`ReaderConformance`::
 
     class TestMyReader(ReaderConformance):
@@ -21,6 +22,7 @@ and the uploader in ``server.py``; this package re-exports what plugin tests use
 
 from __future__ import annotations
 
+from osai_import.testing.s3 import LocalS3, local_s3, osai_s3
 from osai_import.testing.server import (
     OsaiUploader,
     UploadResult,
@@ -32,6 +34,6 @@ from osai_import.testing.suite import BrokenSource, ReaderConformance, make_imag
 
 # pytest finds the fixtures of this plugin (entry point pytest11) among these names.
 __all__ = [
-    "BrokenSource", "OsaiUploader", "ReaderConformance", "UploadResult", "local_server",
-    "make_image", "osai_local_server", "osai_uploader",
+    "BrokenSource", "LocalS3", "OsaiUploader", "ReaderConformance", "UploadResult", "local_s3",
+    "local_server", "make_image", "osai_local_server", "osai_s3", "osai_uploader",
 ]

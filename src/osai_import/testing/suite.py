@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import pickle
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,8 +19,10 @@ from PIL import Image
 from pydantic import ValidationError
 
 from osai_import.errors import OsaiImportError
+from osai_import.location import SourcePath
 from osai_import.plugin.base import PluginOptions, Reader
 from osai_import.records import Box, ImageRecord, Problem, Severity
+from osai_import.testing.s3 import LocalS3
 from osai_import.testing.server import OsaiUploader, local_server
 from osai_import.testing.watch import watched
 
@@ -43,9 +48,51 @@ class BrokenSource:
     item: str
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as image:
+def _image_size(path: Path | SourcePath) -> tuple[int, int]:
+    with Image.open(io.BytesIO(path.read_bytes())) as image:
         return image.size
+
+
+def _sample_root(options: Mapping[str, Any]) -> Path | None:
+    """Return the folder that holds every file or folder the options name, if any."""
+    found = []
+    for value in options.values():
+        if isinstance(value, (str, Path)) and str(value) and Path(value).exists():
+            path = Path(value).absolute()
+            found.append(path if path.is_dir() else path.parent)
+    return Path(os.path.commonpath(found)) if found else None
+
+
+def _moved(options: Mapping[str, Any], root: Path, place: str) -> dict[str, Any]:
+    """Return ``options`` with every path below ``root`` moved below ``place``."""
+    moved = dict(options)
+    for key, value in options.items():
+        if isinstance(value, (str, Path)) and str(value) and Path(value).exists():
+            relative = Path(value).absolute().relative_to(root).as_posix()
+            moved[key] = place if relative == "." else f"{place}/{relative}"
+    return moved
+
+
+def _zip_tree(root: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path != archive:
+                out.write(path, path.relative_to(root).as_posix())
+
+
+def _same_records(local: list[ImageRecord], stored: list[ImageRecord], where: str) -> None:
+    """Assert that two reads of the same data (local, and in ``where``) agree."""
+    def fields(r: ImageRecord) -> tuple[Any, ...]:
+        return (r.key, r.name, r.category, r.boxes, r.width, r.height, r.depth,
+                sorted(p.code for p in r.problems))
+
+    assert [fields(r) for r in local] == [fields(r) for r in stored], (
+        f"the records read from {where} differ from those read from the local folder")
+    for a, b in zip(local, stored, strict=True):
+        assert isinstance(b.path, SourcePath), (
+            f"{b.key}: a record read from {where} points at {b.path!r}, a local path; build "
+            "image paths from the option's path (a SourcePath) with `/`")
+        assert a.path.read_bytes() == b.path.read_bytes(), f"{b.key}: other bytes in {where}"
 
 
 def _rows(boxes: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -98,8 +145,14 @@ class ReaderConformance:
         return self.read(reader_options)
 
     def make_reader(self, options: Mapping[str, Any]) -> Reader:
-        """Validate ``options`` the way a config's are and return a new reader."""
-        return self.reader_class(self.reader_class.parse_options(dict(options)))
+        """Validate ``options`` the way a config's are and return a new reader.
+
+        Paths may lead into archives and buckets, as in a config (``export.zip/train``,
+        ``s3://bucket/data``).
+        """
+        from osai_import.source.locate import locate
+
+        return self.reader_class(self.reader_class.parse_options(dict(options), None, locate))
 
     def read(self, options: Mapping[str, Any]) -> list[ImageRecord]:
         """Return every record of a source."""
@@ -266,6 +319,47 @@ class ReaderConformance:
         named = [p for p in problems if p.severity is Severity.ERROR
                  and broken_source.item in f"{p.item} {p.message}"]
         assert named, f"no error names {broken_source.item!r}; problems: {problems}"
+
+    # where the files are
+
+    def test_reads_the_same_from_a_zip(self, reader_options: dict[str, Any],
+                                       sample_records: list[ImageRecord],
+                                       tmp_path: Path) -> None:
+        """Check that the sample zipped whole reads as it does from its folder."""
+        root = _sample_root(reader_options)
+        assert root is not None, "the suite needs at least one option naming a file or folder"
+        archive = tmp_path / "osai-kit-sample.zip"
+        _zip_tree(root, archive)
+        options = _moved(reader_options, root, str(archive))
+        if not self.reader_class.any_storage:
+            self._refuses_stored(options)
+            return
+        _same_records(sample_records, self.read(options), "a zip")
+
+    def test_reads_the_same_from_a_bucket(self, reader_options: dict[str, Any],
+                                          sample_records: list[ImageRecord],
+                                          osai_s3: LocalS3, tmp_path: Path) -> None:
+        """Check that the sample copied to an S3 bucket reads as it does from its folder."""
+        root = _sample_root(reader_options)
+        assert root is not None, "the suite needs at least one option naming a file or folder"
+        url = f"s3://{osai_s3.bucket()}/sample"
+        osai_s3.put_tree(root, url)
+        options = _moved(reader_options, root, url)
+        if not self.reader_class.any_storage:
+            self._refuses_stored(options)
+            return
+        _same_records(sample_records, self.read(options), "an S3 bucket")
+
+    def _refuses_stored(self, options: dict[str, Any]) -> None:
+        """Check that a local-only reader's options are refused when they lead elsewhere."""
+        from osai_import.config.resolve import local_only
+        from osai_import.source.locate import locate
+
+        parsed = self.reader_class.parse_options(dict(options), None, locate)
+        refused = local_only("source", self.reader_class, parsed, "reader")
+        assert refused is not None and "reads only local files" in refused, (
+            f"{self.reader_class.__qualname__} is not any_storage, so a path into an archive "
+            f"or a bucket must be refused when the config is checked: {refused!r}")
 
     # the whole way
 

@@ -31,7 +31,7 @@ from osai_import.errors import (
 )
 from osai_import.plugin.base import Encoder
 from osai_import.records import ImageRecord
-from osai_import.source.files import FileFacts, read_checked, read_image
+from osai_import.source.files import Facts, read_many
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import ImageRow, Journal
 from osai_import.upload.limits import ChunkLimits
@@ -63,7 +63,7 @@ class Item:
 
     record: ImageRecord
     size: int
-    facts: FileFacts | None
+    facts: Facts | None
     annotation: str
     resent: bool = False
 
@@ -197,17 +197,14 @@ class Uploader:
 
     def _payload(self, items: Sequence[Item]) -> _Chunk:
         chunk = _Chunk([], [], [])
-        for item in items:
+        # Read once, from the very file the check saw: anything else is refused.
+        read = read_many([(item.record.path, item.facts) for item in items])
+        for item, outcome in zip(items, read, strict=True):
             record = item.record
-            try:
-                if item.facts is None:
-                    data, digest, facts = read_image(record.path)
-                else:
-                    (data, digest), facts = read_checked(record.path, item.facts), item.facts
-            except ItemError as exc:
-                # Read once, from the very file the check saw: anything else is refused.
-                self._failed([item], exc.code, str(exc))
+            if isinstance(outcome, ItemError):
+                self._failed([item], outcome.code, str(outcome))
                 continue
+            data, digest, facts = outcome
             if self.renamed:
                 record = _as_stored(record, self.renamed)
             try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -18,10 +18,16 @@ from osai_import import (
     ReaderOptions,
     Severity,
     SourceError,
+    SourcePath,
+    VocAnnotation,
+    VocResult,
     parse_voc,
+    parse_voc_batch,
 )
 from osai_import_voc.layout import (
     IMAGE_SUFFIXES,
+    Dir,
+    Files,
     VocFolder,
     find,
     image_for,
@@ -29,12 +35,25 @@ from osai_import_voc.layout import (
     safe_id,
 )
 
+# Items of a folder in an archive or a bucket go by batches of this many: their XML files
+# are fetched at once (``parse_voc_batch``), not one request after another.
+_BATCH = 256
+
+
+class _Item(NamedTuple):
+    """An item to read: its id, its split, and the list line that named it."""
+
+    item_id: str
+    split: str | None
+    listed: str | None
+
 
 class VocReaderOptions(ReaderOptions):
     """Options of the ``voc`` reader."""
 
     path: ConfigPath = Field(
-        description="the VOC folder (holding Annotations/ and JPEGImages/), or VOCdevkit/"
+        description="the VOC folder (holding Annotations/ and JPEGImages/), or VOCdevkit/; "
+        "it may be in an archive or a bucket (`export.zip/VOC2012`, `s3://bucket/voc`)"
     )
     split: str | list[str] | None = Field(
         default=None,
@@ -58,11 +77,13 @@ class VocReader(Reader):
     With split lists, the items are the ids they list (each once, in list order);
     without, every ``Annotations/*.xml`` (sorted), then every image no annotation claimed.
     Coordinates, ``difficult``, ``truncated``, ``occluded`` and ``pose`` are kept as
-    written; ``<part>`` boxes are not uploaded (warning ``voc.part_ignored``).
+    written; ``<part>`` boxes are not uploaded (warning ``voc.part_ignored``). The folder
+    may be in an archive or a bucket.
     """
 
     name = "voc"
     Options = VocReaderOptions
+    any_storage: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
@@ -70,7 +91,9 @@ class VocReader(Reader):
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield the items of the chosen splits, or of the whole folder."""
-        voc = find(Path(self.opts.path), self.opts.annotations, self.opts.images)
+        given = self.opts.path
+        root = given if isinstance(given, SourcePath) else Path(given)
+        voc = find(root, self.opts.annotations, self.opts.images)
         wanted = [self.opts.split] if isinstance(self.opts.split, str) else self.opts.split
         if wanted is not None:
             missing = [w for w in wanted if w not in voc.lists]
@@ -81,14 +104,15 @@ class VocReader(Reader):
                     "fix source.split"
                 )
         if voc.lists:
-            yield from self._listed(voc, wanted or list(voc.lists))
+            yield from self._built(voc, self._listed(voc, wanted or list(voc.lists)))
         else:
             yield from self._scanned(voc)
 
-    def _listed(self, voc: VocFolder, splits: list[str]) -> Iterator[ImageRecord]:
+    def _listed(self, voc: VocFolder, splits: list[str]) -> Iterator[ImageRecord | _Item]:
+        """Yield the items the split lists name; a bad id as its error record."""
         seen: set[str] = set()
         for split in dict.fromkeys(splits):
-            where = voc.lists[split].relative_to(voc.root).as_posix()
+            where = _relative(voc.lists[split], voc.root)
             for number, text in read_lines(voc.lists[split], where):
                 if not text or text.startswith("#"):
                     continue
@@ -106,26 +130,22 @@ class VocReader(Reader):
                 if item_id in seen:
                     continue
                 seen.add(item_id)
-                record = self._item(voc, item_id, split, f"{where}:{number}")
-                if record is not None:
-                    yield record
+                yield _Item(item_id, split, f"{where}:{number}")
 
     def _scanned(self, voc: VocFolder) -> Iterator[ImageRecord]:
-        if not voc.annotations.is_dir() and not voc.images.is_dir():
+        if not voc.files.is_dir(voc.annotations) and not voc.files.is_dir(voc.images):
             raise SourceError(
                 f"{voc.root}: neither {voc.annotations.name}/ nor {voc.images.name}/ exists"
             )
-        ids = list(dict.fromkeys(_stems(voc.annotations, (".xml", ".XML"))))
+        ids = list(dict.fromkeys(_stems(voc.annotations, (".xml", ".XML"), voc.files)))
         claimed = set(ids)
         used: set[str] = set()
-        for item_id in ids:
-            record = self._item(voc, item_id, None, None)
-            if record is not None:
-                used.add(record.path.name)
-                yield record
+        for record in self._built(voc, (_Item(item_id, None, None) for item_id in ids)):
+            used.add(record.path.name)
+            yield record
         if self.opts.unannotated == "skip":
             return
-        for name in _files(voc.images, IMAGE_SUFFIXES):
+        for name in _files(voc.images, IMAGE_SUFFIXES, voc.files):
             if name in used:
                 continue
             stem = os.path.splitext(name)[0]
@@ -137,16 +157,54 @@ class VocReader(Reader):
                 extras={"split": None, "annotation": None, "id": stem},
             )
 
+    def _built(self, voc: VocFolder, items: Iterable[ImageRecord | _Item]) -> Iterator[ImageRecord]:
+        """Yield the records of ``items``: one by one locally, a batch at a time when stored."""
+        if not isinstance(voc.root, SourcePath):
+            for item in items:
+                record = item if isinstance(item, ImageRecord) else self._item(voc, *item)
+                if record is not None:
+                    yield record
+            return
+        batch: list[ImageRecord | _Item] = []
+        failure: SourceError | None = None
+        try:
+            for item in items:
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    yield from self._batch(voc, batch)
+                    batch = []
+        except SourceError as exc:
+            failure = exc  # the items listed before a list failed still come first
+        yield from self._batch(voc, batch)
+        if failure is not None:
+            raise failure
+
+    def _batch(self, voc: VocFolder, batch: list[ImageRecord | _Item]) -> Iterator[ImageRecord]:
+        """Yield a stored batch's records, its XML files fetched and parsed together first."""
+        jobs: list[tuple[str | SourcePath, str]] = []
+        for item in batch:
+            if isinstance(item, _Item):
+                xml, xml_key, found = _xml_of(voc, item.item_id)
+                if found and isinstance(xml, SourcePath):
+                    jobs.append((xml, xml_key))
+        parsed = dict(zip([path for path, _key in jobs], parse_voc_batch(jobs), strict=True))
+        for item in batch:
+            record = item if isinstance(item, ImageRecord) else self._item(voc, *item, parsed)
+            if record is not None:
+                yield record
+
     def _item(
-        self, voc: VocFolder, item_id: str, split: str | None, listed: str | None
+        self,
+        voc: VocFolder,
+        item_id: str,
+        split: str | None,
+        listed: str | None,
+        parsed: dict[str | SourcePath, VocResult] | None = None,
     ) -> ImageRecord | None:
-        xml = voc.annotations / f"{item_id}.xml"
-        if not xml.is_file() and (voc.annotations / f"{item_id}.XML").is_file():
-            xml = voc.annotations / f"{item_id}.XML"
-        xml_key = f"{voc.annotations.name}/{item_id}{xml.suffix}"
-        extras = {"split": split, "annotation": xml_key if xml.is_file() else None, "id": item_id}
-        if not xml.is_file():
-            image, tried = image_for(voc.images, item_id, None)
+        xml, xml_key, found = _xml_of(voc, item_id)
+        extras = {"split": split, "annotation": xml_key if found else None, "id": item_id}
+        if not found:
+            image, tried = image_for(voc.images, item_id, None, voc.files)
             if image is not None:
                 if self.opts.unannotated == "skip":
                     return None
@@ -168,9 +226,9 @@ class VocReader(Reader):
             )
         problems: list[Problem] = []
         try:
-            annotation = parse_voc(xml, source=xml_key)
+            annotation = _annotation(xml, xml_key, parsed)
         except ItemError as exc:
-            image, _tried = image_for(voc.images, item_id, None)
+            image, _tried = image_for(voc.images, item_id, None, voc.files)
             path = image or voc.images / f"{item_id}.jpg"
             return ImageRecord(
                 key=item_id,
@@ -189,7 +247,7 @@ class VocReader(Reader):
                     "not uploaded; OSAI takes whole objects only, their own boxes are uploaded",
                 )
             )
-        image, tried = image_for(voc.images, item_id, annotation.filename)
+        image, tried = image_for(voc.images, item_id, annotation.filename, voc.files)
         if image is None:
             written = annotation.filename if annotation.filename in tried else None
             image = (voc.images / item_id).parent / (written or f"{_base(item_id)}.jpg")
@@ -214,6 +272,39 @@ class VocReader(Reader):
         )
 
 
+def _xml_of(voc: VocFolder, item_id: str) -> tuple[Dir, str, bool]:
+    """Return an item's annotation file, how messages name it, and whether it is there."""
+    xml = voc.annotations / f"{item_id}.xml"
+    found = voc.files.is_file(xml)
+    if not found and voc.files.is_file(voc.annotations / f"{item_id}.XML"):
+        xml, found = voc.annotations / f"{item_id}.XML", True
+    return xml, f"{voc.annotations.name}/{item_id}{xml.suffix}", found
+
+
+def _annotation(
+    xml: Dir, xml_key: str, parsed: dict[str | SourcePath, VocResult] | None
+) -> VocAnnotation:
+    """Return the parsed annotation (of the batch, or parsed here); raise its ItemError."""
+    if not isinstance(xml, SourcePath):
+        return parse_voc(xml, source=xml_key)
+    result = parsed.get(xml) if parsed is not None else None
+    if result is None:
+        (result,) = parse_voc_batch([(xml, xml_key)])
+    annotation, code, message = result
+    if annotation is None:
+        raise ItemError(code or "xml.invalid", message or f"{xml_key}: cannot be read")
+    return annotation
+
+
+def _relative(path: Dir, root: Dir) -> str:
+    """Return ``path`` below ``root`` as posix text, as messages and keys name it."""
+    if isinstance(path, SourcePath) and isinstance(root, SourcePath):
+        return path.relative_to(root).as_posix()
+    if isinstance(path, Path) and isinstance(root, Path):
+        return path.relative_to(root).as_posix()
+    return str(path)
+
+
 def _looked(tried: list[str]) -> str:
     named = len(tried) > len(IMAGE_SUFFIXES)
     found = f"{', '.join(tried[:3])} and other image suffixes"
@@ -224,12 +315,19 @@ def _base(item_id: str) -> str:
     return item_id.rsplit("/", 1)[-1]
 
 
-def _stems(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
-    return [os.path.splitext(name)[0] for name in _files(folder, suffixes)]
+def _stems(folder: Dir, suffixes: tuple[str, ...], files: Files) -> list[str]:
+    return [os.path.splitext(name)[0] for name in _files(folder, suffixes, files)]
 
 
-def _files(folder: Path, suffixes: tuple[str, ...]) -> list[str]:
+def _files(folder: Dir, suffixes: tuple[str, ...], files: Files) -> list[str]:
     """Return the sorted names of the regular files in ``folder`` with one of ``suffixes``."""
+    if isinstance(folder, SourcePath):
+        listed = files.listing(folder) or {}
+        return sorted(
+            name
+            for name, kind in listed.items()
+            if name.endswith(suffixes) and not name.startswith(".") and kind == "file"
+        )
     try:
         with os.scandir(folder) as listing:
             return sorted(

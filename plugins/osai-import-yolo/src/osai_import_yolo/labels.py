@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from osai_import import ItemError, Problem, Severity
-from osai_import_yolo.paths import read_lines
+from osai_import_yolo.paths import Dir, read_lines
 
 MAX_BOXES = 100_000
 """More lines than this in one label file is not a label file."""
@@ -125,7 +124,7 @@ def _corners(
 
 
 def read_labels(
-    path: Path,
+    path: Dir,
     where: str,
     names: Mapping[int, str],
     names_where: str,
@@ -134,10 +133,29 @@ def read_labels(
     polygons: bool,
 ) -> Labels:
     """Read a label file; bad lines become grouped problems naming the file and line."""
+    return parse_labels(
+        read_lines(path, where), where, names, names_where, tolerance=tolerance, polygons=polygons
+    )
+
+
+def parse_labels(
+    lines: Iterable[tuple[int, str]],
+    where: str,
+    names: Mapping[int, str],
+    names_where: str,
+    *,
+    tolerance: float,
+    polygons: bool,
+) -> Labels:
+    """Parse the numbered lines of a label file (``read_lines``, or ``lines_in`` of its bytes).
+
+    An ItemError the lines raise (the file cannot be read, is not UTF-8) becomes the
+    file's problem.
+    """
     found = _Findings()
     labels = Labels()
     try:
-        for number, text in read_lines(path, where):
+        for number, text in lines:
             tokens = text.split()
             if not tokens:
                 continue

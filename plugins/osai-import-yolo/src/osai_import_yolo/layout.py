@@ -3,11 +3,12 @@
 Three layouts are known, tried in this order: Ultralytics (``data.yaml``), Darknet
 (``obj.data`` with ``train.txt`` lists) and plain folders (``images/`` + ``labels/``,
 ``<split>/images`` + ``<split>/labels``, ``obj_<split>_data/``, or images beside labels).
+The dataset may be in an archive or a bucket: its folders are then listed through
+``Files``, once each.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,17 @@ from typing import Any
 
 import yaml
 
-from osai_import import ItemError, Problem, Severity, SourceError
-from osai_import_yolo.paths import inside, locate, open_text, read_lines, relative_key
+from osai_import import ItemError, Problem, Severity, SourceError, SourcePath
+from osai_import_yolo.paths import (
+    Dir,
+    Files,
+    inside,
+    joined,
+    locate,
+    open_text,
+    read_lines,
+    relative_key,
+)
 
 YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 NAMES_FILES = ("obj.names", "classes.txt", "classes.names")
@@ -35,8 +45,8 @@ _NOT_SPLITS = {"classes", "names", "backup", "eval", "results", "map", "top"}
 class Source:
     """One place a split's images come from: a folder, or a text file listing image paths."""
 
-    folder: Path | None = None
-    listing: Path | None = None
+    folder: Dir | None = None
+    listing: Dir | None = None
     recursive: bool = True
 
 
@@ -53,12 +63,13 @@ class Layout:
     """Everything the reader needs before its first image."""
 
     kind: str
-    root: Path
+    root: Dir
     names: dict[int, str]
     names_where: str
     splits: list[Split]
     notes: list[Problem] = field(default_factory=list)
     known_text: set[str] = field(default_factory=set)  # .txt files that are not labels
+    files: Files = field(default_factory=Files)  # the folders listed so far
 
 
 def _note(code: str, message: str, item: str) -> Problem:
@@ -66,24 +77,31 @@ def _note(code: str, message: str, item: str) -> Problem:
 
 
 def detect(
-    path: Path,
+    path: Dir,
     *,
     names: Sequence[str] | Mapping[int, str] | None,
     splits: Sequence[str] | None,
     allow_outside: bool,
 ) -> Layout:
     """Return the layout of the dataset at ``path`` (its root, a data.yaml or an obj.data)."""
-    if not path.exists():
+    files = Files()
+    if isinstance(path, SourcePath):
+        # The folder itself is listed (its listing is needed next), never its parent: that
+        # may be a whole bucket.
+        kind = "dir" if files.is_dir(path) else ("file" if files.is_file(path) else None)
+    else:
+        kind = None if not path.exists() else ("file" if path.is_file() else "dir")
+    if kind is None:
         raise SourceError(
             f"{path}: no such file or folder; set source.path to the dataset's root folder "
             "(the one holding data.yaml, obj.data or images/)"
         )
-    if path.is_file():
+    if kind == "file":
         root = path.parent
         if path.suffix.lower() in (".yaml", ".yml"):
-            layout = _ultralytics(path, root, splits, allow_outside)
+            layout = _ultralytics(path, root, splits, allow_outside, files)
         elif path.suffix.lower() == ".data":
-            layout = _darknet(path, root, splits, allow_outside)
+            layout = _darknet(path, root, splits, allow_outside, files)
         else:
             raise SourceError(
                 f"{path}: not a dataset folder, a data.yaml or an obj.data; point "
@@ -91,24 +109,24 @@ def detect(
             )
     else:
         root = path
-        found = next((root / n for n in YAML_NAMES if (root / n).is_file()), None)
-        data_files = sorted(p for p in root.glob("*.data") if p.is_file())
+        found = next((root / n for n in YAML_NAMES if files.is_file(root / n)), None)
+        data_files = [p for p in files.glob(root, "*.data") if files.is_file(p)]
         darknet = (
             root / "obj.data"
-            if (root / "obj.data").is_file()
+            if files.is_file(root / "obj.data")
             else (data_files[0] if len(data_files) == 1 else None)
         )
         if found is not None:
-            layout = _ultralytics(found, root, splits, allow_outside)
+            layout = _ultralytics(found, root, splits, allow_outside, files)
         elif darknet is not None:
-            layout = _darknet(darknet, root, splits, allow_outside)
+            layout = _darknet(darknet, root, splits, allow_outside, files)
         else:
-            layout = Layout("yolo", root, {}, "", _folder_splits(root))
+            layout = Layout("yolo", root, {}, "", _folder_splits(root, files), files=files)
     if names is not None:
         layout.names = dict(enumerate(names)) if isinstance(names, Sequence) else dict(names)
         layout.names_where = "source.names"
     elif not layout.names:
-        layout.names, layout.names_where = _names_beside(layout.root)
+        layout.names, layout.names_where = _names_beside(layout.root, files)
         layout.known_text.add(Path(layout.names_where).name)
     if splits is not None:
         _pick(layout, splits)
@@ -132,10 +150,10 @@ def _pick(layout: Layout, wanted: Sequence[str]) -> None:
     layout.splits = [have[w] for w in dict.fromkeys(wanted)]
 
 
-def _names_beside(root: Path) -> tuple[dict[int, str], str]:
-    candidates = [root / n for n in NAMES_FILES] + sorted(root.glob("*.names"))
+def _names_beside(root: Dir, files: Files) -> tuple[dict[int, str], str]:
+    candidates = [root / n for n in NAMES_FILES] + files.glob(root, "*.names")
     for candidate in candidates:
-        if candidate.is_file():
+        if files.is_file(candidate):
             return read_names(candidate, relative_key(candidate, root)), str(candidate)
     raise SourceError(
         f"{root}: no class names: add obj.names or classes.txt (one name per line, line 1 is "
@@ -143,7 +161,7 @@ def _names_beside(root: Path) -> tuple[dict[int, str], str]:
     )
 
 
-def read_names(path: Path, where: str) -> dict[int, str]:
+def read_names(path: Dir, where: str) -> dict[int, str]:
     """Read a names file: line N (from 0) names class N; blank lines name nothing."""
     try:
         lines = [text.strip() for _, text in read_lines(path, where)]
@@ -152,7 +170,7 @@ def read_names(path: Path, where: str) -> dict[int, str]:
     return {index: name for index, name in enumerate(lines) if name}
 
 
-def _load_yaml(path: Path, where: str) -> dict[str, Any]:
+def _load_yaml(path: Dir, where: str) -> dict[str, Any]:
     try:
         with open_text(path, where, MAX_CONFIG_BYTES) as handle:
             data = yaml.safe_load(handle)
@@ -203,16 +221,16 @@ def _yaml_names(data: Mapping[str, Any], where: str) -> dict[int, str]:
 
 
 def _ultralytics(
-    path: Path, root: Path, wanted: Sequence[str] | None, allow_outside: bool
+    path: Dir, root: Dir, wanted: Sequence[str] | None, allow_outside: bool, files: Files
 ) -> Layout:
     where = relative_key(path, root)
     data = _load_yaml(path, where)
-    layout = Layout("ultralytics", root, _yaml_names(data, where), where, [])
+    layout = Layout("ultralytics", root, _yaml_names(data, where), where, [], files=files)
     base = root
     declared = data.get("path")
     if isinstance(declared, str) and declared.strip():
-        target = Path(os.path.normpath(root / declared.strip()))
-        if not target.is_dir():
+        target = joined(root, declared.strip())
+        if target is None or not files.is_dir(target):
             layout.notes.append(
                 _note(
                     "yolo.path_fixed",
@@ -242,16 +260,17 @@ def _ultralytics(
             Split(key, [_entry(e, key, where, base, layout, allow_outside) for e in entries])
         )
     if not layout.splits:
-        layout.splits = _folder_splits(layout.root)
+        layout.splits = _folder_splits(layout.root, files)
     return layout
 
 
 def _entry(
-    text: str, split: str, where: str, base: Path, layout: Layout, allow_outside: bool
+    text: str, split: str, where: str, base: Dir, layout: Layout, allow_outside: bool
 ) -> Source:
-    found, tried = locate(text, [base], layout.root, allow_outside=allow_outside)
+    files = layout.files
+    found, tried = locate(text, [base], layout.root, allow_outside=allow_outside, files=files)
     if found is not None:
-        if found != Path(os.path.normpath(base / text)):
+        if found != joined(base, text):
             layout.notes.append(
                 _note(
                     "yolo.path_fixed",
@@ -259,10 +278,10 @@ def _entry(
                     where,
                 )
             )
-        return Source(listing=found) if found.is_file() else Source(folder=found)
+        return Source(listing=found) if files.is_file(found) else Source(folder=found)
     for alias in _ALIASES.get(split, (split,)):
         for folder in (layout.root / alias / "images", layout.root / "images" / alias):
-            if folder.is_dir():
+            if files.is_dir(folder):
                 layout.notes.append(
                     _note(
                         "yolo.path_fixed",
@@ -284,7 +303,9 @@ def _shown(paths: list[str]) -> str:
     return ", ".join(paths) or "nowhere"
 
 
-def _darknet(path: Path, root: Path, wanted: Sequence[str] | None, allow_outside: bool) -> Layout:
+def _darknet(
+    path: Dir, root: Dir, wanted: Sequence[str] | None, allow_outside: bool, files: Files
+) -> Layout:
     where = relative_key(path, root)
     settings: dict[str, str] = {}
     try:
@@ -295,11 +316,19 @@ def _darknet(path: Path, root: Path, wanted: Sequence[str] | None, allow_outside
     except ItemError as exc:
         raise SourceError(str(exc)) from None
     layout = Layout(
-        "darknet", root, {}, where, [], known_text={"train.txt", "valid.txt", "test.txt"}
+        "darknet",
+        root,
+        {},
+        where,
+        [],
+        known_text={"train.txt", "valid.txt", "test.txt"},
+        files=files,
     )
     if settings.get("names"):
-        names_path, tried = locate(settings["names"], [root], root, allow_outside=allow_outside)
-        if names_path is None or not names_path.is_file():
+        names_path, tried = locate(
+            settings["names"], [root], root, allow_outside=allow_outside, files=files
+        )
+        if names_path is None or not files.is_file(names_path):
             raise SourceError(
                 f"{where}: `names = {settings['names']}` does not exist (looked at "
                 f"{_shown(tried)}); fix obj.data or set source.names"
@@ -313,13 +342,13 @@ def _darknet(path: Path, root: Path, wanted: Sequence[str] | None, allow_outside
         if wanted is not None and key not in wanted:
             layout.splits.append(Split(key, []))  # named in messages, never read
             continue
-        listing, tried = locate(value, [root], root, allow_outside=allow_outside)
+        listing, tried = locate(value, [root], root, allow_outside=allow_outside, files=files)
         layout.known_text.add(Path(value).name)
-        if listing is not None and listing.is_file():
+        if listing is not None and files.is_file(listing):
             layout.splits.append(Split(key, [Source(listing=listing)]))
             continue
         folder = root / f"obj_{key}_data"
-        if not folder.is_dir():
+        if not files.is_dir(folder):
             raise SourceError(
                 f"{where}: `{key} = {value}` does not exist (looked at {_shown(tried)}); fix "
                 "obj.data, or leave the split out with source.splits"
@@ -343,32 +372,21 @@ def _darknet(path: Path, root: Path, wanted: Sequence[str] | None, allow_outside
             )
         )
     if not layout.splits:
-        layout.splits = _folder_splits(root)
+        layout.splits = _folder_splits(root, files)
     return layout
 
 
-def _subfolders(folder: Path) -> list[Path]:
-    try:
-        with os.scandir(folder) as listing:
-            return sorted(
-                (folder / e.name for e in listing if not e.name.startswith(".") and e.is_dir()),
-                key=lambda p: p.name,
-            )
-    except OSError:
-        return []
-
-
-def _folder_splits(root: Path) -> list[Split]:
+def _folder_splits(root: Dir, files: Files) -> list[Split]:
     images = root / "images"
-    if images.is_dir():
+    if files.is_dir(images):
         splits = [Split("", [Source(folder=images, recursive=False)])]
-        splits += [Split(sub.name, [Source(folder=sub)]) for sub in _subfolders(images)]
+        splits += [Split(sub.name, [Source(folder=sub)]) for sub in files.subfolders(images)]
         return splits
-    subs = _subfolders(root)
+    subs = files.subfolders(root)
     nested = [
         Split(sub.name, [Source(folder=sub / "images")])
         for sub in subs
-        if (sub / "images").is_dir()
+        if files.is_dir(sub / "images")
     ]
     if nested:
         return nested

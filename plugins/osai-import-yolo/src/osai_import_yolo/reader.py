@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
-from PIL import Image
 from pydantic import Field
 
 from osai_import import (
@@ -19,17 +19,21 @@ from osai_import import (
     ReaderOptions,
     Severity,
     SourceError,
+    SourcePath,
+    is_inside,
+    read_all,
 )
-from osai_import_yolo.labels import Labels, NormalBox, read_labels
+from osai_import_yolo.imagesize import image_size
+from osai_import_yolo.labels import Labels, NormalBox, parse_labels
 from osai_import_yolo.layout import Layout, Source, detect
 from osai_import_yolo.paths import (
+    Dir,
     is_image_name,
     label_folder,
+    lines_in,
     locate,
     read_lines,
     relative_key,
-    text_names,
-    walk_images,
     written_path,
 )
 
@@ -41,7 +45,8 @@ class YoloOptions(ReaderOptions):
     """Options of the ``yolo`` reader."""
 
     path: ConfigPath = Field(
-        description="the dataset's root folder, or its data.yaml / obj.data file"
+        description="the dataset's root folder, or its data.yaml / obj.data file; it may be "
+        "in an archive or a bucket (`export.zip/dataset`, `s3://bucket/yolo`)"
     )
     splits: list[str] | None = Field(
         default=None, description="read only these splits (for instance [train, val]); default: all"
@@ -69,6 +74,23 @@ class YoloOptions(ReaderOptions):
     )
 
 
+# Images of a dataset in an archive or a bucket go by batches of this many: their label
+# files are fetched together (``read_all``) and their sizes read by _SIZERS threads at once,
+# where one image after another would wait for a request each.
+_BATCH = 256
+_SIZERS = 16
+
+
+class _Item(NamedTuple):
+    """An image found: its split, key, path and label file, and a problem found on the way."""
+
+    split: str
+    key: str
+    path: Dir
+    label: Dir | None
+    problem: Problem | None
+
+
 class YoloReader(Reader):
     """Read a YOLO, Darknet or Ultralytics dataset: labels/*.txt of normalized `class cx cy w h`.
 
@@ -76,11 +98,13 @@ class YoloReader(Reader):
     with its ``train.txt`` lists and ``obj_train_data/``, and Ultralytics' ``data.yaml``.
     Keys are image paths relative to the dataset root, so ``images/train/1.jpg`` and
     ``images/val/1.jpg`` are two items. Boxes are converted to pixels with the size read
-    from each image file: ``xmin = (cx - w / 2) * width`` and so on.
+    from each image file: ``xmin = (cx - w / 2) * width`` and so on. The dataset may be
+    in an archive or a bucket.
     """
 
     name = "yolo"
     Options = YoloOptions
+    any_storage: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
@@ -88,15 +112,21 @@ class YoloReader(Reader):
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield every image of every split, split by split, folders and files sorted by name."""
+        given = self.opts.path
         layout = detect(
-            Path(self.opts.path),
+            given if isinstance(given, SourcePath) else Path(given),
             names=self.opts.names,
             splits=self.opts.splits,
             allow_outside=self.opts.allow_outside_root,
         )
         pending = list(layout.notes)
         held: ImageRecord | None = None
-        for record in self._all(layout, pending):
+        built = (
+            self._stored(layout, pending)
+            if isinstance(layout.root, SourcePath)
+            else (self._record(layout, item) for item in self._all(layout, pending))
+        )
+        for record in built:
             if held is not None:
                 yield held
             held = _with(record, pending)
@@ -109,7 +139,7 @@ class YoloReader(Reader):
         # Notes found after the last record still reach the report, on that record.
         yield _with(held, pending)
 
-    def _all(self, layout: Layout, pending: list[Problem]) -> Iterator[ImageRecord]:
+    def _all(self, layout: Layout, pending: list[Problem]) -> Iterator[_Item]:
         sources = [(split.name, source) for split in layout.splits for source in split.sources]
         seen: set[str] | None = set() if _may_overlap([s for _, s in sources]) else None
         for split, source in sources:
@@ -132,20 +162,20 @@ class YoloReader(Reader):
                         )
                         continue
                     seen.add(key)
-                yield self._record(layout, split, key, path, label, problem)
+                yield _Item(split, key, path, label, problem)
 
     def _walked(
         self, layout: Layout, source: Source, pending: list[Problem]
-    ) -> Iterator[tuple[Path, Path | None, Problem | None]]:
+    ) -> Iterator[tuple[Dir, Dir | None, Problem | None]]:
         assert source.folder is not None
-        if not source.folder.is_dir():
+        files = layout.files
+        if not files.is_dir(source.folder):
             raise SourceError(f"{source.folder}: no such folder; check the dataset's layout")
-        walk = walk_images(source.folder) if source.recursive else _top_only(source.folder)
-        for folder, files in walk:
+        for folder, names in files.walk_images(source.folder, recursive=source.recursive):
             labels_dir = label_folder(folder, layout.root)
-            label_files = text_names(labels_dir)
-            beside = label_files if labels_dir == folder else text_names(folder)
-            stems = {os.path.splitext(f)[0] + ".txt" for f in files}
+            label_files = files.text_names(labels_dir)
+            beside = label_files if labels_dir == folder else files.text_names(folder)
+            stems = {os.path.splitext(f)[0] + ".txt" for f in names}
             orphans = sorted(label_files - stems - layout.known_text - NOT_LABELS)
             if orphans:
                 where = relative_key(labels_dir, layout.root)
@@ -159,7 +189,7 @@ class YoloReader(Reader):
                         where,
                     )
                 )
-            for file in files:
+            for file in names:
                 txt = os.path.splitext(file)[0] + ".txt"
                 label = (
                     labels_dir / txt
@@ -170,8 +200,9 @@ class YoloReader(Reader):
 
     def _listed(
         self, layout: Layout, source: Source, pending: list[Problem]
-    ) -> Iterator[tuple[Path, Path | None, Problem | None]]:
+    ) -> Iterator[tuple[Dir, Dir | None, Problem | None]]:
         assert source.listing is not None
+        files = layout.files
         where = relative_key(source.listing, layout.root)
         for number, text in read_lines(source.listing, where):
             text = text.strip()
@@ -182,8 +213,9 @@ class YoloReader(Reader):
                 [source.listing.parent, layout.root],
                 layout.root,
                 allow_outside=self.opts.allow_outside_root,
+                files=files,
             )
-            if found is None or not found.is_file():
+            if found is None or not files.is_file(found):
                 parts = [p for p in written_path(text).parts if p not in ("/", "..", ".")]
                 yield (
                     layout.root.joinpath(*parts),
@@ -211,62 +243,121 @@ class YoloReader(Reader):
                 (
                     d / txt
                     for d in (label_folder(found.parent, layout.root), found.parent)
-                    if (d / txt).is_file()
+                    if files.is_file(d / txt)
                 ),
                 None,
             )
             yield found, label, None
 
-    def _record(
+    def _record(self, layout: Layout, item: _Item) -> ImageRecord:
+        """Build a local image's record: its label file read, its size read if it has boxes."""
+        label_key = relative_key(item.label, layout.root) if item.label else None
+        parsed: Labels | None = None
+        if item.label is not None:
+            where = label_key or str(item.label)
+            parsed = self._labels(layout, read_lines(item.label, where), where)
+        size = image_size(item.path) if parsed is not None and parsed.boxes else None
+        return self._finished(item, label_key, parsed, size)
+
+    def _stored(self, layout: Layout, pending: list[Problem]) -> Iterator[ImageRecord]:
+        """Yield the records of a dataset in an archive or a bucket, a batch at a time.
+
+        Each item takes the notes found up to it (``pending``), so that every note rides
+        on the record it rides on when the dataset is read locally, one image at a time.
+        """
+        batch: list[tuple[_Item, list[Problem]]] = []
+        failure: SourceError | None = None
+        with ThreadPoolExecutor(_SIZERS, thread_name_prefix="osai-yolo-size") as pool:
+            try:
+                for item in self._all(layout, pending):
+                    batch.append((item, pending[:]))
+                    pending.clear()
+                    if len(batch) >= _BATCH:
+                        yield from self._batch(layout, batch, pool)
+                        batch = []
+            except SourceError as exc:
+                failure = exc  # the images found before a folder failed still come first
+            trailing = pending[:]
+            pending.clear()
+            yield from self._batch(layout, batch, pool)
+            pending.extend(trailing)  # for the last record, as records() does locally
+        if failure is not None:
+            raise failure
+
+    def _batch(
+        self, layout: Layout, batch: list[tuple[_Item, list[Problem]]], pool: ThreadPoolExecutor
+    ) -> Iterator[ImageRecord]:
+        """Yield a stored batch's records: label files fetched, then sizes read, at once."""
+        labels = list(dict.fromkeys(item.label for item, _notes in batch if item.label))
+        fetched = dict(zip(labels, read_all(labels), strict=True))
+        keys: list[str | None] = []
+        parsed: list[Labels | None] = []
+        for item, _notes in batch:
+            label_key = relative_key(item.label, layout.root) if item.label else None
+            keys.append(label_key)
+            if item.label is None:
+                parsed.append(None)
+                continue
+            where = label_key or str(item.label)
+            parsed.append(self._labels(layout, lines_in(fetched[item.label], where), where))
+        sized = list(
+            dict.fromkeys(
+                item.path for (item, _notes), found in zip(batch, parsed, strict=True)
+                if found is not None and found.boxes
+            )
+        )
+        sizes = dict(zip(sized, pool.map(image_size, sized), strict=True))
+        for (item, notes), label_key, found in zip(batch, keys, parsed, strict=True):
+            size = sizes.get(item.path) if found is not None and found.boxes else None
+            yield _with(self._finished(item, label_key, found, size), notes)
+
+    def _labels(self, layout: Layout, lines: Iterator[tuple[int, str]], where: str) -> Labels:
+        return parse_labels(
+            lines,
+            where,
+            layout.names,
+            layout.names_where,
+            tolerance=self.opts.clamp_tolerance,
+            polygons=self.opts.polygons,
+        )
+
+    def _finished(
         self,
-        layout: Layout,
-        split: str,
-        key: str,
-        path: Path,
-        label: Path | None,
-        problem: Problem | None,
+        item: _Item,
+        label_key: str | None,
+        parsed: Labels | None,
+        size: tuple[int, int] | Exception | None,
     ) -> ImageRecord:
-        problems: list[Problem] = [problem] if problem else []
+        """Return an image's record from its label file's boxes and problems, and its size."""
+        problems: list[Problem] = [item.problem] if item.problem else []
         boxes: list[Box] = []
         width = height = None
-        label_key = relative_key(label, layout.root) if label else None
-        if label is not None:
-            parsed: Labels = read_labels(
-                label,
-                label_key or str(label),
-                layout.names,
-                layout.names_where,
-                tolerance=self.opts.clamp_tolerance,
-                polygons=self.opts.polygons,
-            )
+        if parsed is not None:
             problems.extend(parsed.problems)
             if parsed.boxes:
-                try:
-                    with Image.open(path) as image:
-                        width, height = image.size
-                except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad file
+                if isinstance(size, tuple):
+                    width, height = size
+                    boxes = [_pixels(b, width, height) for b in parsed.boxes]
+                else:
                     problems.append(
                         Problem(
                             "yolo.image_size",
                             Severity.ERROR,
-                            f"{key}: cannot read the image's size to place the boxes of "
-                            f"{label_key} ({type(exc).__name__}: {exc}); replace the image",
+                            f"{item.key}: cannot read the image's size to place the boxes of "
+                            f"{label_key} ({type(size).__name__}: {size}); replace the image",
                         )
                     )
-                else:
-                    boxes = [_pixels(b, width, height) for b in parsed.boxes]
-        extras = {"split": split, "label_file": label_key}
+        extras = {"split": item.split, "label_file": label_key}
         return ImageRecord(
-            key=key,
-            path=path,
-            name=path.name,
+            key=item.key,
+            path=item.path,
+            name=item.path.name,
             boxes=tuple(boxes),
             width=width,
             height=height,
             extras=extras,
             problems=tuple(problems),
         )
-
 
 def _pixels(box: NormalBox, width: int, height: int) -> Box:
     """Scale a box to pixels, undoing the rounding of the label text where it shows.
@@ -287,13 +378,6 @@ def _pixels(box: NormalBox, width: int, height: int) -> Box:
         snap(box.x1 * width, ux),
         snap(box.y1 * height, uy),
     )
-
-
-def _top_only(folder: Path) -> Iterator[tuple[Path, list[str]]]:
-    with os.scandir(folder) as listing:
-        files = sorted(e.name for e in listing if is_image_name(e.name) and e.is_file())
-    if files:
-        yield folder, files
 
 
 def _with(record: ImageRecord, pending: list[Problem]) -> ImageRecord:
@@ -319,10 +403,21 @@ def _may_overlap(sources: list[Source]) -> bool:
     """Return True when one image could come from two sources (so keys must be remembered)."""
     if any(s.listing is not None for s in sources):
         return True
-    folders = [Path(os.path.normpath(s.folder)) for s in sources if s.folder is not None]
-    recursive = {
-        Path(os.path.normpath(s.folder)) for s in sources if s.folder is not None and s.recursive
-    }
+    folders = [_normal(s.folder) for s in sources if s.folder is not None]
+    recursive = {_normal(s.folder) for s in sources if s.folder is not None and s.recursive}
     return any(
-        a != b and (b in recursive and b in a.parents) for a in folders for b in folders
+        a != b and (b in recursive and _below(a, b)) for a in folders for b in folders
     ) or len(folders) != len(set(folders))
+
+
+def _normal(folder: Dir) -> Dir:
+    return folder if isinstance(folder, SourcePath) else Path(os.path.normpath(folder))
+
+
+def _below(path: Dir, folder: Dir) -> bool:
+    """Tell whether ``path`` lies strictly below ``folder`` (both normalized)."""
+    if isinstance(path, SourcePath) and isinstance(folder, SourcePath):
+        return is_inside(folder, path)
+    if isinstance(path, Path) and isinstance(folder, Path):
+        return folder in path.parents
+    return False

@@ -23,9 +23,10 @@ from osai_import.check.imageinfo.jpeg import JPEG_EOI, jpeg_dimensions, jpeg_fac
 from osai_import.check.imageinfo.png import PNG_IEND, png_dimensions, png_facts
 from osai_import.check.imageinfo.sniff import SUPPORTED_FORMATS, sniff_format
 from osai_import.check.imageinfo.tiff import ORIENTATION_TAG
-from osai_import.check.imageinfo.window import FileWindow, pread
+from osai_import.check.imageinfo.window import BytesWindow, FileWindow, Window
 from osai_import.errors import ItemError
-from osai_import.source.files import FileFacts, facts_of, open_image
+from osai_import.location import SourcePath
+from osai_import.source.files import Facts, facts_of, open_image, read_blob
 
 __all__ = ["SUPPORTED_FORMATS", "ImageInfo", "file_digest", "inspect_image", "sniff_format"]
 
@@ -66,7 +67,7 @@ class ImageInfo:
     orientation: int
     size: int
     mtime_ns: int = 0
-    facts: FileFacts | None = None  # what the upload checks the file against before sending
+    facts: Facts | None = None  # what the upload checks the file against before sending
 
     @property
     def transposed(self) -> bool:
@@ -80,8 +81,15 @@ def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
         return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
-def inspect_image(path: str | os.PathLike[str], max_pixels: int) -> ImageInfo:
-    """Read a JPEG or PNG file's header; raise ItemError with an ``image.*`` code otherwise."""
+def inspect_image(path: str | os.PathLike[str] | SourcePath, max_pixels: int) -> ImageInfo:
+    """Read a JPEG or PNG file's header; raise ItemError with an ``image.*`` code otherwise.
+
+    An image in an archive or a bucket is read whole (its digest is what the upload
+    checks it against); a local file only as far as its header and end marker.
+    """
+    if isinstance(path, SourcePath):
+        data, blob = read_blob(path)
+        return _inspect_open(path, BytesWindow(data), max_pixels, blob)
     if not isinstance(path, Path):
         path = Path(path)
     fd, st, link = open_image(path)
@@ -101,7 +109,7 @@ def _unreadable(path: Path, exc: OSError) -> ItemError:
 
 
 def _inspect_open(
-    path: Path, reader: FileWindow, max_pixels: int, file_facts: FileFacts
+    path: Path | SourcePath, reader: Window, max_pixels: int, file_facts: Facts
 ) -> ImageInfo:
     size = file_facts.size
     head = reader.read(0, 32)
@@ -142,7 +150,7 @@ def _inspect_open(
     else:
         facts = None if segments is None else jpeg_facts(reader, segments)
     if facts is None:
-        facts = _pillow_facts(path, reader.fd, kind)
+        facts = _pillow_facts(path, reader, kind)
     depth, orientation = facts
     return ImageInfo(
         format=kind,
@@ -156,10 +164,9 @@ def _inspect_open(
     )
 
 
-def _pillow_facts(path: Path, fd: int, kind: str) -> tuple[int, int]:
+def _pillow_facts(path: Path | SourcePath, reader: Window, kind: str) -> tuple[int, int]:
     """Return depth and orientation as Pillow reads them; its errors mean a corrupt header."""
-    with open(fd, "rb", closefd=False) as handle:
-        handle.seek(0)
+    with reader.stream() as handle:
         try:
             image = (
                 PngImagePlugin.PngImageFile(handle)
@@ -175,7 +182,7 @@ def _pillow_facts(path: Path, fd: int, kind: str) -> tuple[int, int]:
         return _depth(image), _orientation(image)
 
 
-def _has_end_marker(reader: FileWindow, kind: str, size: int, data_start: int) -> bool:
+def _has_end_marker(reader: Window, kind: str, size: int, data_start: int) -> bool:
     """Tell whether the file holds its end marker: at the very end (cheap) or earlier."""
     marker = PNG_IEND if kind == "png" else JPEG_EOI
     if size >= len(marker) and reader.read(size - len(marker), len(marker)) == marker:
@@ -185,7 +192,7 @@ def _has_end_marker(reader: FileWindow, kind: str, size: int, data_start: int) -
     pos = data_start
     keep = b""
     while True:
-        block = pread(reader.fd, _SCAN_BLOCK, pos, reader.size)
+        block = reader.scan(pos, _SCAN_BLOCK)
         if not block:
             return False
         pos += len(block)

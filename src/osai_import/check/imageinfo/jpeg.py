@@ -6,8 +6,9 @@ import struct
 from pathlib import Path
 
 from osai_import.check.imageinfo.tiff import tiff_orientation
-from osai_import.check.imageinfo.window import FileWindow, truncated_header
+from osai_import.check.imageinfo.window import Window, truncated_header
 from osai_import.errors import ItemError
+from osai_import.location import SourcePath
 
 JPEG_EOI = b"\xff\xd9"
 # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC), which share the range.
@@ -40,7 +41,7 @@ _JPEG_APP_SHORTEST = (
 
 
 def jpeg_dimensions(
-    path: Path, reader: FileWindow, size: int
+    path: Path | SourcePath, reader: Window, size: int
 ) -> tuple[int, int, int, list[tuple[int, int, int]] | None]:
     """Walk the JPEG segments up to the first scan.
 
@@ -126,7 +127,7 @@ def jpeg_dimensions(
         pos = start + length - 2
 
 
-def jpeg_facts(reader: FileWindow, segments: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+def jpeg_facts(reader: Window, segments: list[tuple[int, int, int]]) -> tuple[int, int] | None:
     """Return depth and EXIF orientation from the segments before the scan.
 
     None means a segment Pillow could refuse, or read otherwise than plainly: the caller

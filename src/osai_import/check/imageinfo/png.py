@@ -10,8 +10,9 @@ from pathlib import Path
 from PIL import ImageFile, PngImagePlugin
 
 from osai_import.check.imageinfo.tiff import tiff_orientation
-from osai_import.check.imageinfo.window import FileWindow, truncated_header
+from osai_import.check.imageinfo.window import Window, truncated_header
 from osai_import.errors import ItemError
+from osai_import.location import SourcePath
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -43,7 +44,7 @@ _PNG_MAX_HEADER_BYTES = 1 << 20
 _PNG_MAX_CHUNKS = 1000
 
 
-def png_dimensions(path: Path, head: bytes, size: int) -> tuple[int, int, int]:
+def png_dimensions(path: Path | SourcePath, head: bytes, size: int) -> tuple[int, int, int]:
     # IHDR must be the first chunk, at a fixed offset: the size is known without Pillow.
     if len(head) < 24:
         raise truncated_header(path, "PNG")
@@ -58,7 +59,7 @@ def png_dimensions(path: Path, head: bytes, size: int) -> tuple[int, int, int]:
     return width, height, 33
 
 
-def png_facts(reader: FileWindow) -> tuple[int, int] | None:
+def png_facts(reader: Window) -> tuple[int, int] | None:
     """Return depth and EXIF orientation from the chunks before the image data.
 
     None means a chunk Pillow could refuse or read otherwise than plainly (a bad

@@ -22,6 +22,7 @@ from osai_import import (
     Reader,
     Severity,
     SourceError,
+    SourcePath,
     is_inside,
 )
 from osai_import.default_plugins.coco_reader.geometry import (
@@ -86,13 +87,24 @@ def _size(value: Any) -> int | Literal[False] | None:
     return False
 
 
+def _absolute(path: Path | SourcePath) -> Path | SourcePath:
+    return path if isinstance(path, SourcePath) else Path(os.path.abspath(path))
+
+
+def _joined(root: Path | SourcePath, relative: str) -> Path | SourcePath:
+    """Return the image path a ``file_name`` names below the image folder, normalized."""
+    if isinstance(root, SourcePath):
+        return root / relative
+    return Path(os.path.normpath(os.path.join(root, relative)))
+
+
 class _Run:
     """One read of a COCO file: the three passes and what they share."""
 
     def __init__(self, options: CocoOptions) -> None:
         self.options = options
-        self.json = Path(os.path.abspath(options.path))
-        self.root = Path(os.path.abspath(options.images or self.json.parent))
+        self.json: Path | SourcePath = _absolute(options.path)
+        self.root: Path | SourcePath = _absolute(options.images or self.json.parent)
         self.source = JsonSource(self.json)
         self.names: list[str] = []
         self.category_index: dict[str, int] = {}
@@ -266,7 +278,7 @@ class _Run:
         usable = _usable_file_name(file_name)
         relative = cast(str, file_name).replace("\\", "/") if usable else ""
         name = unicodedata.normalize("NFC", posixpath.basename(relative))
-        path = Path(os.path.normpath(os.path.join(self.root, relative))) if name else None
+        path = _joined(self.root, relative) if name else None
         if key in first_index:
             # Same key on purpose: the check step refuses every occurrence of a repeated key,
             # since no one can tell which entry the annotations were meant for.
@@ -331,7 +343,7 @@ class _Run:
         return max(boxes, key=lambda b: max(b.width, 0.0) * max(b.height, 0.0)).label
 
     def _broken(self, key: str, name: str, code: str, message: str, *,
-                path: Path | None = None) -> ImageRecord:
+                path: Path | SourcePath | None = None) -> ImageRecord:
         """Return a record that only carries an error: it names the entry and is never uploaded."""
         if not message.startswith(str(self.json)):
             message = f"{self.json}: {message}"
@@ -362,6 +374,7 @@ class CocoReader(Reader):
 
     name = "coco"
     Options = CocoOptions
+    any_storage = True
 
     _source_problems: tuple[Problem, ...] = ()
 
@@ -382,9 +395,10 @@ class CocoReader(Reader):
         if not run.root.is_dir():
             raise SourceError(f"{run.root}: the image folder does not exist; check `source.images`")
         self._source_problems = ()
-        run.read_categories()
-        run.read_annotations()
         try:
+            run.read_categories()
+            run.read_annotations()
             yield from run.read_images()
         finally:
             self._source_problems = tuple(run.source_problems)
+            run.source.close()

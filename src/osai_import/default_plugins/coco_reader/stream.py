@@ -8,15 +8,17 @@ the boxes of every image, goes into :class:`BoxStore`, about 45 bytes per box.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from array import array
 from collections.abc import Generator
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import ijson
 
-from osai_import import SourceError
+from osai_import import SourceError, SourcePath
 
 # ijson's C parser builds every item of a chunk before yielding the first one, so the
 # chunk size bounds that burst; 64 KiB reads as fast as 1 MiB does.
@@ -86,7 +88,8 @@ class _DepthGuard:
 class _TrackedFile:
     """Read a file for ijson, remembering the last chunk to place errors, bounding depth."""
 
-    def __init__(self, path: Path, fh: BinaryIO, start: int, guard: _DepthGuard | None) -> None:
+    def __init__(self, path: Path | SourcePath, fh: BinaryIO, start: int,
+                 guard: _DepthGuard | None) -> None:
         self._path = path
         self._fh = fh
         self._guard = guard
@@ -145,10 +148,41 @@ class JsonSource:
     bytes before the parser sees them; later passes trust that measure.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | SourcePath) -> None:
+        self.path = path  # as messages name it
+        self._local: Path | None = None if isinstance(path, SourcePath) else path
+        self._copy: IO[bytes] | None = None
         self._start: int | None = None
         self._depth_checked = False
+
+    @property
+    def local(self) -> Path:
+        """Return a local file with the JSON: the file itself, or a copy of a stored one.
+
+        A file in an archive or a bucket is copied once to a temporary file: the passes
+        read it several times and seek in it, which a bucket would answer with a request
+        each time.
+        """
+        if self._local is None:
+            source = self.path
+            assert isinstance(source, SourcePath)
+            try:
+                copy = tempfile.NamedTemporaryFile(prefix="osai-coco-", suffix=".json")  # noqa: SIM115 - closed by close()
+                with source.open("rb") as fh:
+                    shutil.copyfileobj(fh, copy, 1 << 20)
+                copy.flush()
+            except OSError as exc:
+                raise SourceError(
+                    f"{source}: cannot be read ({exc.strerror or exc}); check `source.path`"
+                ) from None
+            self._copy, self._local = copy, Path(copy.name)
+        return self._local
+
+    def close(self) -> None:
+        """Delete the local copy of a stored file, if one was made."""
+        if self._copy is not None:
+            self._copy.close()
+            self._copy, self._local = None, None
 
     def _open_start(self) -> int:
         if self._start is None:
@@ -158,7 +192,7 @@ class JsonSource:
     def _check_object(self) -> int:
         path = self.path
         try:
-            start, first = _first_byte(path)
+            start, first = _first_byte(self.local)
         except OSError as exc:
             raise SourceError(
                 f"{path}: cannot be read ({exc.strerror or exc}); check `source.path`") from None
@@ -182,14 +216,14 @@ class JsonSource:
         start = self._open_start()
         path = self.path
         try:
-            with path.open("rb") as fh:
+            with self.local.open("rb") as fh:
                 fh.seek(start)
                 guard = None if self._depth_checked else _DepthGuard()
                 tracked = _TrackedFile(path, fh, start, guard)
                 try:
                     yield from ijson.items(tracked, prefix, use_float=True, buf_size=_CHUNK)
                 except ijson.JSONError as exc:
-                    raise _json_error(path, tracked, exc) from None
+                    raise _json_error(path, self.local, tracked, exc) from None
                 except ValueError as exc:  # a number Python refuses to convert, for one
                     raise SourceError(
                         f"{path}: not usable JSON near byte {tracked.chunk_start}: {exc}; "
@@ -209,7 +243,7 @@ class JsonSource:
         kinds = {"start_array": "array", "start_map": "object", "string": "string",
                  "number": "number", "boolean": "boolean", "null": "null"}
         start = self._open_start()
-        with self.path.open("rb") as fh:
+        with self.local.open("rb") as fh:
             fh.seek(start)
             guard = None if self._depth_checked else _DepthGuard()
             tracked = _TrackedFile(self.path, fh, start, guard)
@@ -224,7 +258,8 @@ class JsonSource:
         return None
 
 
-def _json_error(path: Path, tracked: _TrackedFile, exc: Exception) -> SourceError:
+def _json_error(path: Path | SourcePath, local: Path, tracked: _TrackedFile, exc: Exception
+                ) -> SourceError:
     raw = exc.args[0] if exc.args else str(exc)
     text = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "replace")
     lines = text.split(b"\n")
@@ -232,7 +267,7 @@ def _json_error(path: Path, tracked: _TrackedFile, exc: Exception) -> SourceErro
     context = lines[1] if len(lines) > 1 else b""
     caret = lines[2].find(b"^") if len(lines) > 2 else -1
     offset = tracked.locate(context, caret)
-    where = f"line {_line_of(path, offset)}, byte {offset}"
+    where = f"line {_line_of(local, offset)}, byte {offset}"
     shown = context.strip().decode("utf-8", "replace")
     near = f" near `{shown}`" if shown else ""
     hint = "fix or re-export the file"

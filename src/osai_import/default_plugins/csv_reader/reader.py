@@ -27,6 +27,7 @@ from osai_import import (
     Reader,
     Severity,
     SourceError,
+    SourcePath,
     is_inside,
 )
 from osai_import.default_plugins.csv_reader import text
@@ -56,10 +57,15 @@ class CsvReader(Reader):
     Options: ClassVar[type[CsvOptions]] = CsvOptions
     options: CsvOptions
 
+    any_storage: ClassVar[bool] = True
+
     def __init__(self, options: CsvOptions) -> None:
         super().__init__(options)
-        self._csv = Path(options.path)
-        self._root = Path(os.path.normpath(Path(options.images or self._csv.parent).absolute()))
+        self._csv: Path | SourcePath = options.path
+        root = options.images or self._csv.parent
+        self._root: Path | SourcePath = (
+            root if isinstance(root, SourcePath) else Path(os.path.normpath(root.absolute()))
+        )
         self._extensions = {e.lower() for e in options.extensions}
 
     def records(self) -> Iterator[ImageRecord]:
@@ -223,7 +229,7 @@ class CsvReader(Reader):
             size[what] = next(iter(values), None)
         return ImageRecord(
             key=key,
-            path=Path(path),
+            path=path if isinstance(path, SourcePath) else Path(path),
             name=name,
             category=categories[0] if categories else None,
             boxes=tuple(image.boxes),
@@ -233,14 +239,19 @@ class CsvReader(Reader):
             problems=tuple(problems),
         )
 
-    def _locate(self, key: str, problem: Callable[[str, str], None]) -> tuple[str, str]:
+    def _locate(
+        self, key: str, problem: Callable[[str, str], None]
+    ) -> tuple[str | SourcePath, str]:
         # Strings, not Paths, until the record is built: at 100k images every Path
         # construction is a visible share of the read.
         name = nfc(posixpath.basename(key) or key)
+        root = self._root
         if "\x00" in key or key in (".", "") or name in (".", ".."):
             problem("path.invalid", f"{key!r} is not a file path; fix the image cell")
-            return str(self._root), name
-        path = os.path.normpath(os.path.join(self._root, key))
+            return (root if isinstance(root, SourcePath) else str(root)), name
+        if isinstance(root, SourcePath):
+            return self._locate_stored(root, key, name, problem)
+        path = os.path.normpath(os.path.join(root, key))
         # The cell's own text counts too: a Windows drive path (C:\data\x.jpg) is never
         # inside a POSIX folder, and a path that climbs out is refused even if it climbs
         # back in (../data/x.jpg), as docs/readers/csv.md promises.
@@ -269,6 +280,33 @@ class CsvReader(Reader):
             problem("image.ambiguous", f"{key!r} matches {names}; write the full file name")
         if choices:
             return f"{path}.{choices[0].rpartition('.')[2]}", nfc(choices[0])
+        return path, name
+
+
+    def _locate_stored(
+        self, root: SourcePath, key: str, name: str, problem: Callable[[str, str], None]
+    ) -> tuple[SourcePath, str]:
+        """Do ``_locate``'s work for an image folder in an archive or a bucket."""
+        path = root / key
+        if _DRIVE.match(key) or key.startswith("../") or not is_inside(root, path):
+            problem(
+                "path.outside",
+                f"{key!r} points outside the image folder {root}; only images inside it "
+                "are read (set the reader's `images` option to a folder that holds them)",
+            )
+            return root, name
+        suffix = name.rpartition(".")[2].lower() if "." in name else ""
+        if suffix in self._extensions or path.is_file():
+            return path, name
+        spellings = dict.fromkeys(
+            x for e in self.options.extensions for x in (e, e.lower(), e.upper()))
+        choices = [f"{name}.{ext}" for ext in spellings if path.with_name(f"{path.name}.{ext}")
+                   .is_file()]
+        if len(choices) > 1:
+            problem("image.ambiguous", f"{key!r} matches {', '.join(choices)}; write the full "
+                    "file name")
+        if choices:
+            return path.with_name(f"{path.name}.{choices[0].rpartition('.')[2]}"), nfc(choices[0])
         return path, name
 
 

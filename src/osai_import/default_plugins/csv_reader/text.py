@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from osai_import import SourceError
+from osai_import import SourceError, SourcePath
 from osai_import.default_plugins.csv_reader.options import BOX_COLUMNS, CsvOptions
 
 _MAX_LINE = 16 * 1024 * 1024
@@ -42,7 +42,7 @@ class Columns:
         object.__setattr__(self, "needed", needed)
 
 
-def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def rows(path: Path | SourcePath, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Yield (first line, stripped cells) of every non-blank row; ``auto`` guesses the delimiter."""
     if delimiter == "auto":
         delimiter = _sniff(path, encoding)
@@ -60,13 +60,13 @@ def rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[
         ) from None
 
 
-def _lines(path: Path, encoding: str) -> Generator[str, None, None]:
+def _lines(path: Path | SourcePath, encoding: str) -> Generator[str, None, None]:
     # Decoding line by line (not through TextIOWrapper) is what lets a bad byte be
     # reported with its line number.
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     done, buffer = 0, ""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - entered below; opened apart to name the file
+        handle = path.open("rb")
     except OSError as exc:
         raise SourceError(
             f"{path}: cannot open the CSV file: {exc.strerror}; check source.path"
@@ -100,7 +100,7 @@ def _lines(path: Path, encoding: str) -> Generator[str, None, None]:
         yield buffer
 
 
-def _sniff(path: Path, encoding: str) -> str:
+def _sniff(path: Path | SourcePath, encoding: str) -> str:
     sample, lines = "", _lines(path, encoding)
     for text in lines:
         sample += text
@@ -113,7 +113,7 @@ def _sniff(path: Path, encoding: str) -> str:
         return ","  # one column, or too little text to tell
 
 
-def columns(options: CsvOptions, header: list[str] | None, path: Path) -> Columns:
+def columns(options: CsvOptions, header: list[str] | None, path: Path | SourcePath) -> Columns:
     """Find the columns ``options`` name in ``header`` (None: no header, numbers only)."""
     given = options.model_fields_set
     missing: list[str] = []

@@ -21,6 +21,7 @@ from osai_import import (
     Reader,
     Severity,
     SourceError,
+    SourcePath,
     VocAhead,
     VocResult,
     parse_voc_batch,
@@ -45,14 +46,18 @@ from osai_import.default_plugins.folder_reader.patterns import (
     compile_glob,
 )
 
-_Folder = tuple[tuple[str, ...], Path, Iterator[Entry], Listing]
+# A folder: a local Path, or a SourcePath in an archive or a bucket.
+_Dir = Path | SourcePath
+_Folder = tuple[tuple[str, ...], _Dir, Iterator[Entry], Listing]
 # A wanted image: its folder, its parts below the root, its kind, its sidecar.
-_Job = tuple[Path, tuple[str, ...], Kind, "_Sidecar | None"]
-# An image's sidecar: the candidates (the chosen one first), the chosen one's path, and
-# whether it is a symbolic link left unread.
-_Sidecar = tuple[list[Entry], str, bool]
+_Job = tuple[_Dir, tuple[str, ...], Kind, "_Sidecar | None"]
+# An image's sidecar: the candidates (the chosen one first), the chosen one's path (text
+# for a local file), and whether it is a symbolic link left unread.
+_Sidecar = tuple[list[Entry], "str | SourcePath", bool]
 # A batch of images, the sidecars handed to the helper process, and its answer.
-_Batch = tuple[list[_Job], list[tuple[str, str]], "Future[list[VocResult]] | None"]
+_Batch = tuple[
+    list[_Job], list[tuple["str | SourcePath", str]], "Future[list[VocResult]] | None"
+]
 _BATCH = 256
 _BATCHES_AHEAD = 4
 # A small source is read one image at a time: a helper process would not pay for itself.
@@ -64,6 +69,7 @@ class FolderReader(Reader):
 
     name: ClassVar[str] = "folder"
     Options: ClassVar[type[FolderOptions]] = FolderOptions
+    any_storage: ClassVar[bool] = True
     options: FolderOptions
 
     def __init__(self, options: FolderOptions) -> None:
@@ -87,7 +93,11 @@ class FolderReader(Reader):
         are built, a helper process may parse the next batches' sidecars (see
         ``parse_ahead``); the records are the same, the walk is a few batches ahead.
         """
-        ahead = VocAhead() if self.options.annotations == "sidecar" else None
+        sidecars = self.options.annotations == "sidecar"
+        stored = isinstance(self.options.path, SourcePath)
+        # Local sidecars are parsed ahead in a helper process; stored ones are fetched a
+        # batch at a time by threads (``parse_voc_batch``), which needs no helper.
+        ahead = VocAhead() if sidecars and not stored else None
         pending: deque[_Batch] = deque()
         batch: list[_Job] = []
         failure: SourceError | None = None
@@ -95,6 +105,12 @@ class FolderReader(Reader):
         try:
             try:
                 for job in self._walk():
+                    if stored and sidecars:
+                        batch.append(job)
+                        if len(batch) >= _BATCH:
+                            yield from self._built(self._submit(batch, None), None)
+                            batch = []
+                        continue
                     if ahead is None or streamed < _LAZY:
                         streamed += 1
                         yield self._record(*job)
@@ -118,34 +134,48 @@ class FolderReader(Reader):
 
     def _submit(self, batch: list[_Job], ahead: VocAhead | None) -> _Batch:
         """Hand the batch's sidecars to the helper process, when there is one."""
-        if ahead is None:
-            return batch, [], None
-        jobs = []
+        jobs: list[tuple[str | SourcePath, str]] = []
         for _folder, _parts, _kind, sidecar in batch:
             if sidecar is not None and not sidecar[2]:
-                jobs.append((sidecar[1], printable(sidecar[1])))
-        return batch, jobs, ahead.submit(jobs)
+                jobs.append((sidecar[1], printable(str(sidecar[1]))))
+        if ahead is None:
+            if not any(isinstance(path, SourcePath) for path, _source in jobs):
+                return batch, [], None
+            return batch, jobs, None
+        local = [(str(path), source) for path, source in jobs]
+        return batch, jobs, ahead.submit(local)
 
     def _built(self, pending: _Batch, ahead: VocAhead | None) -> Iterator[ImageRecord]:
         batch, jobs, future = pending
-        parsed = ahead.results(future, jobs) if ahead is not None else None
+        parsed: dict[str | SourcePath, VocResult] | None = None
+        if ahead is not None:
+            found = ahead.results(future, [(str(p), s) for p, s in jobs])
+            if found is not None:
+                parsed = {path: result for path, result in found.items()}  # noqa: C416 - widens the key type
+        elif jobs:
+            # Stored sidecars: fetched at once, then parsed here.
+            parsed = dict(zip([p for p, _s in jobs], parse_voc_batch(jobs), strict=True))
         for folder, parts, kind, sidecar in batch:
             yield self._record(folder, parts, kind, sidecar, parsed)
 
     def _walk(self) -> Iterator[_Job]:
         """Yield every wanted image file's folder, parts, kind and sidecar."""
-        root = Path(self.options.path)
+        given = self.options.path
+        root: _Dir = given if isinstance(given, SourcePath) else Path(given)
         try:
-            info = os.stat(root)
+            is_dir = (root.stat().kind == "dir" if isinstance(root, SourcePath)
+                      else stat.S_ISDIR(os.stat(root).st_mode))
         except OSError as exc:
             raise SourceError(
                 f"{root}: cannot open the source folder: {exc.strerror}; check source.path"
             ) from None
-        if not stat.S_ISDIR(info.st_mode):
+        if not is_dir:
             raise SourceError(
                 f"{root}: is not a folder; the folder reader's path is the dataset's root folder"
             )
-        seen = {(info.st_dev, info.st_ino)}
+        seen: set[tuple[int, int]] = set()
+        if isinstance(root, Path):
+            first_visit(root, seen)
         # Each open folder: its parts below the root, its Path, its entries and sidecars.
         stack: list[_Folder] = [((), root, *self._listing(root, ()))]
         while stack:
@@ -156,14 +186,15 @@ class FolderReader(Reader):
                 continue
             parts = (*rel_dir, entry.name)
             kind = entry.kind
-            if kind == "link" and self.options.follow_symlinks:
+            if kind == "link" and self.options.follow_symlinks and isinstance(folder, Path):
                 kind = target_kind(folder / entry.name)
             if kind == "dir":
                 rel = "/".join(parts)
                 if not self.options.recursive or any(prune(rel) for prune in self._prune):
                     continue
                 full = folder / entry.name
-                if self.options.follow_symlinks and not first_visit(full, seen):
+                if (self.options.follow_symlinks and isinstance(full, Path)
+                        and not first_visit(full, seen)):
                     continue
                 stack.append((parts, full, *self._listing(full, parts)))
                 continue
@@ -171,19 +202,10 @@ class FolderReader(Reader):
                 found = self._chosen_sidecar(folder, parts, sidecars) if kind == "file" else None
                 yield folder, parts, kind, found
 
-    def _listing(self, folder: Path, rel: tuple[str, ...]) -> tuple[Iterator[Entry], Listing]:
-        names: list[str] = []
-        special: dict[str, Kind] = {}
+    def _listing(self, folder: _Dir, rel: tuple[str, ...]) -> tuple[Iterator[Entry], Listing]:
         try:
-            with os.scandir(folder) as scan:
-                for entry in scan:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    names.append(name)
-                    kind = entry_kind(entry)
-                    if kind != "file":
-                        special[name] = kind
+            names, special = (_stored_names(folder) if isinstance(folder, SourcePath)
+                              else _local_names(folder))
         except OSError as exc:
             hint = f' or exclude it (exclude: ["{"/".join(rel)}/**"])' if rel else ""
             raise SourceError(
@@ -204,11 +226,11 @@ class FolderReader(Reader):
 
     def _record(
         self,
-        folder: Path,
+        folder: _Dir,
         parts: tuple[str, ...],
         kind: Kind,
         sidecar: _Sidecar | None,
-        parsed: dict[str, VocResult] | None = None,
+        parsed: dict[str | SourcePath, VocResult] | None = None,
     ) -> ImageRecord:
         key = printable("/".join(parts))
         full = folder / parts[-1]
@@ -258,7 +280,7 @@ class FolderReader(Reader):
         return category, found
 
     def _chosen_sidecar(
-        self, folder: Path, parts: tuple[str, ...], sidecars: Listing
+        self, folder: _Dir, parts: tuple[str, ...], sidecars: Listing
     ) -> _Sidecar | None:
         """Return the image's sidecar (see ``_Sidecar``), or None without one."""
         candidates = sidecars.get(parts[-1].rpartition(".")[0])
@@ -271,6 +293,8 @@ class FolderReader(Reader):
         )
         chosen = candidates[0]
         unread_link = chosen.kind == "link" and not self.options.follow_symlinks
+        if isinstance(folder, SourcePath):
+            return candidates, folder / chosen.name, unread_link
         return candidates, child_path(str(folder), chosen.name), unread_link
 
     def _sidecar(
@@ -279,7 +303,7 @@ class FolderReader(Reader):
         sidecar: _Sidecar,
         record: dict[str, Any],
         problem: Callable[[str, Severity, str], None],
-        parsed: dict[str, VocResult] | None,
+        parsed: dict[str | SourcePath, VocResult] | None,
     ) -> None:
         candidates, xml_path, unread_link = sidecar
         chosen = candidates[0]
@@ -297,7 +321,7 @@ class FolderReader(Reader):
             return
         result = parsed.get(xml_path) if parsed is not None else None
         if result is None:
-            result = parse_voc_batch([(xml_path, printable(xml_path))])[0]
+            result = parse_voc_batch([(xml_path, printable(str(xml_path)))])[0]
         voc, code, error = result
         if voc is None:
             assert code is not None and error is not None
@@ -306,3 +330,29 @@ class FolderReader(Reader):
         record.update(boxes=voc.boxes, width=voc.width, height=voc.height, depth=voc.depth)
 
 
+def _local_names(folder: Path) -> tuple[list[str], dict[str, Kind]]:
+    """Return a local folder's visible names, and the kinds of those that are no file."""
+    names: list[str] = []
+    special: dict[str, Kind] = {}
+    with os.scandir(folder) as scan:
+        for entry in scan:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            names.append(name)
+            kind = entry_kind(entry)
+            if kind != "file":
+                special[name] = kind
+    return names, special
+
+
+def _stored_names(folder: SourcePath) -> tuple[list[str], dict[str, Kind]]:
+    """Return an archive's or a bucket's folder's visible names, and which are folders."""
+    names: list[str] = []
+    special: dict[str, Kind] = {}
+    for name, kind in folder.entries():
+        if not name.startswith("."):
+            names.append(name)
+            if kind != "file":
+                special[name] = kind
+    return names, special
