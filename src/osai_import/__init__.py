@@ -6,8 +6,10 @@ contract (``hookimpl``, ``Reader``, ``Encoder``, the records and the errors) it 
 helpers readers share: ``parse_voc`` (the safe Pascal VOC parser), ``VocAhead`` and
 ``parse_voc_batch`` (VOC files parsed ahead in a helper process), ``is_inside`` (keep a
 source's paths inside its folder), ``SourcePath`` (a file in an archive or a bucket,
-used as a ``pathlib.Path``) and ``read_all`` (many small files at once, fetched in
-parallel from a bucket). docs/plugin-hooks.md documents each.
+used as a ``pathlib.Path``), ``read_all`` (many small files at once, fetched in
+parallel from a bucket), ``locate`` (a path or URL found in a source's own files, turned
+into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as base64
+text inside a JSON file). docs/plugin-hooks.md documents each.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     )
     from osai_import.plugin.spec import hookimpl
     from osai_import.records import Box, ImageRecord, Problem, Severity
+    from osai_import.source.embedded import embedded_image
     from osai_import.source.files import read_all
+    from osai_import.source.locate import locate
     from osai_import.source.parse_ahead import VocAhead, VocResult, parse_voc_batch
     from osai_import.source.paths import is_inside
     from osai_import.source.voc import VocAnnotation, parse_voc
@@ -70,6 +74,8 @@ _HOMES: dict[str, str] = {
     "SourcePath": "osai_import.location",
     "SourceStat": "osai_import.location",
     "read_all": "osai_import.source.files",
+    "embedded_image": "osai_import.source.embedded",
+    "locate": "osai_import.source.locate",
     "LocalPath": "osai_import.plugin.base",
 }
 
@@ -113,8 +119,10 @@ __all__ = [
     "VocAnnotation",
     "VocResult",
     "__version__",
+    "embedded_image",
     "hookimpl",
     "is_inside",
+    "locate",
     "parse_voc",
     "parse_voc_batch",
     "read_all",
