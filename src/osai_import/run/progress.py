@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Self
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +19,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from osai_import.upload.retry import RetryEvent
 
 
 class _RateColumn(ProgressColumn):
@@ -85,3 +89,33 @@ class UploadProgress:
             self._progress.update(
                 self._task, advance=images, failures=self.failures, mb=self._mb()
             )
+
+
+class RetryNotices:
+    """Say on the console what a long wait waits for: the call retried, why, and for how long.
+
+    Without it a server that answers 503 for a minute looks like a hang. Only pauses of
+    ``min_delay`` seconds or more are shown, and at most one line per ``every`` seconds,
+    so that a busy upload retrying a chunk now and then stays quiet.
+    """
+
+    def __init__(self, console: Console, enabled: bool, *, min_delay: float = 1.0,
+                 every: float = 2.0) -> None:
+        self.console, self.enabled = console, enabled
+        self.min_delay, self.every = min_delay, every
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+
+    def show(self, event: RetryEvent) -> None:
+        """Print one line for ``event`` when it is a long pause and none was shown lately."""
+        if not self.enabled or event.delay < self.min_delay:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.every:
+                return
+            self._last = now
+        self.console.print(
+            f"[yellow]waiting[/yellow] {event.delay:.1f} s to retry {escape(event.endpoint)} "
+            f"(try {event.attempt} of {event.attempts} failed: {escape(event.reason)})",
+            highlight=False)

@@ -25,14 +25,14 @@ from osai_import.config.resolve import ResolvedConfig
 from osai_import.errors import CancelledError, LocalFileError, OsaiImportError
 from osai_import.run.context import RunContext, RunOptions
 from osai_import.run.feed import FeedPlace, PlanWalk, pending_items
-from osai_import.run.progress import UploadProgress
+from osai_import.run.progress import RetryNotices, UploadProgress
 from osai_import.run.report import RunReport
 from osai_import.run.target import Target, access_token, open_target
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import locked_journal
 from osai_import.upload.limits import ChunkLimits
 from osai_import.upload.resume import finish_stale_sessions, settle_by_listing
-from osai_import.upload.retry import RetryPolicy
+from osai_import.upload.retry import RetryEvent, RetryPolicy
 from osai_import.upload.session import UploadSession
 from osai_import.upload.setup import (
     CategorySetup,
@@ -210,13 +210,19 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
     config, report, journal = ctx.config, ctx.report, ctx.journal
     upload = config.upload
     tally = Tally()
+    notices = RetryNotices(ctx.console, not ctx.options.quiet)
+
+    def on_retry(event: RetryEvent) -> None:
+        tally.retry(event)
+        notices.show(event)
+
     client = OsaiClient(
         target.base_url,
         target.token,
         timeout=config.server.timeout,
         retry=RetryPolicy(attempts=upload.retries + 1, base=upload.backoff, cap=upload.max_backoff),
         pool_size=ctx.workers + 2,
-        on_retry=tally.retry,
+        on_retry=on_retry,
     )
     server = target.identity
     origin = str(ctx.resolved.loaded.path)

@@ -16,12 +16,13 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from osai_import.errors import (
     ApiError,
@@ -51,6 +52,11 @@ from osai_import.upload.retry import (
 # The client's logger: one name for every request line a user filters a --debug log by.
 logger = logging.getLogger("osai_import.upload.client")
 _MAX_CONNECT = 15.0  # a connect that takes longer than this will not succeed
+# Tries, and the longest pause between them, for a refused connection or an unknown host
+# while nothing at server.url has answered yet in this run: that is a wrong URL or a
+# server not started far more often than a blip, and the user should hear it in seconds.
+_FIRST_CONTACT_TRIES = 2
+_FIRST_CONTACT_PAUSE = 1.0
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -115,6 +121,7 @@ class Failure:
     content_type: str | None = None  # of a foreign answer, shown redacted
     title: str | None = None
     foreign: bool = False
+    unreachable: str | None = None  # "refused" or "unknown host": no server was found
 
 
 class Transport:
@@ -130,6 +137,7 @@ class Transport:
         self.grace, self.settle = grace, settle
         self._cancelled = threading.Event()
         self._cancelled_at = float("inf")
+        self._answered = False  # some call got an HTTP answer from the server in this run
         self._watchdog = Watchdog()
         self._rng = random.Random()
         self._session = requests.Session()
@@ -202,7 +210,7 @@ class Transport:
                 assert response is not None
                 status = response.status_code
                 failure.status = status
-                progress.answered = True
+                progress.answered = self._answered = True
                 logger.debug("%s %s -> %d in %.3f s (try %d, %d bytes sent)", request.method,
                              request.path, status, time.monotonic() - started,
                              progress.attempts, len(request.body or b""))
@@ -231,10 +239,15 @@ class Transport:
             progress.committed = progress.committed or lost
             failures += 1
             attempts = request.attempts or self.retry.attempts
+            first_contact = failure.unreachable is not None and not self._answered
+            if first_contact:
+                attempts = min(attempts, _FIRST_CONTACT_TRIES)
             if failures >= attempts or (request.max_drops is not None
                                         and drops >= request.max_drops):
                 raise self._exhausted(endpoint, progress, failure)
             delay = self.retry.delay(failures, retry_after, self._rng)
+            if first_contact:
+                delay = min(delay, _FIRST_CONTACT_PAUSE)
             logger.info("%s failed (%s, try %d of %d); retrying in %.2f s", endpoint,
                         failure.reason, failures, attempts, delay)
             self.notify(RetryEvent(endpoint, failures, attempts, failure.status,
@@ -287,6 +300,11 @@ class Transport:
             failure.timed_out = isinstance(error, requests.exceptions.ReadTimeout)
             failure.reason = (f"no answer within {budget:g} s" if failure.timed_out
                               else self._connection_reason(error))
+            if isinstance(cause, NameResolutionError):
+                failure.unreachable = "unknown host"
+            elif isinstance(cause, NewConnectionError) and isinstance(
+                    cause.__cause__, ConnectionRefusedError):
+                failure.unreachable = "refused"
             logger.debug("%s %s -> %s after %.3f s", request.method, request.path,
                          type(error).__name__, time.monotonic() - started)
             return lost
@@ -341,6 +359,8 @@ class Transport:
                 f"{self.timeout:g} s ({progress.attempts} tries, last: {failure.reason}); it "
                 "is overloaded or the link is slow: raise server.timeout, or lower "
                 "upload.workers or upload.chunk_bytes, or run again later", **common)
+        if failure.unreachable is not None and not self._answered:
+            return UnreachableError(self._not_found(endpoint, progress, failure), **common)
         if not progress.answered:
             return UnreachableError(
                 f"cannot reach {self.base_url} ({endpoint}, {progress.attempts} tries, last: "
@@ -348,6 +368,18 @@ class Transport:
         return TransientError(
             f"{endpoint} failed {progress.attempts} times (last: {failure.reason}); the server "
             "is overloaded or down: run again later, or with fewer workers", **common)
+
+    def _not_found(self, endpoint: str, progress: Progress, failure: Failure) -> str:
+        """Return the message for a server that was never found: refused, or no such host."""
+        host = urllib.parse.urlsplit(self.base_url).netloc
+        if failure.unreachable == "unknown host":
+            what = (f"the host in server.url is unknown ({failure.reason}): check its "
+                    "spelling, then the network and DNS")
+        else:
+            what = (f"nothing listens at {host} ({failure.reason}): check server.url's host "
+                    "and port, and that the server is running")
+        return (f"cannot reach {self.base_url} ({endpoint}, {progress.attempts} tries): "
+                f"{what}; then run again")
 
     def _graceless(self, endpoint: str, progress: Progress, failure: Failure
                    ) -> TransientError:
