@@ -157,12 +157,16 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @cli.command()
 @click.argument("config", type=_FILE)
 @click.option("--report", type=_FILE, help="Write a JSON report.")
+@click.option(
+    "--show", type=click.IntRange(0), metavar="N",
+    help="Print the first N messages of each problem code (default 3; 0: none).",
+)
 @click.pass_context
-def check(ctx: click.Context, config: Path, report: Path | None) -> None:
+def check(ctx: click.Context, config: Path, report: Path | None, show: int | None) -> None:
     """Read every record of CONFIG's source and report problems (no network)."""
     from osai_import.commands import check_command
 
-    ctx.exit(check_command(config, report))
+    ctx.exit(check_command(config, report, show))
 
 
 @cli.command()
@@ -176,6 +180,10 @@ def check(ctx: click.Context, config: Path, report: Path | None) -> None:
 @click.option(
     "--quiet", is_flag=True, help="No progress; the summary only when something went wrong."
 )
+@click.option(
+    "--show", type=click.IntRange(0), metavar="N",
+    help="Print the first N messages of each problem code (default 3; 0: none).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -185,13 +193,15 @@ def run(
     workers: int | None,
     restart: bool,
     quiet: bool,
+    show: int | None,
 ) -> None:
     """Upload the dataset CONFIG describes (exit 0 all sent, 1 some not, 2 usage, 3 aborted)."""
     from osai_import.commands import run_command
     from osai_import.run.context import RunOptions
 
     options = RunOptions(
-        dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet
+        dry_run=dry_run, report=report, workers=workers, restart=restart, quiet=quiet,
+        show=show,
     )
     ctx.exit(run_command(config, options))
 
@@ -219,6 +229,13 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        # `osai-import readers | head -1`: quiet, with the status a shell gives a command
+        # that SIGPIPE ended (128 + 13), as other command-line tools end.
+        from osai_import.commands import stdout_closed
+
+        stdout_closed()
+        sys.exit(141)
 
 
 def _add_serve() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,13 +17,49 @@ if TYPE_CHECKING:
     from osai_import.run.context import RunOptions
 
 
+def stdout_closed() -> None:
+    """Point stdout at the null device once its reader went away (``| head``).
+
+    Python flushes stdout at exit; on a closed pipe that flush would fail again and print
+    a traceback-like complaint. Whatever is left to print goes nowhere, quietly.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+class _StdoutConsole(Console):
+    """A console on stdout that goes quiet when its reader goes away, keeping the exit code.
+
+    rich's own answer to a closed pipe is ``SystemExit(1)``, which would turn a clean
+    ``check ... | head -1`` into a failure.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stdout_closed()
+
+
 def _stderr_console() -> Console:
     return Console(file=sys.stderr, highlight=False)
 
 
-def check_command(config_path: Path, report_path: Path | None) -> int:
-    """Check every record of a config's source; return the exit code."""
-    from osai_import.check.report import ProblemSpool, print_summary, write_report
+def check_command(config_path: Path, report_path: Path | None,
+                  show: int | None = None) -> int:
+    """Check every record of a config's source; return the exit code.
+
+    The report is written before anything is printed, so that ``check --report r.json |
+    head`` still writes it; ``show`` messages of each problem code are printed.
+    """
+    from osai_import.check.report import (
+        SHOW_DEFAULT,
+        ProblemSpool,
+        first_per_code,
+        print_summary,
+        write_report,
+    )
     from osai_import.check.stream import run_check
 
     resolved, _plugins = prepare(config_path)
@@ -34,9 +71,11 @@ def check_command(config_path: Path, report_path: Path | None) -> int:
             problems_sink=spool.add,
             source_problems=reading.source_problems,
         )
-        print_summary(summary, Console(highlight=False))
         if report_path is not None:
             write_report(report_path, summary, spool, resolved.loaded.text_hash)
+        samples = first_per_code(spool, SHOW_DEFAULT if show is None else show)
+        # On `check ... | head` the console goes quiet: the verdict still counts.
+        print_summary(summary, _StdoutConsole(highlight=False), samples=samples)
     return 0 if summary.errors == 0 else 1
 
 
@@ -50,7 +89,10 @@ def run_command(config_path: Path, options: RunOptions) -> int:
     console = _stderr_console()
     report = run(resolved, options, console)
     if not options.quiet or report.exit_code != 0:
-        print_run_summary(report, console)
+        if options.show is None:
+            print_run_summary(report, console)
+        else:
+            print_run_summary(report, console, show=options.show)
     return report.exit_code
 
 

@@ -6,11 +6,12 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Self
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +24,7 @@ from osai_import.version import __version__
 REPORT_KIND = "osai-import check report"
 REPORT_VERSION = 1
 _SPOOL_IN_MEMORY = 1 << 20
+SHOW_DEFAULT = 3  # messages shown per problem code on the console (--show)
 
 
 class ProblemSpool:
@@ -124,8 +126,49 @@ def human_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def print_summary(summary: CheckSummary, console: Console, *, limit: int = 20) -> None:
-    """Print the images, categories, boxes and problems by code of a check."""
+def first_per_code(problems: Iterable[Problem], show: int) -> dict[str, list[Problem]]:
+    """Return the first ``show`` problems of each code, in the order they came (one pass)."""
+    kept: dict[str, list[Problem]] = {}
+    if show <= 0:
+        return kept
+    for problem in problems:
+        found = kept.setdefault(problem.code, [])
+        if len(found) < show:
+            found.append(problem)
+    return kept
+
+
+def print_problem_samples(samples: Mapping[str, list[Problem]], counts: Mapping[str, int],
+                          console: Console, *, skipped: str = "error") -> None:
+    """Print the kept messages of each code (errors first, then by count), and how many more.
+
+    ``check`` and ``run`` print problems the same way: the line starts with what happens
+    to the item (``skipped`` for an error, ``warning`` otherwise), then its name, its
+    code and the message. Names and messages are data, never markup.
+    """
+    def rank(code: str) -> tuple[int, int, str]:
+        errors = any(p.severity is Severity.ERROR for p in samples[code])
+        return (0 if errors else 1, -counts.get(code, 0), code)
+
+    for code in sorted(samples, key=rank):
+        shown = samples[code]
+        for problem in shown:
+            label = (f"[yellow]{skipped}[/yellow]" if problem.severity is Severity.ERROR
+                     else "[dim]warning[/dim]")
+            console.print(f"{label} {escape(problem.item)}: {escape(f'[{code}]')} "
+                          f"{escape(problem.message)}", highlight=False)
+        more = counts.get(code, len(shown)) - len(shown)
+        if more > 0:
+            console.print(f"  ... and {more:,} more {escape(code)} (see --report, or --show)",
+                          highlight=False)
+
+
+def print_summary(summary: CheckSummary, console: Console, *, limit: int = 20,
+                  samples: Mapping[str, list[Problem]] | None = None) -> None:
+    """Print the images, categories, boxes and problems by code of a check.
+
+    ``samples`` (from ``first_per_code``) are printed below the table of codes.
+    """
     failed = f"[red]{summary.failed:,} with errors[/]" if summary.failed else "none with errors"
     console.print(
         f"[bold]{summary.images:,}[/] image(s) checked: [green]{summary.ok:,} ok[/], {failed}; "
@@ -156,6 +199,8 @@ def print_summary(summary: CheckSummary, console: Console, *, limit: int = 20) -
                 CODES.get(code, "reported by the reader"),
             )
         console.print(table)
+    if samples:
+        print_problem_samples(samples, summary.problems_by_code, console, skipped="error")
     if summary.errors:
         console.print(
             f"[red]{summary.errors:,} error(s)[/] and {summary.warnings:,} warning(s): the "

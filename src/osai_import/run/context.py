@@ -22,6 +22,7 @@ class RunOptions:
     workers: int | None = None
     restart: bool = False
     quiet: bool = False
+    show: int | None = None  # messages printed per problem code (None: the default)
 
 
 @dataclass

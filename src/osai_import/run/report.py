@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from osai_import.check.plan import Plan, read_problems
+from osai_import.check.report import SHOW_DEFAULT, first_per_code, print_problem_samples
 from osai_import.errors import (
     EXIT_ABORTED,
     EXIT_OK,
@@ -23,6 +25,7 @@ from osai_import.errors import (
     JournalError,
     LocalFileError,
 )
+from osai_import.records import Problem, Severity
 from osai_import.run.feed import Changed, PlanWalk
 from osai_import.upload.journal import Journal
 from osai_import.upload.setup import CategorySetup
@@ -258,8 +261,8 @@ def _rows(table: Table, rows: Iterable[tuple[str, Any]]) -> None:
         table.add_row(name, escape(str(value)))
 
 
-def print_run_summary(report: RunReport, console: Console) -> None:
-    """Print the human summary of a run."""
+def print_run_summary(report: RunReport, console: Console, *, show: int = SHOW_DEFAULT) -> None:
+    """Print the human summary of a run; ``show`` messages of each problem code."""
     title = "plan (dry run: nothing sent)" if report.dry_run else "upload"
     table = Table(title=f"osai-import {title}", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -304,7 +307,7 @@ def print_run_summary(report: RunReport, console: Console) -> None:
         console.print(f"[red]failed[/red] {escape(key)}: {escape(reason)}", highlight=False)
     if len(report.failed) > 20:
         console.print(f"... and {len(report.failed) - 20} more failed items (see --report)")
-    _print_problems(report, console)
+    _print_problems(report, console, show)
     for changed in report.changed_since_upload[:10]:
         console.print(
             f"[yellow]not sent[/yellow] {escape(changed.item)}: the dataset already holds an "
@@ -354,20 +357,15 @@ def _iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds")
 
 
-def _print_problems(report: RunReport, console: Console, limit: int = 20) -> None:
-    """Print the first problems of each severity, one line each, then how many more."""
+def _print_problems(report: RunReport, console: Console, show: int) -> None:
+    """Print the first ``show`` problems of each code, as ``check`` does, then how many more."""
     errors = [p for p in report.problems if p.get("severity") == "error"]
     skipped = {p["item"] for p in errors}
     # Warnings are printed too: an item uploaded under another name (a PNG named .jpg)
     # or with clipped boxes must not change silently. A skipped item's warnings would
     # only blur its error (it is not uploaded, under any name).
-    warned = [p for p in report.problems
-              if p.get("severity") != "error" and p["item"] not in skipped]
-    for label, found in (("[yellow]skipped[/yellow]", errors), ("[dim]warning[/dim]", warned)):
-        for problem in found[:limit]:
-            code = escape(f"[{problem['code']}]")
-            console.print(f"{label} {escape(problem['item'])}: {code} "
-                          f"{escape(problem['message'])}", highlight=False)
-        if len(found) > limit:
-            what = "problems of skipped items" if found is errors else "warnings"
-            console.print(f"... and {len(found) - limit} more {what} (see --report)")
+    shown = [Problem(p["code"], Severity(p.get("severity", "warning")), p["message"], p["item"])
+             for p in report.problems
+             if p.get("severity") == "error" or p["item"] not in skipped]
+    counts = Counter(p.code for p in shown)
+    print_problem_samples(first_per_code(shown, show), counts, console, skipped="skipped")
