@@ -153,9 +153,10 @@ class LabelStudioReader(Reader):
             problems.append(Problem(
                 "labelstudio.bad_task", Severity.ERROR,
                 f"{where}: `annotations` is not a list of objects; fix the export"))
-        usable = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
+        done = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
+        usable = done
         if self.opts.completed_by is not None:
-            usable = [a for a in usable if _by(a.get("completed_by"), self.opts.completed_by)]
+            usable = [a for a in done if _by(a.get("completed_by"), self.opts.completed_by)]
         picked: dict[str, Any] | None = None
         if self.opts.predictions != "only" and usable:
             truth = [a for a in usable if a.get("ground_truth") is True]
@@ -165,13 +166,17 @@ class LabelStudioReader(Reader):
         if picked is None and self.opts.predictions != "never" and isinstance(predictions, list):
             picked = next((p for p in predictions if isinstance(p, dict)), None)
         if picked is None:
-            if annotations and not usable:
-                why = ("every annotation was cancelled" if self.opts.completed_by is None
-                       else f"no annotation by {self.opts.completed_by!r} that was not "
-                       "cancelled")
+            if annotations and not done:
                 problems.append(Problem(
                     "labelstudio.cancelled", Severity.WARNING,
-                    f"{where}: {why}; the image has no boxes"))
+                    f"{where}: every annotation of the task was cancelled (skipped); the "
+                    "image has no boxes"))
+            elif done and not usable:
+                others = sorted({str(_user(a.get("completed_by"))) for a in done})
+                problems.append(Problem(
+                    "labelstudio.other_annotators", Severity.WARNING,
+                    f"{where}: no annotation by {self.opts.completed_by!r} (only by "
+                    f"{', '.join(others)}); the image has no boxes"))
             return None, []
         return picked.get("id", "prediction"), list(full_results(picked.get("result", [])))
 
@@ -250,6 +255,10 @@ def _by(who: object, wanted: int | str) -> bool:
     if isinstance(who, dict):
         return who.get("id") == wanted or who.get("email") == wanted
     return who == wanted or (isinstance(who, (int, str)) and str(who) == str(wanted))
+
+
+def _user(who: object) -> object:
+    return who.get("email") or who.get("id") if isinstance(who, dict) else who
 
 
 def _exports(folder: Location) -> list[Location]:
