@@ -3,9 +3,11 @@ default, ``on_problem: skip``), the whole check first (``stop``), and ``--dry-ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from osai_import import commands
 from osai_import.check.checker import CheckedItem
 from osai_import.check.plan import Planner
 from osai_import.check.stream import _in_order
@@ -140,6 +143,52 @@ def test_dry_run_checks_everything_and_sends_nothing(
     # The whole check ran first, so only categories of items that passed are planned.
     assert sorted(report["categories"]) == ["class_0", "class_1", "class_2", "thing"]
     assert datasets(server) == []
+
+
+def _journal_rows(folder: Path) -> list[str]:
+    (path,) = folder.rglob("journal.sqlite")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return list(db.iterdump())
+
+
+def test_dry_run_after_a_run_counts_only_what_the_journal_lacks(
+    tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_folder_dataset(tmp_path / "data", 20)
+    monkeypatch.setenv("OSAI_TOKEN", TOKEN)
+    config = write_config(tmp_path / "c.yaml", server={"url": server.base_url})
+    first = _run(tmp_path, config)
+    assert first["counts"]["uploaded"] == 20
+    before = _journal_rows(tmp_path / ".osai-import")
+    make_image(tmp_path / "data" / "class_0" / "late.jpg", 20, 20)
+    changed = min((tmp_path / "data" / "class_1").glob("*.jpg"))
+    make_image(changed, 21, 20)  # other bytes under a name the dataset holds
+    plan = _run(tmp_path, config, dry_run=True)
+    assert plan["counts"]["planned"] == 1, "only the new image is to upload"
+    assert plan["counts"]["already_uploaded"] == 19
+    assert [c["item"] for c in plan["changed_since_upload"]] == [
+        f"class_1/{changed.name}"]
+    assert plan["dataset"]["id"] == first["dataset"]["id"]
+    assert _journal_rows(tmp_path / ".osai-import") == before, (
+        "a dry run writes nothing to the journal")
+    assert len(stored(server, first["dataset"]["id"])["images"]) == 20
+    # --restart would start a new dataset: everything is to upload.
+    fresh = _run(tmp_path, config, dry_run=True, restart=True)
+    assert fresh["counts"]["planned"] == 21 and fresh["counts"]["already_uploaded"] == 0
+
+
+def test_dry_run_lists_the_category_names(
+    tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_folder_dataset(tmp_path / "data", 6)
+    monkeypatch.setenv("OSAI_TOKEN", TOKEN)
+    config = write_config(tmp_path / "c.yaml", server={"url": server.base_url})
+    console_file = tmp_path / "out.txt"
+    monkeypatch.setattr(commands, "_stderr_console",
+                        lambda: Console(file=console_file.open("w"), width=200))
+    assert commands.run_command(config, RunOptions(dry_run=True)) == 0
+    text = console_file.read_text()
+    assert "4: class_0, class_1, class_2, thing" in text  # image classes and box labels
 
 
 def test_rerun_sends_only_what_is_missing(

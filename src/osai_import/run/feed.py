@@ -56,6 +56,8 @@ class FeedPlace:
     encoder: str  # the encoder's name and options, part of each annotation's fingerprint
     origin: str  # the config that sends
     run: int  # this run's number in the journal
+    # A dry run walks the same way but writes nothing: no "seen" marks, no refreshed notes.
+    read_only: bool = False
 
 
 # Journal lookups go a batch at a time; small enough that the first chunk leaves early.
@@ -89,7 +91,8 @@ def pending_items(
             walk.refused.append((item.record.key, error.code, error.message))
         names = [item.record.name for item in ready]
         rows = place.journal.images(place.server, place.dataset_id, names)
-        place.journal.seen(place.server, place.dataset_id, list(rows), place.run)
+        if not place.read_only:
+            place.journal.seen(place.server, place.dataset_id, list(rows), place.run)
         legacy = place.journal.legacy_states(
             place.server, place.dataset_id,
             [item.record.key for item in ready if item.record.name not in rows],
@@ -142,7 +145,8 @@ def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:
     digest = digest_checked(item.record.path, facts)
     if digest != row.digest:
         return False
-    place.journal.record(place.server, place.dataset_id, [_row(row, facts, row.state)])
+    if not place.read_only:
+        place.journal.record(place.server, place.dataset_id, [_row(row, facts, row.state)])
     return True
 
 
@@ -176,5 +180,6 @@ def _from_legacy(
         digest, new_state = "", "unconfirmed"
     row = ImageRow(item.record.name, digest, fingerprint, new_state, None, item.record.key,
                    place.origin, facts.size, facts.mtime_ns, facts.dev, facts.ino)
-    place.journal.record(place.server, place.dataset_id, [row])
+    if not place.read_only:
+        place.journal.record(place.server, place.dataset_id, [row])
     return row

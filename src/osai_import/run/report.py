@@ -275,8 +275,10 @@ def print_run_summary(report: RunReport, console: Console, *, show: int = SHOW_D
         ("dataset", dataset or "-"),
         ("images read", report.read),
         ("to upload", f"{report.planned} ({report.planned_bytes / 1e6:.1f} MB)"),
-        ("categories", len(report.categories) or "-"),
+        ("categories", _names(report.categories) or "-"),
     ]
+    if report.dry_run and report.already_uploaded:
+        rows.append(("already uploaded before", report.already_uploaded))
     if report.skipped:
         codes = ", ".join(f"{c}: {n}" for c, n in sorted(report.skipped_by_code.items()))
         rows.append(("skipped", f"{report.skipped} ({codes})"))
@@ -355,6 +357,16 @@ def _print_unsettled(report: RunReport, console: Console, limit: int = 10) -> No
 
 def _iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds")
+
+
+def _names(names: Iterable[str], limit: int = 12) -> str:
+    """Return how many names there are and the first ``limit`` of them: ``3: a, b, c``."""
+    listed = list(names)
+    if not listed:
+        return ""
+    shown = ", ".join(listed[:limit])
+    more = f", ... {len(listed) - limit} more" if len(listed) > limit else ""
+    return f"{len(listed)}: {shown}{more}"
 
 
 def _print_problems(report: RunReport, console: Console, show: int) -> None:

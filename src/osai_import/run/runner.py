@@ -27,7 +27,7 @@ from osai_import.run.context import RunContext, RunOptions
 from osai_import.run.feed import FeedPlace, PlanWalk, pending_items
 from osai_import.run.progress import RetryNotices, UploadProgress
 from osai_import.run.report import RunReport
-from osai_import.run.target import Target, access_token, open_target
+from osai_import.run.target import Target, access_token, open_target, server_identity
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import locked_journal
 from osai_import.upload.limits import ChunkLimits
@@ -185,6 +185,7 @@ def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
         total = plan.planned
     report.categories = dict.fromkeys(categories)
     if ctx.options.dry_run:
+        _dry_walk(ctx, planner)
         return None
     if planner.summary.errors and ctx.config.upload.on_problem == "stop":
         report.warnings.append(
@@ -193,6 +194,33 @@ def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
         )
         return None
     return _Work(categories, image_categories, checked, total, replay=not overlap)
+
+
+def _dry_walk(ctx: RunContext, planner: Planner) -> None:
+    """Count what a run would send and pass over, from the journal alone (nothing written).
+
+    A dataset the journal does not know yet gets everything; one it knows gets what the
+    journal does not hold acknowledged with the same bytes and annotation, as a run would.
+    """
+    config, report = ctx.config, ctx.report
+    server = server_identity(ctx.resolved)
+    if ctx.options.restart:
+        return  # a new dataset: everything goes
+    dataset_id = config.dataset.id
+    if dataset_id is None and config.dataset.name is not None:
+        dataset_id = ctx.journal.dataset_id(server, config.dataset.name)
+    if dataset_id is None:
+        return
+    report.dataset_id = dataset_id
+    place = FeedPlace(ctx.journal, server, dataset_id, _encoder_identity(ctx),
+                      str(ctx.resolved.loaded.path), run=0, read_only=True)
+    walk = PlanWalk()
+    planned = planned_bytes = 0
+    for item in pending_items(place, planner.replay(), walk):
+        planned += 1
+        planned_bytes += item.size
+    report.planned, report.planned_bytes = planned, planned_bytes
+    report.apply_walk(walk)
 
 
 @dataclass
