@@ -34,7 +34,7 @@ from osai_import_labelme import LabelmeReader
 DATA = Path(__file__).parent / "data"
 DATASETS = sorted(p.name for p in DATA.iterdir() if (p / "ORACLE.json").is_file())
 DRAWN = {"rectangle", "polygon", "circle"}
-ALL_BOXES = {t: "box" for t in ("line", "linestrip", "point", "points")}
+ALL_BOXES = dict.fromkeys(("line", "linestrip", "point", "points"), "box")
 
 
 def read(path: Path | str, **options: Any) -> list[ImageRecord]:

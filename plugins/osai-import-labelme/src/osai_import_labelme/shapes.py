@@ -129,7 +129,8 @@ def _mask_bounds(shape: Shape) -> Bounds | None:
     assert shape.mask is not None
     where = shape.named()
     try:
-        data = base64.b64decode(shape.mask)
+        # Line breaks are allowed in base64 text; any other character means damage.
+        data = base64.b64decode("".join(shape.mask.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadShape(f"{where}: `mask` is not valid base64 ({exc})") from None
     (ax, ay), (bx, by) = shape.points
@@ -148,7 +149,9 @@ def _mask_bounds(shape: Shape) -> Bounds | None:
                 width = min(width, abs(round(bx) - round(ax)) + 1)
                 height = min(height, abs(round(by) - round(ay)) + 1)
             box = image.crop((0, 0, width, height)).getbbox()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise BadShape(f"{where}: `mask` is not a PNG image ({data[:8]!r}...)") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise BadShape(f"{where}: `mask` is not a readable PNG ({exc})") from None
     if box is None:
         return None  # no pixel set: nothing to box

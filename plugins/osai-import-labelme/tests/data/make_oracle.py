@@ -39,10 +39,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import labelme
 import numpy as np
 import PIL.Image
-
-import labelme
 from labelme.utils import shape_to_mask, shapes_to_label
 
 HERE = Path(__file__).parent
@@ -88,7 +87,7 @@ def load(path: Path) -> tuple[str, bytes, list[dict[str, Any]], dict[str, Any]]:
     try:
         label_file = labelme.LabelFile(str(path))
         return "labelme.LabelFile", label_file.image_data, label_file.shapes, label_file.flags
-    except Exception as exc:  # noqa: BLE001 - labelme 6 refuses 3.x files
+    except Exception as exc:
         raw = json.loads(path.read_bytes())
         if any("shape_type" in s for s in raw["shapes"]):
             raise RuntimeError(f"{path}: labelme refused a file with shape types: {exc}") from exc
