@@ -233,13 +233,18 @@ def _grouped(stream: Iterator[tuple[int | None, Any]]) -> Iterator[tuple[int | N
     """Yield tasks, JSON-MIN items of one task (adjacent, same id) together."""
     start: int | None = None
     group: list[Any] = []
-    for index, task in stream:
-        if group and _joins(group[0], task):
-            group.append(task)
-            continue
-        if group:
+    try:
+        for index, task in stream:
+            if group and _joins(group[0], task):
+                group.append(task)
+                continue
+            if group:
+                yield start, group
+            start, group = index, [task]
+    except SourceError:
+        if group:  # the task read before the fault still comes first
             yield start, group
-        start, group = index, [task]
+        raise
     if group:
         yield start, group
 
