@@ -140,7 +140,7 @@ def test_upload_stores_the_oracle_boxes(name: str, osai_uploader: OsaiUploader) 
             continue
         candidates = [n for n in stored if n in (record.name, record.key.replace("/", "_"))]
         assert len(candidates) == 1, (record.key, sorted(stored))
-        want = rows([b for b in expected[key]["boxes"]]) if key in expected else []
+        want = rows(list(expected[key]["boxes"])) if key in expected else []
         assert close(sorted(stored[candidates[0]]), want, 1e-3), (key, stored[candidates[0]])
 
 

@@ -150,9 +150,7 @@ def mask_bounds(attrib: Mapping[str, str]) -> Bounds | None:
     left, top = _whole(attrib, "left", 0), _whole(attrib, "top", 0)
     width, height = _whole(attrib, "width", 1), _whole(attrib, "height", 1)
     total = width * height
-    position = 0
-    painted = False
-    xmin, xmax, ymin, ymax = width, -1, height, -1
+    counts: list[int] = []
     for index, part in enumerate(text.split(",")):
         try:
             count = int(part.strip())
@@ -160,22 +158,24 @@ def mask_bounds(attrib: Mapping[str, str]) -> Bounds | None:
             raise BadShape(f"`rle` value {index + 1} is {part.strip()!r}, not a count") from None
         if count < 0:
             raise BadShape(f"`rle` value {index + 1} is {count}, a negative count")
-        if painted and count:
+        counts.append(count)
+    if sum(counts) > total:
+        raise BadShape(
+            f"`rle` counts {sum(counts)} pixels, more than the {width}×{height} = {total} "
+            "of the mask"
+        )
+    position = 0
+    xmin, xmax, ymin, ymax = width, -1, height, -1
+    for index, count in enumerate(counts):
+        if index % 2 and count:  # odd runs are the painted ones
             first, last = position, position + count - 1
-            if last >= total:
-                break  # reported below, with the total
-            row0, row1 = divmod(first, width)[0], divmod(last, width)[0]
+            row0, row1 = first // width, last // width
             ymin, ymax = min(ymin, row0), max(ymax, row1)
             # A run that wraps onto the next row covers that row's first and the
             # previous row's last column.
             xmin = min(xmin, 0 if row1 > row0 else first % width)
             xmax = max(xmax, width - 1 if row1 > row0 else last % width)
         position += count
-        painted = not painted
-    if position > total:
-        raise BadShape(
-            f"`rle` counts {position} pixels, more than the {width}×{height} = {total} of the mask"
-        )
     if xmax < 0:
         return None
     return Bounds(left + xmin, top + ymin, left + xmax + 1, top + ymax + 1)

@@ -144,7 +144,7 @@ def parse(name: str, reason: str) -> dict[str, object]:
                 add(target, child.tag, child.get("label"), child)
     for track in tree.getroot().iter("track"):
         for child in track:
-            target = entry(int(child.get("frame")), "frame_%06d.png" % int(child.get("frame")))
+            target = entry(int(child.get("frame")), f"frame_{int(child.get('frame')):06d}.png")
             if child.get("outside") == "1":
                 target["outside"] += 1  # type: ignore[operator]
             else:
