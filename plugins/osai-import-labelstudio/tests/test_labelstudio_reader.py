@@ -8,19 +8,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 from pydantic import ValidationError
+from test_labelstudio_conformance import rect, task
 
 from osai_import import ImageRecord, Problem, Severity, SourceError, SourcePath
 from osai_import.source.locate import locate
 from osai_import.testing import make_image
 from osai_import.testing.s3 import LocalS3
 from osai_import_labelstudio import LabelStudioReader
-from test_labelstudio_conformance import rect, task
 
 
 def write(root: Path, tasks: Any, name: str = "export.json") -> Path:
@@ -314,7 +315,7 @@ def test_a_folder_of_exports_and_one_task_per_file(root: Path) -> None:
     records = read(folder, images=str(root))
     assert [r.key for r in records] == ["1.json/task-1", "all.json/task-1", "all.json/task-2"]
     (root / "empty").mkdir()
-    with pytest.raises(SourceError, match="no \\*.json export"):
+    with pytest.raises(SourceError, match=r"no \*\.json export"):
         read(root / "empty")
 
 
@@ -349,3 +350,14 @@ def test_an_image_in_an_s3_bucket(root: Path, osai_s3: LocalS3) -> None:
     assert isinstance(record.path, SourcePath) and record.path.read_bytes() == png.getvalue()
     assert record.name == "b.png" and (record.width, record.height) == (100, 50)
     assert (record.boxes[0].xmin, record.boxes[0].ymin) == (10, 10) and record.problems == ()
+
+
+def test_every_code_the_reader_gives_is_documented() -> None:
+    plugin = Path(__file__).parents[1]
+    source = "".join(p.read_text(encoding="utf-8")
+                     for p in (plugin / "src" / "osai_import_labelstudio").glob("*.py"))
+    readme = (plugin / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Problem codes"):]
+    given = set(re.findall(r'"(labelstudio\.[a-z_]+)"', source))
+    documented = set(re.findall(r"^\| `(labelstudio\.[a-z_]+)` \|", table, re.MULTILINE))
+    assert given == documented and len(given) == 16
