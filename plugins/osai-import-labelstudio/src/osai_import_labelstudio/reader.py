@@ -91,7 +91,7 @@ class LabelStudioReader(Reader):
                 group: list[Any]) -> ImageRecord | None:
         """Return the record of one task (a group of JSON-MIN items), or None to leave it out."""
         task = group[0]
-        position = f"#{index + 1}" if index is not None else "the only one"
+        position = f"#{index + 1}" if index is not None else "(the file's only one)"
         if not isinstance(task, dict):
             self._notes.append(Problem(
                 "labelstudio.bad_task", Severity.ERROR,
