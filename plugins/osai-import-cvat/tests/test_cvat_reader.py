@@ -154,6 +154,7 @@ def test_a_bad_attribute_is_an_error_naming_line_and_shape(
     found = problem(record, "cvat.bad_shape")
     assert found.severity is Severity.ERROR
     assert "annotations.xml:7: <" in found.message and words in found.message
+    assert "(image 'a.jpg')" in found.message
     assert len(record.boxes) == 1  # the good shape stays
 
 

@@ -79,6 +79,8 @@ class Notes:
     """The problems found for one image (or one source), kept as details by code."""
 
     where: str
+    subject: str = ""
+    """The image the problems are about, named in every message ("" for the source)."""
     found: dict[str, list[str]] = field(default_factory=dict)
     severities: dict[str, Severity] = field(default_factory=dict)
 
@@ -94,13 +96,14 @@ class Notes:
         for code, details in self.found.items():
             severity, plural, advice = CODES[code]
             severity = self.severities.get(code, severity)
+            about = f" (image {self.subject!r})" if self.subject else ""
             if len(details) == 1:
-                message = f"{self.where}:{details[0]}; {advice}"
+                message = f"{self.where}:{details[0]}{about}; {advice}"
             else:
                 shown = "; ".join(f"line {d}" for d in details[:SHOWN])
                 more = f"; and {len(details) - SHOWN} more" if len(details) > SHOWN else ""
                 message = (
-                    f"{self.where}: {len(details)} {plural}: {shown}{more}; {advice}"
+                    f"{self.where}: {len(details)} {plural}{about}: {shown}{more}; {advice}"
                 )
             out.append(Problem(code, severity, message, item))
         return out

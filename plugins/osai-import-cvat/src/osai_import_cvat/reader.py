@@ -121,7 +121,7 @@ class _Run:
                 f"({name!r}); it cannot be found or uploaded",
             )
             return None
-        notes = Notes(self.where)
+        notes = Notes(self.where, name)
         if outside:
             notes.add(
                 "cvat.name_outside",
@@ -290,7 +290,7 @@ class _Run:
         size = task.size if mode == "number" else None
         for frame, relative, path in files:
             shapes = self.frames.pop((subset, frame), [])
-            notes = Notes(self.where)
+            notes = Notes(self.where, f"{subset}/{relative}" if subset else relative)
             found = boxes(shapes, self.opts, notes)
             yield ImageRecord(
                 key=f"{subset}/{relative}" if subset else relative,
