@@ -83,7 +83,8 @@ def only_our_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 def project(tmp_path: Path) -> Path:
     """A folder holding the in-house plugin and an empty list file."""
     (tmp_path / "layout.py").write_text(LAYOUT)
-    (tmp_path / "list.txt").write_text("")
+    for name in ("list.txt", "a.txt", "b.txt"):
+        (tmp_path / name).write_text("")
     return tmp_path
 
 
@@ -197,6 +198,14 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
     ("too large", GOOD + "# " + "x" * 1_000_000 + "\n", [
         "{path}: the config is larger than 1000000 bytes; a config describes a dataset, it "
         "does not hold it"]),
+    ("a source path that does not exist", with_good(
+        source="source: {type: lines, path: gone/list.txt}"), [
+        "source.path: {dir}/gone/list.txt does not exist; fix the path (a relative path is "
+        "relative to the config file's folder, {dir})"]),
+    ("a listed source whose path does not exist", with_good(
+        source="source: [{type: lines, path: a.txt}, {type: lines, path: c.txt}]"), [
+        "source.1.path: {dir}/c.txt does not exist; fix the path (a relative path is "
+        "relative to the config file's folder, {dir})"]),
     ("a listed source with an unknown key", with_good(
         source="source: [{type: lines, path: a.txt}, {type: lines, path: b.txt, sep: ','}]"), [
         "source.1.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, "
@@ -394,6 +403,8 @@ def test_a_token_pasted_into_token_env_is_never_echoed(tmp_path: Path, monkeypat
 
 def test_several_sources_resolve_in_order_with_their_labels(tmp_path: Path) -> None:
     (tmp_path / "layout.py").write_text(LAYOUT)
+    for name in ("train.txt", "val.txt"):
+        (tmp_path / name).write_text("")
     config = tmp_path / "run.yaml"
     config.write_text(with_good(source=(
         "source: [{type: lines, path: train.txt, label: train}, {type: lines, path: val.txt}]")))

@@ -11,6 +11,7 @@ once.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,11 @@ def _check_section(
         if refused is not None:
             lines.append(refused)
             return None
+        if isinstance(section, SourceSection):
+            missing = missing_paths(key, options, base_dir)
+            if missing:
+                lines.extend(missing)
+                return None
         return entry.cls, options
     return None
 
@@ -198,6 +204,28 @@ def local_only(key: str, cls: type[Any], options: PluginOptions, who: str) -> st
         "local files; extract or copy the files to a local folder, or ask its author to read "
         "through osai_import.SourcePath (Reader.any_storage)"
     )
+
+
+def missing_paths(key: str, options: PluginOptions, base_dir: Path) -> list[str]:
+    """Return a config line for each path option of a source that names nothing.
+
+    A source that is not there is a mistake in the config (exit 2), found before anything
+    else is read. A path in a bucket is asked too (one request); a store that cannot say
+    (no credentials yet, a network error) is left to the reader, which names the cause.
+    """
+    lines = []
+    for name, value in options:
+        if not isinstance(value, (Path, SourcePath)):
+            continue
+        try:
+            there = value.exists() if isinstance(value, SourcePath) else os.path.lexists(value)
+        except Exception:  # noqa: BLE001 - any store's failure: the reader will say it better
+            continue
+        if not there:
+            relative = "" if isinstance(value, SourcePath) else (
+                f" (a relative path is relative to the config file's folder, {base_dir})")
+            lines.append(f"{key}.{name}: {value} does not exist; fix the path{relative}")
+    return lines
 
 
 def resolve(loaded: LoadedConfig, plugins: Plugins) -> ResolvedConfig:
