@@ -104,11 +104,13 @@ class Checker:
                 )
             )
         category = self._category(record, problems)
-        # A reader that refused the item's path (outside the dataset, a symlink, a device)
-        # points `path` somewhere harmless; opening it would only add a confusing error.
+        # An item the reader already refused (a path outside the dataset, an image it could
+        # not find, an annotation it could not read) is not uploaded whatever its image
+        # holds, and its `path` may point somewhere harmless: opening it would only add a
+        # second, confusing error (`image.missing` after `labelme.image_missing`).
         path_refused = any(
             p.severity is Severity.ERROR and p.code.startswith("path.") for p in problems
-        )
+        ) or any(p.severity is Severity.ERROR for p in record.problems)
         try:
             if path_refused:
                 raise _PathRefused
