@@ -574,6 +574,18 @@ def test_a_path_the_reader_refused_is_not_opened_again(tmp_path: Path) -> None:
     assert [p.code for p in item.problems] == ["path.outside"]
 
 
+def test_an_item_its_reader_refused_gets_no_second_error_from_its_image(tmp_path: Path) -> None:
+    missing = Problem("labelme.image_missing", Severity.ERROR, "a.json: no image at a.jpg", "a")
+    warned = Problem("labelme.path_fixed", Severity.WARNING, "used b.jpg", "b")
+    checker = Checker(CheckConfig())
+    refused = checker.check(ImageRecord("a", tmp_path / "a.json", "a.jpg", problems=(missing,)))
+    assert [p.code for p in refused.problems] == ["labelme.image_missing"]
+    # A warning does not keep the image from being checked: its own errors still show.
+    (tmp_path / "b.jpg").write_bytes(b"")
+    checked = checker.check(ImageRecord("b", tmp_path / "b.jpg", "b.jpg", problems=(warned,)))
+    assert [p.code for p in checked.problems] == ["labelme.path_fixed", "image.empty"]
+
+
 def test_first_pass_learns_the_labels_an_upload_creates_first(tmp_path: Path) -> None:
     from osai_import.check.stream import CheckRun
 
