@@ -8,16 +8,19 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from PIL import Image
 from pydantic import ValidationError
 from test_labelstudio_conformance import rect, task
 
 from osai_import import ImageRecord, Problem, Severity, SourceError, SourcePath
+from osai_import.config.resolve import prepare
 from osai_import.source.locate import locate
 from osai_import.testing import make_image
 from osai_import.testing.s3 import LocalS3
@@ -350,6 +353,27 @@ def test_an_image_in_an_s3_bucket(root: Path, osai_s3: LocalS3) -> None:
     assert isinstance(record.path, SourcePath) and record.path.read_bytes() == png.getvalue()
     assert record.name == "b.png" and (record.width, record.height) == (100, 50)
     assert (record.boxes[0].xmin, record.boxes[0].ymin) == (10, 10) and record.problems == ()
+
+
+def test_an_s3_image_is_read_with_the_sources_storage_options(
+        root: Path, osai_s3: LocalS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = osai_s3.bucket()
+    png = io.BytesIO()
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(png, "PNG")
+    osai_s3.put(f"s3://{bucket}/p/c.png", png.getvalue())
+    export = write(root, [task(1, f"s3://{bucket}/p/c.png", [rect("r", "cat", 10, 20, 30, 40, (40, 30))])])
+    config = root / "ls.yaml"
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    config.write_text(yaml.safe_dump({
+        "dataset": {"name": "ls"},
+        "source": {"type": "labelstudio", "path": export.name,
+                   "storage_options": {"endpoint_url": endpoint}},
+    }), encoding="utf-8")
+    # Only the config knows where the bucket is: the environment no longer says it.
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    resolved, _ = prepare(config)
+    (record,) = list(resolved.reader().records())
+    assert record.problems == () and record.path.read_bytes() == png.getvalue()
 
 
 def test_every_code_the_reader_gives_is_documented() -> None:

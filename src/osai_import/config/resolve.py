@@ -166,6 +166,7 @@ def _check_section(
             return locate(value, base, storage)
 
         context["locate"] = locate_here
+        context["storage_options"] = storage
         allowed = ["label", "storage_options", "type"]
     try:
         options = entry.cls.Options.model_validate(section.options(), context=context)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
 )
@@ -108,9 +110,26 @@ class _Described:
 
 
 class ReaderOptions(PluginOptions):
-    """Options every reader takes: ``path``, its file or root folder."""
+    """Options every reader takes: ``path``, its file or root folder.
+
+    ``storage_options`` is the source's ``storage_options:`` from the config (empty when
+    it has none): pass it to ``osai_import.locate`` for a URL found inside the source's
+    own files (an image at ``s3://...`` in a task list), so that it is read with the
+    same endpoint and credentials as the source. It may hold secrets: never log it.
+    """
 
     path: ConfigPath
+    _storage_options: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        """Keep the source's storage options from the validation context."""
+        if isinstance(context, dict):
+            self._storage_options = dict(context.get("storage_options") or {})
+
+    @property
+    def storage_options(self) -> Mapping[str, Any]:
+        """Return the source's ``storage_options`` (read-only)."""
+        return MappingProxyType(self._storage_options)
 
 
 class Reader(_Described, ABC):

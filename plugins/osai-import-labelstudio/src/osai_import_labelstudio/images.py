@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from osai_import import SourceError, SourcePath, embedded_image, is_inside, locate
@@ -45,8 +46,12 @@ class Images:
     """Resolve image references against the `images` folder and the prefix mappings."""
 
     def __init__(self, root: Path | SourcePath, prefixes: Mapping[str, Path | SourcePath],
-                 keep_upload_prefix: bool) -> None:
+                 keep_upload_prefix: bool,
+                 storage_options: Mapping[str, Any] | None = None) -> None:
         self.root = root
+        # The source's storage_options: an s3:// image in the export is read with the
+        # endpoint and credentials the config gave the source.
+        self.storage_options = storage_options
         # Longest first: "/data/upload/3/" must win over "/data/upload/".
         self.prefixes = sorted(prefixes.items(), key=lambda item: -len(item[0]))
         self.keep_upload_prefix = keep_upload_prefix
@@ -80,7 +85,8 @@ class Images:
         if text.lower().startswith("data:"):
             raise Unmapped(f"a data: URI that is not base64 ({text[:40]}...)")
         if _URL.match(text) and not text.lower().startswith("file:"):
-            return Found(_remote(text), _base(_decoded(urlsplit(text).path)), "url")
+            return Found(_remote(text, self.storage_options), _base(_decoded(urlsplit(text).path)),
+                         "url")
         if text.startswith(("/", "\\", "file:")) or _WINDOWS.match(text):
             prefix = posixpath.dirname(text.rstrip("/")) + "/"
             raise Unmapped(
@@ -124,8 +130,8 @@ def _upload_name(rest: str, keep: bool) -> str:
     return name if keep else _HEX_PREFIX.sub("", name)
 
 
-def _remote(url: str) -> Path | SourcePath:
+def _remote(url: str, storage_options: Mapping[str, Any] | None) -> Path | SourcePath:
     try:
-        return locate(url)
+        return locate(url, storage_options=storage_options)
     except SourceError as exc:
         raise Unmapped(str(exc)) from None

@@ -79,7 +79,8 @@ class LabelStudioReader(Reader):
         root = _local_absolute(self.opts.images) if self.opts.images else (
             path if folder else path.parent)
         prefixes = {k: _local_absolute(v) for k, v in self.opts.image_prefixes.items()}
-        self._images = Images(root, prefixes, self.opts.upload_names == "stored")
+        self._images = Images(root, prefixes, self.opts.upload_names == "stored",
+                              self.opts.storage_options)
         for export in exports:
             prefix = f"{export.name}/" if folder else ""
             for index, group in _grouped(tasks(export)):
