@@ -140,17 +140,16 @@ def first_per_code(problems: Iterable[Problem], show: int) -> dict[str, list[Pro
 
 def print_problem_samples(samples: Mapping[str, list[Problem]], counts: Mapping[str, int],
                           console: Console, *, skipped: str = "error") -> None:
-    """Print the kept messages of each code (errors first, then by count), and how many more.
+    """Print the kept messages of each code (errors first, then as met), and how many more.
 
     ``check`` and ``run`` print problems the same way: the line starts with what happens
     to the item (``skipped`` for an error, ``warning`` otherwise), then its name, its
     code and the message. Names and messages are data, never markup.
     """
-    def rank(code: str) -> tuple[int, int, str]:
-        errors = any(p.severity is Severity.ERROR for p in samples[code])
-        return (0 if errors else 1, -counts.get(code, 0), code)
+    def rank(code: str) -> int:
+        return 0 if any(p.severity is Severity.ERROR for p in samples[code]) else 1
 
-    for code in sorted(samples, key=rank):
+    for code in sorted(samples, key=rank):  # stable: codes keep the order they were met in
         shown = samples[code]
         for problem in shown:
             label = (f"[yellow]{skipped}[/yellow]" if problem.severity is Severity.ERROR
