@@ -1,10 +1,10 @@
 """The dataset's files: JSON files found in name order, read safely, and images looked up.
 
 The dataset may be local, or in an archive or a bucket (a ``SourcePath``). A stored
-folder is listed once and every later question about a file in it (does the image
-``imagePath`` names exist?) is answered from that listing, since in a bucket each
-question would be a request. Stored JSON files are fetched a batch at a time, in
-parallel (``read_all``); local ones are read one at a time, when their turn comes.
+folder is listed once by its store, which answers every later question about a file in
+it (does the image ``imagePath`` names exist?) from that listing. Stored JSON files are
+fetched a batch at a time, in parallel (``read_all``); local ones are read one at a
+time, when their turn comes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class Tree:
         # Local roots are made absolute and normalized once, so that `..` in an imagePath
         # is judged on text (is_inside) and keys are relative to one spelling of the root.
         self.root: Dir = root if isinstance(root, SourcePath) else Path(os.path.abspath(root))
-        self._listed: dict[SourcePath, dict[str, str] | None] = {}
 
     def key(self, path: Dir) -> str:
         """Return ``path`` relative to the root, with ``/`` (the record's key)."""
@@ -87,10 +86,15 @@ class Tree:
     def _entries(self, folder: Dir, seen: set[tuple[int, int]]) -> list[tuple[str, str]]:
         """Return a folder's visible ``(name, "file" | "dir")``, sorted by name."""
         if isinstance(folder, SourcePath):
-            listed = self.listing(folder)
-            if listed is None:
-                raise SourceError(f"{folder}: cannot list the folder: it is not a folder")
-            return [(n, k) for n, k in sorted(listed.items()) if not n.startswith(".")]
+            try:
+                listed = folder.entries()
+            except (FileNotFoundError, NotADirectoryError):
+                raise SourceError(f"{folder}: cannot list the folder: it is not a folder") from None
+            except OSError as exc:
+                raise SourceError(
+                    f"{folder}: cannot list the folder: {exc.strerror or exc}"
+                ) from None
+            return [(n, k) for n, k in listed if not n.startswith(".")]
         try:
             info = folder.stat()
             with os.scandir(folder) as listing:
@@ -106,30 +110,17 @@ class Tree:
         seen.add((info.st_dev, info.st_ino))
         return [(n, k) for n, k in found if k]
 
-    def listing(self, folder: SourcePath) -> dict[str, str] | None:
-        """Return ``{name: "file" | "dir"}`` of a stored folder, listed once; None if none."""
-        if folder in self._listed:
-            return self._listed[folder]
-        found: dict[str, str] | None = None
-        if folder.parts[:1] != ("..",):  # above the store's root: names nothing
-            try:
-                found = dict(folder.entries())
-            except (FileNotFoundError, NotADirectoryError):
-                found = None
-            except OSError as exc:
-                raise SourceError(
-                    f"{folder}: cannot list the folder: {exc.strerror or exc}"
-                ) from None
-        self._listed[folder] = found
-        return found
-
     def is_file(self, path: Dir) -> bool:
         """Tell whether a file is at ``path`` (stored: from its folder's listing)."""
         if isinstance(path, SourcePath):
             if not path.name:
                 return False
-            listed = self.listing(path.parent)
-            return listed is not None and listed.get(path.name) == "file"
+            try:
+                return path.is_file()
+            except OSError as exc:
+                raise SourceError(
+                    f"{path.parent}: cannot list the folder: {exc.strerror or exc}"
+                ) from None
         return path.is_file()
 
     def inside(self, path: Dir) -> bool:
