@@ -119,8 +119,13 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
         "server.url: must not contain a user name or password; export the token in the "
         "variable named by `token_env` instead"]),
     ("unknown reader type", with_good(source="source: {type: line, path: list.txt}"), [
-        "source.type: unknown reader 'line'; did you mean 'lines'? (known: lines); install the "
+        "source.type: unknown reader 'line'; did you mean 'lines'? (installed: lines); install the "
         "plugin that provides it or list its file under `plugins:`"]),
+    ("a reader of a package that is not installed", with_good(
+        source="source: {type: yolo, path: list.txt}"), [
+        "source.type: the reader 'yolo' is not installed (installed: lines); it comes with the "
+        "package osai-import-yolo: `pip install osai-import-yolo` (from a checkout of "
+        "osai-import: `pip install ./plugins/osai-import-yolo`)"]),
     ("unknown reader option", with_good(source="source: {type: lines, path: list.txt, sep: ','}"),
      ["source.sep: unknown key; did you mean 'separator'? (allowed: path, separator, skip, label, "
       "storage_options, type)"]),
@@ -133,7 +138,7 @@ BROKEN: list[tuple[str, str | bytes, list[str]]] = [
     ("source as a string", with_good(source="source: lines"), [
         "source: expected a mapping (`key: value` lines) or a list, got 'lines'"]),
     ("unknown encoder", with_good(annotations="annotations: {type: txt}"), [
-        "annotations.type: unknown encoder 'txt'; did you mean 'text'? (known: text); install "
+        "annotations.type: unknown encoder 'txt'; did you mean 'text'? (installed: text); install "
         "the plugin that provides it or list its file under `plugins:`"]),
     ("missing env var", with_good(dataset="dataset: {name: '${OSAI_TEST_MISSING}'}"), [
         "dataset.name: environment variable OSAI_TEST_MISSING is not set; export it, or write "

@@ -460,7 +460,7 @@ def test_registry_lookup_suggests_close_names() -> None:
     with pytest.raises(RegistryError) as caught:
         registry.get("coc")
     assert str(caught.value) == (
-        "unknown reader 'coc'; did you mean 'coco'? (known: coco, folder); install the plugin "
+        "unknown reader 'coc'; did you mean 'coco'? (installed: coco, folder); install the plugin "
         "that provides it or list its file under `plugins:`")
     with pytest.raises(RegistryError, match=r"^unknown reader 'FOLDER'; did you mean 'folder'\?"):
         registry.get("FOLDER")

@@ -44,6 +44,17 @@ class Entry(Generic[T]):
         return self.cls.description()
 
 
+# Readers this project ships as separate packages (plugins/ in its repository): a config
+# that names one of them on a machine without it is told which package to install.
+KNOWN_PACKAGES = {
+    "yolo": "osai-import-yolo",
+    "voc": "osai-import-voc",
+    "labelme": "osai-import-labelme",
+    "cvat": "osai-import-cvat",
+    "labelstudio": "osai-import-labelstudio",
+}
+
+
 class Registry(Generic[T]):
     """Map names to reader or encoder classes; a name can be registered only once."""
 
@@ -115,10 +126,17 @@ class Registry(Generic[T]):
         except KeyError:
             pass
         known = sorted(self._entries)
+        listing = f"installed: {', '.join(known)}" if known else f"no {self.kind}s are registered"
+        package = KNOWN_PACKAGES.get(str(name).lower()) if self.kind == "reader" else None
+        if package is not None:
+            raise RegistryError(
+                f"the {self.kind} {name!r} is not installed ({listing}); it comes with the "
+                f"package {package}: `pip install {package}` (from a checkout of osai-import: "
+                f"`pip install ./plugins/{package}`)"
+            )
         by_case = [k for k in known if k.lower() == str(name).lower()]
         close = by_case or difflib.get_close_matches(str(name), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        listing = f"known: {', '.join(known)}" if known else f"no {self.kind}s are registered"
         raise RegistryError(
             f"unknown {self.kind} {name!r}{hint} ({listing}); install the plugin that "
             f"provides it or list its file under `plugins:`"
