@@ -9,7 +9,8 @@ source's paths inside its folder), ``SourcePath`` (a file in an archive or a buc
 used as a ``pathlib.Path``), ``read_all`` (many small files at once, fetched in
 parallel from a bucket), ``locate`` (a path or URL found in a source's own files, turned
 into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as base64
-text inside a JSON file). docs/plugin-hooks.md documents each.
+text inside a JSON file), and for readers that detect their layout ``survey`` (a bounded
+look at a folder tree) and ``IMAGE_SUFFIXES``. docs/plugin-hooks.md documents each.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from osai_import.plugin.base import (
         Annotation,
         ConfigPath,
+        Detection,
         Encoder,
         LocalPath,
         PluginOptions,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from osai_import.source.locate import locate
     from osai_import.source.parse_ahead import VocAhead, VocResult, parse_voc_batch
     from osai_import.source.paths import is_inside
+    from osai_import.source.survey import IMAGE_SUFFIXES, Survey, survey
     from osai_import.source.voc import VocAnnotation, parse_voc
 
 from osai_import.version import __version__
@@ -76,6 +79,10 @@ _HOMES: dict[str, str] = {
     "read_all": "osai_import.source.files",
     "embedded_image": "osai_import.source.embedded",
     "locate": "osai_import.source.locate",
+    "survey": "osai_import.source.survey",
+    "Survey": "osai_import.source.survey",
+    "IMAGE_SUFFIXES": "osai_import.source.survey",
+    "Detection": "osai_import.plugin.base",
     "LocalPath": "osai_import.plugin.base",
 }
 
@@ -97,10 +104,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "Annotation",
     "Box",
     "ConfigError",
     "ConfigPath",
+    "Detection",
     "Encoder",
     "ImageRecord",
     "ItemError",
@@ -115,6 +124,7 @@ __all__ = [
     "SourceError",
     "SourcePath",
     "SourceStat",
+    "Survey",
     "VocAhead",
     "VocAnnotation",
     "VocResult",
@@ -126,4 +136,5 @@ __all__ = [
     "parse_voc",
     "parse_voc_batch",
     "read_all",
+    "survey",
 ]

@@ -155,6 +155,31 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @cli.command()
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def detect(ctx: click.Context, path: str, as_json: bool) -> None:
+    """Say which installed readers fit PATH (a folder, an archive, a bucket URL), and why."""
+    from osai_import.commands import detect_command
+
+    ctx.exit(detect_command(path, as_json))
+
+
+@cli.command()
+@click.argument("path")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("osai-import.yaml"), show_default=True,
+              help="The config file to write.")
+@click.option("--force", is_flag=True, help="Replace the config file if it exists.")
+@click.pass_context
+def init(ctx: click.Context, path: str, output: Path, force: bool) -> None:
+    """Write a config that uploads PATH to the embedded local server, as detected."""
+    from osai_import.commands import init_command
+
+    ctx.exit(init_command(path, output, force, ["osai-import", *sys.argv[1:]]))
+
+
+@cli.command()
 @click.argument("config", type=_FILE)
 @click.option("--report", type=_FILE, help="Write a JSON report.")
 @click.option(

@@ -134,3 +134,64 @@ def resolve_command(config_path: Path, names: tuple[str, ...], resolve_all: bool
     console.print(f"{count} image(s) of dataset {dataset_id} settled: the journal now takes "
                   "each as stored exactly once")
     return 0
+
+
+def detect_command(path_text: str, as_json: bool) -> int:
+    """Print every installed reader's verdict on a path, best first; 0 when one matches."""
+    import json
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from osai_import.detect.verdicts import detect_all, where
+    from osai_import.plugin.manager import build_plugins
+
+    target = where(path_text)
+    verdicts = detect_all(target, build_plugins())
+    found = any(v.matches for v in verdicts)
+    if as_json:
+        print(json.dumps({"path": str(target), "verdicts": [v.to_dict() for v in verdicts]},
+                         indent=2, ensure_ascii=False))
+        return 0 if found else 1
+    table = Table(title=f"Readers for {target}", title_justify="left", show_lines=True)
+    table.add_column("reader")
+    table.add_column("confidence", justify="right")
+    table.add_column("sources")
+    table.add_column("why")
+    for verdict in verdicts:
+        data = verdict.to_dict()
+        style = "green" if verdict.matches else "dim"
+        sources = "\n".join(
+            ", ".join(f"{k}: {v}" for k, v in s.items()) for s in data["sources"])
+        why = verdict.error or "\n".join(data["reasons"])
+        table.add_row(Text(verdict.reader, style=style), f"{verdict.confidence:.2f}",
+                      Text(sources), Text(why))
+    console = _StdoutConsole(highlight=False)
+    console.print(table)
+    if not found:
+        console.print("No installed reader recognises this layout; `osai-import readers` lists "
+                      "them, and a plugin can teach a new one (docs/writing-plugins.md).")
+    return 0 if found else 1
+
+
+def init_command(path_text: str, output: Path, force: bool, argv: list[str]) -> int:
+    """Write a config for the reader that fits a path best; print what was chosen and why."""
+    from osai_import.detect.verdicts import detect_all, where
+    from osai_import.detect.writer import config_text, pick, write_config
+    from osai_import.plugin.manager import build_plugins
+
+    target = where(path_text)
+    verdicts = detect_all(target, build_plugins())
+    best, notes = pick(verdicts, path_text)
+    config = Path(os.path.abspath(output))
+    text = config_text(target, best, notes, verdicts, config, " ".join(argv))
+    write_config(text, config, force=force)
+    console = _stderr_console()
+    assert best.detection is not None
+    count = len(best.detection.sources)
+    console.print(f"wrote {config}: reader {best.reader} (confidence {best.confidence:.2f}), "
+                  f"{count} source{'s' if count > 1 else ''}")
+    for note in notes:
+        console.print(f"  note: {note}")
+    console.print(f"next: osai-import check {output}   then   osai-import run {output}")
+    return 0

@@ -6,6 +6,7 @@ import inspect
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, NamedTuple
@@ -132,6 +133,31 @@ class ReaderOptions(PluginOptions):
         return MappingProxyType(self._storage_options)
 
 
+@dataclass(frozen=True)
+class Detection:
+    """What a reader makes of a path: how well it matches, the sources it would read, why.
+
+    ``confidence`` runs from 0 (not this layout) to 1 (certainly this layout). The scale
+    every reader keeps to, so that verdicts compare: 0.9 and above, the layout's own marker
+    (a COCO JSON with ``images``, ``annotations`` and ``categories``; a ``data.yaml``
+    with ``names``); 0.5 to 0.9, strong structural evidence; below 0.5, possible but
+    weak; 0, it does not match. ``sources`` holds the options (without ``type``) of each
+    source the reader would read at the path (several for the splits of an export); path
+    values are ``Path`` or ``SourcePath``. ``reasons`` says why it matches or why it does
+    not, one short sentence each, naming the files it looked at.
+    """
+
+    confidence: float
+    reasons: tuple[str, ...] = ()
+    sources: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"Detection.confidence must be in 0..1, not {self.confidence!r}")
+        object.__setattr__(self, "reasons", tuple(self.reasons))
+        object.__setattr__(self, "sources", tuple(dict(s) for s in self.sources))
+
+
 class Reader(_Described, ABC):
     """A source layout: turns a folder or a manifest into a lazy stream of ImageRecord.
 
@@ -155,6 +181,19 @@ class Reader(_Described, ABC):
     @abstractmethod
     def records(self) -> Iterator[ImageRecord]:
         """Yield every image of the source, lazily, in a deterministic order."""
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection | None:
+        """Say how well this reader matches ``path`` (a folder or a file), cheaply.
+
+        Used by ``osai-import detect`` and ``osai-import init``. Look at a bounded number
+        of files (``osai_import.survey`` lists a folder tree up to a limit) and read only
+        small parts of them: a folder of a million images must be judged in a second.
+        Never raise for what is found (a broken file is a reason, with a low confidence);
+        return a ``Detection`` whose ``sources`` read as is when it matches. The default
+        returns None: the reader cannot tell.
+        """
+        return None
 
     def source_problems(self) -> Sequence[Problem]:
         """Return problems of the last read that concern no single image.

@@ -7,6 +7,7 @@ import math
 import os
 import pickle
 import re
+import shutil
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from osai_import.errors import OsaiImportError
 from osai_import.location import SourcePath
-from osai_import.plugin.base import PluginOptions, Reader
+from osai_import.plugin.base import Detection, PluginOptions, Reader
 from osai_import.records import Box, ImageRecord, Problem, Severity
 from osai_import.testing.s3 import LocalS3
 from osai_import.testing.server import OsaiUploader, local_server
@@ -29,6 +30,7 @@ from osai_import.testing.watch import watched
 _CODE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EPSILON = 1e-6
+_DETECT_OPENS = 64  # files detect() may open, however large the folder
 
 
 def make_image(path: Path, width: int = 32, height: int = 24,
@@ -120,7 +122,8 @@ class ReaderConformance:
     the ``broken_source`` fixture (a source with one bad item; parametrize it to test
     several). Set ``expect_boxes = False`` for a reader that never yields boxes, and
     ``local_plugins`` to the config ``plugins:`` entries that register the reader when it
-    is not an installed plugin.
+    is not an installed plugin. Set ``detects = False`` for a reader that does not
+    implement ``detect`` (``osai-import init`` cannot then propose it).
     """
 
     reader_class: ClassVar[type[Reader]]
@@ -128,6 +131,7 @@ class ReaderConformance:
     min_records: ClassVar[int] = 3
     local_plugins: ClassVar[Sequence[str]] = ()
     upload_check: ClassVar[Mapping[str, Any]] = {"name_collisions": "disambiguate"}
+    detects: ClassVar[bool] = True
 
     @pytest.fixture
     def reader_options(self) -> dict[str, Any]:
@@ -360,6 +364,71 @@ class ReaderConformance:
         assert refused is not None and "reads only local files" in refused, (
             f"{self.reader_class.__qualname__} is not any_storage, so a path into an archive "
             f"or a bucket must be refused when the config is checked: {refused!r}")
+
+    # detection (osai-import detect / init)
+
+    def test_detects_its_own_sample(self, reader_options: dict[str, Any],
+                                    sample_records: list[ImageRecord]) -> None:
+        """Check that detect() recognises the sample and proposes options that read it."""
+        root = _sample_root(reader_options)
+        assert root is not None, "the suite needs at least one option naming a file or folder"
+        found = self.reader_class.detect(root)
+        if not self.detects:
+            return
+        assert found is not None, (
+            f"{self.reader_class.__qualname__}.detect returned None for its own sample; "
+            "implement it (osai-import detect and init use it), or set detects = False")
+        assert isinstance(found, Detection), f"detect returned {found!r}, not a Detection"
+        assert found.confidence >= 0.5, (
+            f"the sample at {root} was detected with confidence {found.confidence}: "
+            f"{found.reasons}")
+        assert found.reasons and found.sources, "a match needs its reasons and its sources"
+        read = [r for options in found.sources for r in self.read(options)]
+
+        def shape(records: list[ImageRecord]) -> list[tuple[str, int]]:
+            return sorted((r.name, len(r.boxes)) for r in records)
+
+        assert shape(read) == shape(sample_records), (
+            f"the options detect proposed ({found.sources}) read other records than the "
+            "sample's own options")
+
+    def test_detect_says_why_not_elsewhere(self, tmp_path: Path) -> None:
+        """Check that an empty folder and a folder of notes are no match, with reasons."""
+        if not self.detects:
+            return
+        empty = tmp_path / "osai-empty"
+        empty.mkdir()
+        notes = tmp_path / "osai-notes"
+        notes.mkdir()
+        (notes / "README.md").write_text("# notes\n", encoding="utf-8")
+        (notes / "data.json").write_text('{"hello": "world"}', encoding="utf-8")
+        (notes / "list.txt").write_text("one\ntwo\n", encoding="utf-8")
+        for folder in (empty, notes):
+            found = self.reader_class.detect(folder)
+            assert found is not None and found.confidence < 0.5, (
+                f"{folder.name}: detected with {found}")
+            assert found.reasons, f"{folder.name}: say why it is not a match"
+
+    def test_detect_looks_at_a_bounded_number_of_files(
+            self, reader_options: dict[str, Any], tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Check that detect opens few files, however many the folder holds."""
+        if not self.detects:
+            return
+        root = _sample_root(reader_options)
+        assert root is not None
+        crowd = tmp_path / "osai-crowd"
+        shutil.copytree(root, crowd)
+        extra = crowd / "osai-extra"
+        extra.mkdir()
+        for i in range(1500):
+            (extra / f"n{i:04d}.json").write_text("{}", encoding="utf-8")
+            (extra / f"n{i:04d}.txt").write_text("0 0.5 0.5 0.1 0.1\n", encoding="utf-8")
+        with watched(monkeypatch) as watch:
+            self.reader_class.detect(crowd)
+        assert watch.files() <= _DETECT_OPENS, (
+            f"detect opened {watch.files()} files of a folder of 3,000+; look at a bounded "
+            f"sample (osai_import.survey), at most {_DETECT_OPENS}")
 
     # the whole way
 
