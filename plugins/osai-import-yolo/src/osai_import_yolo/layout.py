@@ -1,6 +1,7 @@
 """Work out a YOLO dataset's layout: its class names and where each split's images are.
 
-Three layouts are known, tried in this order: Ultralytics (``data.yaml``), Darknet
+Three layouts are known, tried in this order: Ultralytics (``data.yaml``, or a YAML file
+of another name with ``names`` and ``train``/``val``: see ``yamls``), Darknet
 (``obj.data`` with ``train.txt`` lists) and plain folders (``images/`` + ``labels/``,
 ``<split>/images`` + ``<split>/labels``, ``obj_<split>_data/``, or images beside labels).
 The dataset may be in an archive or a bucket: its folders are then listed through
@@ -12,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from osai_import import ItemError, Problem, Severity, SourceError, SourcePath
 from osai_import_yolo.paths import (
@@ -23,12 +21,11 @@ from osai_import_yolo.paths import (
     inside,
     joined,
     locate,
-    open_text,
     read_lines,
     relative_key,
 )
+from osai_import_yolo.yamls import candidates, chosen_yaml, load_yaml, yaml_names
 
-YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 NAMES_FILES = ("obj.names", "classes.txt", "classes.names")
 _SPLIT_KEYS = ("train", "val", "test")
 _ALIASES = {
@@ -37,7 +34,6 @@ _ALIASES = {
     "train": ("train",),
     "test": ("test",),
 }
-MAX_CONFIG_BYTES = 1024 * 1024
 _NOT_SPLITS = {"classes", "names", "backup", "eval", "results", "map", "top"}
 
 
@@ -109,7 +105,7 @@ def detect(
             )
     else:
         root = path
-        found = next((root / n for n in YAML_NAMES if files.is_file(root / n)), None)
+        found, chosen_note = chosen_yaml(candidates(root, files), root)
         data_files = [p for p in files.glob(root, "*.data") if files.is_file(p)]
         darknet = (
             root / "obj.data"
@@ -118,6 +114,8 @@ def detect(
         )
         if found is not None:
             layout = _ultralytics(found, root, splits, allow_outside, files)
+            if chosen_note is not None:
+                layout.notes.insert(0, chosen_note)
         elif darknet is not None:
             layout = _darknet(darknet, root, splits, allow_outside, files)
         else:
@@ -170,62 +168,12 @@ def read_names(path: Dir, where: str) -> dict[int, str]:
     return {index: name for index, name in enumerate(lines) if name}
 
 
-def _load_yaml(path: Dir, where: str) -> dict[str, Any]:
-    try:
-        with open_text(path, where, MAX_CONFIG_BYTES) as handle:
-            data = yaml.safe_load(handle)
-    except ItemError as exc:
-        raise SourceError(str(exc)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise SourceError(
-            f"{where}{line}: invalid YAML: {getattr(exc, 'problem', exc)}; fix the file"
-        ) from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{where}: not UTF-8 text; save it as UTF-8") from None
-    if not isinstance(data, dict):
-        raise SourceError(
-            f"{where}: expected a mapping with `names:` and `train:`/`val:`, got "
-            f"{type(data).__name__}"
-        )
-    return data
-
-
-def _yaml_names(data: Mapping[str, Any], where: str) -> dict[int, str]:
-    raw = data.get("names")
-    if isinstance(raw, list):
-        names = dict(enumerate(raw))
-    elif isinstance(raw, dict):
-        try:
-            names = {int(k): v for k, v in raw.items()}
-        except (TypeError, ValueError):
-            raise SourceError(
-                f"{where}: `names` keys must be class numbers (0: cat, 1: dog)"
-            ) from None
-    elif raw is None:
-        return {}
-    else:
-        raise SourceError(f"{where}: `names` must be a list or a mapping of class numbers to names")
-    if any(
-        k < 0 or not isinstance(v, (str, int, float)) or isinstance(v, bool)
-        for k, v in names.items()
-    ):
-        raise SourceError(f"{where}: every class name must be text, and numbers from 0")
-    count = data.get("nc")
-    if isinstance(count, int) and not isinstance(count, bool) and names and max(names) >= count:
-        raise SourceError(
-            f"{where}: `nc: {count}` but `names` has classes up to {max(names)}; make them agree"
-        )
-    return {k: str(v).strip() for k, v in names.items() if str(v).strip()}
-
-
 def _ultralytics(
     path: Dir, root: Dir, wanted: Sequence[str] | None, allow_outside: bool, files: Files
 ) -> Layout:
     where = relative_key(path, root)
-    data = _load_yaml(path, where)
-    layout = Layout("ultralytics", root, _yaml_names(data, where), where, [], files=files)
+    data = load_yaml(path, where)
+    layout = Layout("ultralytics", root, yaml_names(data, where), where, [], files=files)
     base = root
     declared = data.get("path")
     if isinstance(declared, str) and declared.strip():

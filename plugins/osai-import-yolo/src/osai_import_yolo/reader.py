@@ -13,6 +13,7 @@ from pydantic import Field
 from osai_import import (
     Box,
     ConfigPath,
+    Detection,
     ImageRecord,
     Problem,
     Reader,
@@ -23,6 +24,7 @@ from osai_import import (
     is_inside,
     read_all,
 )
+from osai_import_yolo.detection import detect_yolo
 from osai_import_yolo.imagesize import image_size
 from osai_import_yolo.labels import Labels, NormalBox, parse_labels
 from osai_import_yolo.layout import Layout, Source, detect
@@ -105,6 +107,11 @@ class YoloReader(Reader):
     name = "yolo"
     Options = YoloOptions
     any_storage: ClassVar[bool] = True
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Say how well ``path`` holds a YOLO dataset (see ``osai_import_yolo.detection``)."""
+        return detect_yolo(path)
 
     def __init__(self, options: Any) -> None:
         super().__init__(options)
