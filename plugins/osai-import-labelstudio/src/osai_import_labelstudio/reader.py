@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from PIL import Image, UnidentifiedImageError
 
 from osai_import import (
+    Detection,
     ImageRecord,
     Problem,
     Reader,
@@ -18,6 +19,7 @@ from osai_import import (
     SourceError,
     SourcePath,
 )
+from osai_import_labelstudio.detection import detect
 from osai_import_labelstudio.images import Found, Images, Unmapped
 from osai_import_labelstudio.options import LabelStudioOptions
 from osai_import_labelstudio.results import (
@@ -57,6 +59,19 @@ class LabelStudioReader(Reader):
         self._notes: list[Problem] = []
         self._left_out: list[str] = []
         self._images = Images(Path(), {}, keep_upload_prefix=False)
+
+    @classmethod
+    def detect(cls, path: Location) -> Detection:
+        """Say whether ``path`` is a Label Studio export, or a folder holding some.
+
+        Markers: a JSON list of tasks with ``data`` and ``annotations`` (or
+        ``predictions``), 0.95; a JSON-MIN list of flat items with ``rectanglelabels``-style
+        regions, 0.9; lower when the images the tasks refer to are not found near the
+        export (a reason names the option to set). Each export is one source, proposed
+        with the ``images``/``image_prefixes`` that read its images. Opens at most 16
+        files, and reads the first 64 KB of each.
+        """
+        return detect(path)
 
     def source_problems(self) -> Sequence[Problem]:
         """Return the tasks left out without a record, counted (and bad list items)."""
