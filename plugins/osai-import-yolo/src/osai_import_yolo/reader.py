@@ -47,7 +47,7 @@ class YoloOptions(ReaderOptions):
     """Options of the ``yolo`` reader."""
 
     path: ConfigPath = Field(
-        description="the dataset's root folder, or its data.yaml / obj.data file; it may be "
+        description="the dataset's root folder, or its dataset YAML / obj.data file; it may be "
         "in an archive or a bucket (`export.zip/dataset`, `s3://bucket/yolo`)"
     )
     splits: list[str] | None = Field(
