@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from osai_import import ImageRecord, Problem, Reader, SourceError
+from osai_import import Detection, ImageRecord, Problem, Reader, SourceError
 from osai_import_cvat.convert import boxes, category, describe
+from osai_import_cvat.detect import detect
 from osai_import_cvat.document import Image, Meta, Shape, Task, Track, read_document
 from osai_import_cvat.files import (
     Where,
@@ -47,6 +48,13 @@ class CvatReader(Reader):
         but no image file, tracks in a CVAT for images file, unknown top-level elements.
         """
         return self._source_problems
+
+    @classmethod
+    def detect(cls, path: Where) -> Detection:
+        """Say whether ``path`` holds CVAT XML exports: 0.95 on ``<annotations>`` with
+        ``<version>1.1</version>`` and ``<meta><task>`` (or ``<project>``); one source per
+        XML file (or per export zip), with ``images`` when they are in an archive."""
+        return detect(path)
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield one record per ``<image>`` as parsed, or per frame image for tracks."""
