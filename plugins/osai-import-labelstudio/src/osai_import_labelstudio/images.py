@@ -69,7 +69,7 @@ class Images:
                 rest = _decoded(text[len(prefix):])
                 return Found(self._below(folder, rest, text, f"the folder of {prefix!r}"),
                              _upload_name(rest, self.keep_upload_prefix)
-                             if prefix.endswith(UPLOAD) else _base(rest), "mapped")
+                             if UPLOAD in prefix else _base(rest), "mapped")
         if text.startswith(UPLOAD):
             rest = _decoded(text[len(UPLOAD):])
             return Found(self._below(self.root, rest, text, "`images`"),

@@ -71,11 +71,12 @@ class Finder:
             elif text.startswith(("/", "\\")) or _WINDOWS.match(text):
                 form = "absolute"
         raw = _SEPARATOR.split(text[start:])
-        parts = [unquote(p) for p in raw]
+        # The reader splits the decoded reference: `?d=dir%2Fa.jpg` is dir/a.jpg.
+        parts = _SEPARATOR.split(unquote(text[start:]))
         if form in _ROOTED and self._at(export_dir, parts):
             return Place("default")
         found = self._by_tail(parts, export_dir)
-        if found is not None:
+        if found is not None and (found[0] == 0 or len(raw) == len(parts)):
             kept, folder = found
             return Place("mapped", text[:start + sum(len(p) + 1 for p in raw[:kept])], folder)
         if form == "url":
