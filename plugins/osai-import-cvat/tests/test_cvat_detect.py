@@ -227,3 +227,14 @@ def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
         [sys.executable, "-m", "osai_import", "check", str(config)],
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr + checked.stdout
+
+
+def test_a_bucket_prefix(osai_s3: Any) -> None:
+    url = f"s3://{osai_s3.bucket()}/export"
+    osai_s3.put_tree(DATA / "cvat_docs_video", url)
+    root = locate(url)
+    found = detect(root)
+    assert found.confidence == 0.95 and found.sources == ({"path": root},)
+    stored = read(found.sources[0])
+    assert all(isinstance(r.path, SourcePath) for r in stored)
+    assert fields(stored) == fields(read({"path": str(DATA / "cvat_docs_video")}))

@@ -232,3 +232,14 @@ def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
         [sys.executable, "-m", "osai_import", "check", str(config)],
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr + checked.stdout
+
+
+def test_a_bucket_prefix(osai_s3: Any) -> None:
+    url = f"s3://{osai_s3.bucket()}/labelme"
+    osai_s3.put_tree(DATA / "labelme_bbox_detection", url)
+    root = locate(url)
+    found = detect(root)
+    assert found.confidence == 0.9
+    assert found.sources == ({"path": root, "exclude": ["ORACLE.json"]},)
+    local = read({"path": str(DATA / "labelme_bbox_detection"), "exclude": ["ORACLE.json"]})
+    assert fields(read(found.sources[0])) == fields(local)
