@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from osai_import import ItemError, SourceError, SourcePath, read_all
+from osai_import_voc.roles import Held, count, suggestion
 
 MAX_LIST_BYTES = 256 * 1024 * 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".Jpg", ".bmp", ".webp")
@@ -83,8 +84,15 @@ class VocFolder:
     files: Files = field(default_factory=Files)
 
 
-def find(path: Dir, annotations: str, images: str) -> VocFolder:
-    """Return the VOC folder at ``path`` (or at its only ``VOC*`` child, as in VOCdevkit/)."""
+def find(path: Dir, annotations: str, images: str, given: frozenset[str] = frozenset()
+         ) -> VocFolder:
+    """Return the VOC folder at ``path`` (or at its only ``VOC*`` child, as in VOCdevkit/).
+
+    ``given`` names the folder options the config sets (``annotations``, ``images``): a
+    folder set there that does not exist stops the read at once. A default one that does
+    not exist stops it too when another folder looks like it (its name is then
+    suggested); else the read goes on, each item saying what it lacks.
+    """
     files = Files()
     if not files.is_dir(path):
         raise SourceError(
@@ -98,11 +106,22 @@ def find(path: Dir, annotations: str, images: str) -> VocFolder:
         )
         if len(inner) != 1:
             found = f" (found {', '.join(p.name for p in inner)}: pick one)" if inner else ""
+            hint = "" if inner else suggestion(held_below(path, files), annotations, images)
             raise SourceError(
                 f"{path}: not a Pascal VOC folder: no {annotations}/ or {images}/ in it{found}; "
-                "set source.path to the folder that holds them"
+                + (f"{hint}" if hint else "set source.path to the folder that holds them")
             )
         root = inner[0]
+    for option, name in (("annotations", annotations), ("images", images)):
+        if files.is_dir(root / name):
+            continue
+        hint = suggestion(held_below(root, files), annotations, images)
+        if option in given or hint:
+            raise SourceError(
+                f"{root}: no {option} folder {name}/ (source.{option}"
+                f"{'' if option in given else ', by default'}); "
+                + (hint or f"set source.{option} to the folder that holds them")
+            )
     return VocFolder(
         root,
         root / annotations,
@@ -110,6 +129,18 @@ def find(path: Dir, annotations: str, images: str) -> VocFolder:
         split_lists(root / "ImageSets" / "Main", files),
         files,
     )
+
+
+def held_below(root: Dir, files: Files, limit: int = 64) -> dict[str, Held]:
+    """Return what ``root`` (as ``"."``) and its first ``limit`` sub-folders hold."""
+    names = files.names(root)
+    held = {".": count([n for n in names if files.is_file(root / n)])}
+    for name in [n for n in names if not n.startswith(".") and files.is_dir(root / n)][:limit]:
+        try:
+            held[name] = count(files.names(root / name))
+        except OSError:
+            continue  # an unreadable folder holds nothing to suggest
+    return held
 
 
 def split_lists(main: Dir, files: Files | None = None) -> dict[str, Dir]:

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from osai_import import (
     ConfigPath,
+    Detection,
     ImageRecord,
     ItemError,
     Problem,
@@ -24,6 +25,7 @@ from osai_import import (
     parse_voc,
     parse_voc_batch,
 )
+from osai_import_voc.detection import detect_voc
 from osai_import_voc.layout import (
     IMAGE_SUFFIXES,
     Dir,
@@ -85,15 +87,21 @@ class VocReader(Reader):
     Options = VocReaderOptions
     any_storage: ClassVar[bool] = True
 
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Say how well ``path`` holds a VOC folder (see ``osai_import_voc.detection``)."""
+        return detect_voc(path)
+
     def __init__(self, options: Any) -> None:
         super().__init__(options)
         self.opts: VocReaderOptions = options
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield the items of the chosen splits, or of the whole folder."""
-        given = self.opts.path
-        root = given if isinstance(given, SourcePath) else Path(given)
-        voc = find(root, self.opts.annotations, self.opts.images)
+        path = self.opts.path
+        root = path if isinstance(path, SourcePath) else Path(path)
+        given = frozenset(self.opts.model_fields_set & {"annotations", "images"})
+        voc = find(root, self.opts.annotations, self.opts.images, given)
         wanted = [self.opts.split] if isinstance(self.opts.split, str) else self.opts.split
         if wanted is not None:
             missing = [w for w in wanted if w not in voc.lists]
@@ -278,7 +286,7 @@ def _xml_of(voc: VocFolder, item_id: str) -> tuple[Dir, str, bool]:
     found = voc.files.is_file(xml)
     if not found and voc.files.is_file(voc.annotations / f"{item_id}.XML"):
         xml, found = voc.annotations / f"{item_id}.XML", True
-    return xml, f"{voc.annotations.name}/{item_id}{xml.suffix}", found
+    return xml, _relative(xml, voc.root), found
 
 
 def _annotation(
