@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from osai_import import (
     Box,
+    Detection,
     ImageRecord,
     ItemError,
     Problem,
@@ -34,7 +35,9 @@ from osai_import import (
     ReaderOptions,
     Severity,
     SourceError,
+    SourcePath,
     hookimpl,
+    survey,
 )
 
 __version__ = "2.0"
@@ -95,6 +98,28 @@ class InhouseReader(Reader):
 
     name = "inhouse-json"
     Options = InhouseOptions
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Recognise our exports by the `schema` of a few JSON files (for detect and init)."""
+        if not path.is_dir():
+            return Detection(0.0, ("a file; this reader reads an export folder",))
+        listing = survey(path, limit=2000)
+        files = listing.named("*.json")[:5]  # a few files tell: every file has the schema
+        if not files:
+            return Detection(0.0, (f"no .json file among {len(listing.files)} files listed",))
+        ours = 0
+        for relative in files:
+            try:
+                with listing.path(relative).open("rb") as stream:
+                    head = stream.read(4096)
+            except OSError:
+                continue
+            ours += f'"schema": "{SCHEMA}"'.encode() in head.replace(b'":"', b'": "')
+        if not ours:
+            return Detection(0.0, (f"none of {len(files)} JSON files has schema {SCHEMA}",))
+        return Detection(0.95, (f"{ours} of {len(files)} JSON files have schema {SCHEMA}",),
+                         ({"path": path},))
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield one record per JSON file, folders and files in name order."""

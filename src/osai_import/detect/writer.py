@@ -8,6 +8,7 @@ config's folder when they are local, so the config and its dataset move together
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from osai_import.config.resolve import prepare
 from osai_import.detect.verdicts import Verdict, plain
 from osai_import.errors import ConfigError, OsaiImportError
 from osai_import.location import SourcePath
+from osai_import.source.survey import survey
 
 _CLOSE = 0.1  # two matching readers closer than this are an ambiguity worth saying
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -74,9 +76,12 @@ def shown_path(value: Path | SourcePath, config_dir: Path) -> str:
     if _URL.match(text):
         return text
     try:
-        return Path(os.path.relpath(text, config_dir)).as_posix()
+        relative = Path(os.path.relpath(text, config_dir)).as_posix()
     except ValueError:  # another drive on Windows
         return Path(text).as_posix()
+    # Beside or below the config (one level up at most), the config moves with its data;
+    # further away, an absolute path says plainly where the data is.
+    return Path(text).as_posix() if relative.startswith("../..") else relative
 
 
 def config_text(target: Path | SourcePath, best: Verdict, notes: Sequence[str],
@@ -121,16 +126,47 @@ def config_text(target: Path | SourcePath, best: Verdict, notes: Sequence[str],
         "annotations:",
         "  type: voc             # boxes are sent to OSAI as Pascal VOC XML",
         "",
-        "# check:",
-        "#   name_collisions: disambiguate   # two images with one file name: rename one (the",
-        "#                                   # default, `error`, skips both and says so)",
-        "#   boxes_outside: clip              # or drop, or error",
+    ]
+    twice = shared_name(target)
+    if twice is not None:
+        lines += [
+            "check:",
+            f"  name_collisions: disambiguate   # {twice}: images share a file name; each",
+            "                                  # gets a unique one from its path (error: skip)",
+            "#   boxes_outside: clip            # or drop, or error",
+        ]
+    else:
+        lines += [
+            "# check:",
+            "#   name_collisions: disambiguate   # two images with one file name: rename one",
+            "#                                   # (the default, `error`, skips both)",
+            "#   boxes_outside: clip              # or drop, or error",
+        ]
+    lines += [
         "# upload:",
         "#   on_problem: skip          # or stop: nothing is sent while an item has errors",
         "#   workers: 4",
         "",
     ]
     return "\n".join(lines)
+
+
+def shared_name(target: Path | SourcePath) -> str | None:
+    """Return an image file name that two listed images share, if any.
+
+    OSAI matches annotations to images by name, and the check compares names without
+    their extension and case: two such images in one dataset are a collision.
+    """
+    if not target.is_dir():
+        return None
+    seen: dict[str, str] = {}
+    for image in survey(target).images():
+        name = posixpath.basename(image)
+        stem = posixpath.splitext(name)[0].casefold()
+        if stem in seen and seen[stem] != image:
+            return name
+        seen[stem] = image
+    return None
 
 
 def _local_paths(options: dict[str, Any], config_dir: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import fnmatch
 import os
 import posixpath
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,26 @@ class Survey:
     def has_dir(self, relative: str) -> bool:
         """Tell whether a folder was listed at ``relative`` (case-sensitive)."""
         return relative in self.dirs
+
+    def folders_holding(self, names: Iterable[str]) -> Counter[str]:
+        """Return the folders (relative, ``""`` for the root) that hold the given files.
+
+        ``names`` are relative paths as a manifest writes them (``a.jpg``,
+        ``train/a.jpg``); a folder counts once for each name found below it with that
+        relative path. The most common folder is where the manifest's paths start from.
+        """
+        listed = set(self.files)
+        found: Counter[str] = Counter()
+        for name in names:
+            clean = posixpath.normpath(name.replace("\\", "/").lstrip("/"))
+            if clean.startswith("../") or clean in (".", ".."):
+                continue
+            for file in listed:
+                if file == clean:
+                    found[""] += 1
+                elif file.endswith("/" + clean):
+                    found[file[: -len(clean) - 1]] += 1
+        return found
 
     def top_dirs(self) -> list[str]:
         """Return the folders directly below the root, sorted."""

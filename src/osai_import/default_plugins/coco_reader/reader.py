@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 
 from osai_import import (
     Box,
+    Detection,
     ImageRecord,
     Problem,
     Reader,
@@ -25,6 +26,7 @@ from osai_import import (
     SourcePath,
     is_inside,
 )
+from osai_import.default_plugins.coco_reader.detect import detect_coco
 from osai_import.default_plugins.coco_reader.geometry import (
     BadGeometry,
     bbox_box,
@@ -377,6 +379,11 @@ class CocoReader(Reader):
     any_storage = True
 
     _source_problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Recognise COCO files by their `images` and `annotations` keys (a 256 KB head)."""
+        return detect_coco(path)
 
     def source_problems(self) -> tuple[Problem, ...]:
         """Return the problems of the last read that concern no image (complete once it ends).

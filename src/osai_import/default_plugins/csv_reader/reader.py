@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from osai_import import (
     Box,
+    Detection,
     ImageRecord,
     Problem,
     Reader,
@@ -31,6 +32,7 @@ from osai_import import (
     is_inside,
 )
 from osai_import.default_plugins.csv_reader import text
+from osai_import.default_plugins.csv_reader.detect import detect_csv
 from osai_import.default_plugins.csv_reader.options import CsvOptions
 from osai_import.default_plugins.csv_reader.text import Columns, nfc
 
@@ -58,6 +60,7 @@ class CsvReader(Reader):
     options: CsvOptions
 
     any_storage: ClassVar[bool] = True
+    _notes: tuple[Problem, ...] = ()
 
     def __init__(self, options: CsvOptions) -> None:
         super().__init__(options)
@@ -70,6 +73,7 @@ class CsvReader(Reader):
 
     def records(self) -> Iterator[ImageRecord]:
         """Yield one record per image, in the order images first appear in the CSV."""
+        self._notes = ()
         if self.options.images is not None and not self._root.is_dir():
             raise SourceError(
                 f"{self._root}: the image folder (option `images`) is not a folder; fix the path"
@@ -124,6 +128,7 @@ class CsvReader(Reader):
         for line, cells in text.rows(self._csv, opts.encoding, opts.delimiter):
             if cols is None:
                 cols = text.columns(opts, cells if opts.header else None, self._csv)
+                self._note_unlabelled(cols, cells if opts.header else None)
                 if opts.header:
                     continue
             number += 1
@@ -132,6 +137,26 @@ class CsvReader(Reader):
             raise SourceError(
                 f"{self._csv}: the file is empty; a CSV manifest starts with a header row"
             )
+
+    def _note_unlabelled(self, cols: Columns, header: list[str] | None) -> None:
+        """Note a manifest whose images would all go without a class, naming its columns."""
+        if cols.label is not None or cols.category is not None or cols.classes or cols.box:
+            return
+        shown = ", ".join(map(repr, header)) if header is not None else "numbered only"
+        self._notes = (Problem(
+            "csv.no_label", Severity.WARNING,
+            f"{self._csv}:1: no column {self.options.label_column!r} (label_column), so the "
+            f"images go without a category; the columns are: {shown}. Set label_column to "
+            "the column that holds each image's class", ""),)
+
+    def source_problems(self) -> tuple[Problem, ...]:
+        """Return the note on a manifest without a label column, if the read met one."""
+        return self._notes
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Recognise CSV manifests by their header: an image column, labels, boxes."""
+        return detect_csv(path)
 
     # --- merging rows --------------------------------------------------------------
 

@@ -156,9 +156,13 @@ def columns(options: CsvOptions, header: list[str] | None, path: Path | SourcePa
                 repr(getattr(options, n)) for n, c in zip(names, box, strict=True) if c is None
             )
             missing.append(f"box columns {absent} (the other box columns are there)")
+        label = find("label_column", False)
+        if label is None and len(found) == len(box) and header is not None:
+            # Boxes without labels are all refused: say it once, with the columns there are.
+            missing.append(f"label_column: {options.label_column!r} (the boxes need labels)")
         result = Columns(
             image or 0,
-            label=find("label_column", False),
+            label=label,
             category=find("category_column", False),
             box=tuple(found) if len(found) == len(box) else (),
             width=width,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from osai_import import (
+    Detection,
     ImageRecord,
     Problem,
     Reader,
@@ -25,7 +26,9 @@ from osai_import import (
     VocAhead,
     VocResult,
     parse_voc_batch,
+    survey,
 )
+from osai_import.default_plugins.folder_reader.detect import detect_folder, voc_apart
 from osai_import.default_plugins.folder_reader.listing import (
     Entry,
     Kind,
@@ -86,7 +89,37 @@ class FolderReader(Reader):
             if p.endswith("/**") and p[:-3].strip("/")
         ]
 
+    _notes: tuple[Problem, ...] = ()
+
+    @classmethod
+    def detect(cls, path: Path | SourcePath) -> Detection:
+        """Recognise a folder of images, a sub-folder per class (a modest confidence)."""
+        return detect_folder(path)
+
+    def source_problems(self) -> tuple[Problem, ...]:
+        """Return the warning about VOC XML kept apart from the images, if the read met it."""
+        return self._notes
+
     def records(self) -> Iterator[ImageRecord]:
+        """Yield one record per image; then note VOC XML that no image had beside it."""
+        self._notes = ()
+        boxes = 0
+        for record in self._records():
+            boxes += len(record.boxes)
+            yield record
+        if boxes == 0 and self.options.annotations == "sidecar":
+            apart = voc_apart(survey(self.options.path, limit=2000, depth=3))
+            if apart is not None:
+                # Images in images/ and their XML in annotations/: read as a folder, every
+                # image would go without its boxes, silently.
+                self._notes = (Problem(
+                    "folder.voc_apart", Severity.WARNING,
+                    f"{self.options.path}: {apart} holds Pascal VOC XML files, but no image "
+                    "has one beside it, so no box was read; use `type: voc` with "
+                    f"`annotations: {apart.rstrip('/')}` (and `images:`) to upload the boxes",
+                    apart.rstrip("/")),)
+
+    def _records(self) -> Iterator[ImageRecord]:
         """Yield one record per image, in sorted depth-first order, while walking.
 
         Past the first ``_LAZY`` images, images go by batches: while one batch's records
