@@ -289,3 +289,13 @@ def test_more_exports_than_are_opened_make_the_folder_one_source(
     assert "tasks/ holds 40 .json files, 16 looked at, all Label Studio exports" in (
         found.reasons[0])
     assert len(read_all(found)) == 40
+
+
+def test_an_export_beyond_the_listing_is_named_by_path(tmp_path: Path) -> None:
+    for n in range(5001):
+        (tmp_path / f"{n:05d}.jpg").touch()
+    exported = write_sample(tmp_path / "zz-export")
+    found = detect(tmp_path)
+    assert found.confidence == 0.0
+    assert "the listing cut short: name the export itself" in found.reasons[0]
+    assert detect(exported).confidence == 0.95

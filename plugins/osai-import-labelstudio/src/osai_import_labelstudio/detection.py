@@ -73,6 +73,8 @@ def detect(path: Location) -> Detection:
         names = _candidates(seen)
         if not names:
             listed = f"the {len(seen.files)} files listed" if seen.files else "an empty folder"
+            if not seen.complete:
+                listed += ", the listing cut short: name the export itself"
             why = f"no .json file in {path} ({listed}); Label Studio exports JSON"
             return Detection(0.0, (why,))
     else:
