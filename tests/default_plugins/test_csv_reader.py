@@ -570,3 +570,29 @@ def test_every_option_is_documented_with_its_default() -> None:
         if isinstance(default, (str, bool)) or (isinstance(default, list) and default):
             shown = "[" + ", ".join(default) + "]" if isinstance(default, list) else default
             assert f"`{str(shown).lower()}`" in row, name
+
+
+def test_boxes_without_the_label_column_stop_naming_the_columns_there_are(tmp_path: Path) -> None:
+    path = manifest(tmp_path, "image,class,xmin,ymin,xmax,ymax\na.jpg,cat,1,2,3,4\n", "a.jpg")
+    with pytest.raises(SourceError) as caught:
+        read(path)
+    message = str(caught.value)
+    assert "label_column: 'label' (the boxes need labels)" in message
+    assert "The columns are: 'image', 'class', 'xmin', 'ymin', 'xmax', 'ymax'" in message
+    assert [b.label for r in read(path, label_column="class") for b in r.boxes] == ["cat"]
+
+
+def test_a_manifest_without_any_class_column_warns_once_naming_its_columns(
+        tmp_path: Path) -> None:
+    path = manifest(tmp_path, "image,kind\na.jpg,cat\nb.jpg,dog\n", "a.jpg", "b.jpg")
+    cls = reader_cls()
+    reader = cls(cls.parse_options({"path": str(path)}))
+    records = list(reader.records())
+    assert [r.category for r in records] == [None, None]
+    (note,) = reader.source_problems()
+    assert note.code == "csv.no_label" and note.severity is Severity.WARNING
+    assert "the columns are: 'image', 'kind'" in note.message
+    assert "Set label_column" in note.message
+    labelled = cls(cls.parse_options({"path": str(path), "label_column": "kind"}))
+    assert [r.category for r in labelled.records()] == ["cat", "dog"]
+    assert labelled.source_problems() == ()

@@ -606,3 +606,23 @@ def test_a_helper_process_that_fails_hands_the_parsing_back() -> None:
     assert ahead.results(dead, [("a.xml", "a.xml")]) is None  # the reader parses it itself
     assert ahead.submit([("b.xml", "b.xml")] * 100) is None  # and every later batch
     ahead.close()
+
+
+def test_voc_xml_in_a_folder_of_their_own_is_named_not_silently_lost(tmp_path: Path) -> None:
+    make_image(tmp_path / "images" / "a.jpg")
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "a.xml").write_text(
+        "<annotation><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+        "<xmax>5</xmax><ymax>5</ymax></bndbox></object></annotation>", encoding="utf-8")
+    cls = reader_cls()
+    reader = cls(cls.parse_options({"path": str(tmp_path)}))
+    records = list(reader.records())
+    assert [r.boxes for r in records] == [()]
+    (note,) = reader.source_problems()
+    assert note.code == "folder.voc_apart" and note.severity is Severity.WARNING
+    assert "annotations/ holds Pascal VOC XML" in note.message and "type: voc" in note.message
+    # With the XML beside the image, the boxes are read and nothing is said.
+    (tmp_path / "annotations" / "a.xml").rename(tmp_path / "images" / "a.xml")
+    again = cls(cls.parse_options({"path": str(tmp_path)}))
+    assert [len(r.boxes) for r in again.records()] == [1]
+    assert again.source_problems() == ()
