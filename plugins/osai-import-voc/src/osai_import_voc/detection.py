@@ -21,7 +21,7 @@ from typing import Any
 
 from osai_import import Detection, OsaiImportError, Survey, survey
 from osai_import_voc.layout import Dir
-from osai_import_voc.roles import count, roles
+from osai_import_voc.roles import ANNOTATION_NAMES, Held, count, roles
 
 _LIMIT = 4000  # entries listed
 _DEPTH = 4  # VOCdevkit/VOC2012/Annotations/a.xml
@@ -68,8 +68,11 @@ def _file(path: Dir, budget: _Budget) -> _Found:
         return _Found(0.05, [f"{path.name}: {kind}: not a Pascal VOC annotation"])
     folder = path.parent
     above = folder.parent
-    if above == folder:  # the root of an archive or a bucket: nothing above it
-        return _judge(survey(folder, limit=_LIMIT, depth=1), "", budget)
+    beside = survey(folder, limit=_LIMIT, depth=1)
+    if above == folder or beside.images():
+        # Images beside the XML (LabelImg), or the root of an archive: the folder is the
+        # dataset's own.
+        return _judge(beside, "", budget, annotations=".")
     return _judge(survey(above, limit=_LIMIT, depth=2), "", budget, annotations=folder.name)
 
 
@@ -105,6 +108,10 @@ def _judge(listing: Survey, prefix: str, budget: _Budget, annotations: str | Non
             names[folder or "."].append(name)
     held = {folder: count(files) for folder, files in names.items()}
     found_annotations, images = roles(held)
+    if annotations is None and _datasets_below(held, found_annotations, images):
+        shown = ", ".join(f"{f}/" for f, h in sorted(held.items()) if h.xml and f != ".")
+        return _Found(0.2, [(f"{shown} hold XML files of their own: each is looked at as a "
+                             "dataset folder")])
     annotations = annotations or found_annotations
     if annotations is None:
         total = sum(h.images for h in held.values())
@@ -140,6 +147,15 @@ def _judge(listing: Survey, prefix: str, budget: _Budget, annotations: str | Non
     if annotations == "Annotations" and images == "JPEGImages":
         return _Found(0.95, reasons, [source])
     return _Found(0.85 if matched else 0.7, reasons, [source])
+
+
+def _datasets_below(held: dict[str, Held], annotations: str | None, images: str | None
+                    ) -> bool:
+    """Tell whether the sub-folders holding XML are datasets (splits), not a folder role."""
+    if annotations is None or annotations == "." or annotations in ANNOTATION_NAMES:
+        return False
+    several = sum(1 for folder, h in held.items() if h.xml and folder != ".") > 1
+    return several or images == annotations
 
 
 def _has_image(xml_name: str, filename: str | None, pictures: set[str]) -> bool:

@@ -68,6 +68,11 @@ def suggestion(folders: Mapping[str, Held], annotations: str, images: str) -> st
                       f"{_shown(found_images)} holds {held} image(s)"))
     if not parts:
         return ""
+    if found_annotations == found_images and len(parts) == 2:
+        both = folders[found_annotations or "."]
+        return (f"{_shown(found_annotations or '.')} holds {both.xml} .xml file(s) and "
+                f"{both.images} image(s): set "
+                + " and ".join(option for option, _why in parts))
     return (" and ".join(why for _set, why in parts) + ": set "
             + " and ".join(option for option, _why in parts))
 
