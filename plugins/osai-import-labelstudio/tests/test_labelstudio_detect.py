@@ -299,3 +299,15 @@ def test_an_export_beyond_the_listing_is_named_by_path(tmp_path: Path) -> None:
     assert found.confidence == 0.0
     assert "the listing cut short: name the export itself" in found.reasons[0]
     assert detect(exported).confidence == 0.95
+
+
+def test_a_text_project_beside_an_image_project_is_no_source(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.jpg")
+    text = [boxed(1, "x")]
+    text[0]["data"] = {"text": "a sentence"}
+    export(tmp_path / "a-text.json", text)
+    images = export(tmp_path / "b-images.json", [boxed(1, "a.jpg")])
+    found = detect(tmp_path)
+    assert found.confidence == 0.95 and found.sources == ({"path": images},)
+    assert found.reasons[0].startswith("b-images.json is a list of Label Studio tasks")
+    assert any(r.startswith("a-text.json: no image reference") for r in found.reasons)

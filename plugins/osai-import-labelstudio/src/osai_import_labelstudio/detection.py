@@ -35,6 +35,7 @@ _SCALE = {
     "min_bare": (0.6, 0.55, 0.5),
 }
 _NO_IMAGE = 0.4  # a Label Studio export whose tasks hold no image (a text project)
+_MATCH = 0.5  # the confidence from which a detection is a match (Detection's scale)
 
 Location = Path | SourcePath
 
@@ -166,19 +167,24 @@ def _how_found(mapping: Mapping) -> str:
 
 def _verdict(seen: Survey, names: list[str], looked: list[str], exports: list[Export],
              others: list[str]) -> Detection:
-    """Return the detection of the exports found: one source each, or one per folder."""
-    exports.sort(key=lambda e: -e.confidence)  # stable: the best export's reasons lead
+    """Return the detection of the exports found: one source each, or one per folder.
+
+    Sources follow the order the files were looked at; the reasons lead with the best
+    export's. An export below the match (a text project) is no source beside one that
+    matches: its tasks would give no image.
+    """
+    best = max(e.confidence for e in exports)
+    usable = [e for e in exports if e.confidence >= _MATCH or best < _MATCH]
     sources: list[AnyMapping[str, Any]] = []
     reasons: list[str] = []
     done: set[str] = set()
-    for export in exports:
+    for export in usable:
         folder = posixpath.dirname(export.name)
         if folder in done:
             continue
         here = [n for n in names if posixpath.dirname(n) == folder]
-        opened = [e for e in exports if posixpath.dirname(e.name) == folder]
-        if len(here) > len(opened) >= 2 and all(
-                n in {e.name for e in opened} for n in looked if n in here):
+        opened = {e.name for e in usable if posixpath.dirname(e.name) == folder}
+        if len(here) > len(opened) >= 2 and all(n in opened for n in looked if n in here):
             # More exports than were opened: the folder, read whole, is one source.
             done.add(folder)
             sources.append(export.options(seen, folder))
@@ -186,6 +192,7 @@ def _verdict(seen: Survey, names: list[str], looked: list[str], exports: list[Ex
                            "looked at, all Label Studio exports: the folder is one source")
             continue
         sources.append(export.options(seen))
+    exports = sorted(exports, key=lambda e: -e.confidence)  # stable: file order within
     for export in exports[:_SHOWN]:
         reasons.extend(export.reasons)
     if len(exports) > _SHOWN:
@@ -196,4 +203,4 @@ def _verdict(seen: Survey, names: list[str], looked: list[str], exports: list[Ex
     if len(names) > len(looked):
         reasons.append(f"{len(names) - len(looked)} .json file(s) not looked at (at most "
                        f"{OPENS} are opened)")
-    return Detection(exports[0].confidence, tuple(reasons), tuple(sources))
+    return Detection(best, tuple(reasons), tuple(sources))
