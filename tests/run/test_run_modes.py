@@ -191,6 +191,21 @@ def test_dry_run_lists_the_category_names(
     assert "4: class_0, class_1, class_2, thing" in text  # image classes and box labels
 
 
+def test_a_run_in_which_every_item_fails_creates_nothing(
+    tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(4):
+        make_image(tmp_path / "data" / f"class_{i % 2}" / f"img_{i}.jpg", 20, 20)
+        (tmp_path / "data" / f"class_{i % 2}" / f"img_{i}.jpg").write_bytes(b"")
+    monkeypatch.setenv("OSAI_TOKEN", TOKEN)
+    config = write_config(tmp_path / "c.yaml", server={"url": server.base_url})
+    report = _run(tmp_path, config)
+    assert report["exit_code"] == 1 and report["counts"]["skipped"] == 4
+    assert report["dataset"]["id"] is None
+    assert datasets(server) == [], "no empty dataset, no unused category"
+    assert any("no dataset and no category was created" in n for n in report["notes"])
+
+
 def test_rerun_sends_only_what_is_missing(
     tmp_path: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

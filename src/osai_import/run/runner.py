@@ -8,6 +8,7 @@ shared state from one ``RunContext`` and writes what it did into the ``RunReport
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import threading
@@ -121,6 +122,11 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
             ctx = RunContext(resolved, options, console, journal, report, token)
             try:
                 work = _plan(ctx, planner, overlap)
+                if work is not None and not _anything_to_send(work):
+                    report.notes.append(
+                        "nothing to upload: every item has an error (see above), so no "
+                        "dataset and no category was created; fix the items and run again")
+                    work = None
                 if work is not None:
                     with open_target(resolved, token) as target:
                         if target.local_data is not None:
@@ -194,6 +200,28 @@ def _plan(ctx: RunContext, planner: Planner, overlap: bool) -> _Work | None:
         )
         return None
     return _Work(categories, image_categories, checked, total, replay=not overlap)
+
+
+_PEEK = 10_000  # failing items held back, at most, while looking for one that passes
+
+
+def _anything_to_send(work: _Work) -> bool:
+    """Tell whether some item passes its check, keeping every item for the upload.
+
+    A run in which every item fails must create nothing on the server (no empty dataset,
+    no unused categories), so the first items are checked before anything is created.
+    Past ``_PEEK`` failures in a row the run goes on as usual: the items held back cost
+    memory, and a source that large will have good items further on.
+    """
+    held: list[CheckedItem] = []
+    found = False
+    for item in work.checked:
+        held.append(item)
+        if item.ok or len(held) >= _PEEK:
+            found = True
+            break
+    work.checked = itertools.chain(held, work.checked)
+    return found
 
 
 def _dry_walk(ctx: RunContext, planner: Planner) -> None:
