@@ -225,3 +225,13 @@ def test_a_wrong_annotations_folder_stops_at_once(
                        r"Annotations/ holds 4 \.xml file\(s\): set source.annotations: "
                        "Annotations"):
         read({"path": str(root), "annotations": "xml"})
+
+
+def test_segmentation_masks_are_never_taken_for_the_images(tmp_path: Path) -> None:
+    root = tmp_path / "voc1"
+    shutil.copytree(DATA / "datumaro_voc1", root)
+    shutil.rmtree(root / "JPEGImages")
+    found = detect(root)
+    assert found.confidence == 0.55 and found.sources == ({"path": root},)
+    records = read({"path": str(root)})
+    assert {p.code for r in records for p in r.problems} >= {"voc.image_missing"}

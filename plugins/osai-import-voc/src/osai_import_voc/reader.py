@@ -68,9 +68,11 @@ class VocReaderOptions(ReaderOptions):
         "boxes (`include`) or leave them out (`skip`)",
     )
     annotations: str = Field(
-        default="Annotations", min_length=1, description="the annotations folder's name"
+        default="Annotations", min_length=1,
+        description="the annotations folder, in path (`.`: path itself, XML beside images)"
     )
-    images: str = Field(default="JPEGImages", min_length=1, description="the images folder's name")
+    images: str = Field(default="JPEGImages", min_length=1,
+        description="the images folder, in path (`.`: path itself)")
 
 
 class VocReader(Reader):

@@ -17,6 +17,9 @@ ANNOTATION_NAMES = ("Annotations", "annotations", "Annotation", "annotation", "x
 IMAGE_NAMES = ("JPEGImages", "images", "Images", "imgs", "img", "jpg", "jpeg", "photos",
                "pictures")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+# VOC's segmentation masks are PNG files named like the images: never the images' folder.
+NOT_IMAGES = frozenset({"SegmentationClass", "SegmentationObject", "SegmentationClassAug",
+                        "masks", "Masks"})
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def roles(folders: Mapping[str, Held]) -> tuple[str | None, str | None]:
         return min(held, key=lambda n: (n not in known, -amount[n], n))
 
     annotations = pick(ANNOTATION_NAMES, {k: v.xml for k, v in folders.items()})
-    images = pick(IMAGE_NAMES, {k: v.images for k, v in folders.items()})
+    images = pick(IMAGE_NAMES, {k: v.images for k, v in folders.items() if k not in NOT_IMAGES})
     return annotations, images
 
 
