@@ -139,3 +139,21 @@ def test_an_archive_in_a_bucket_is_read_in_place(osai_s3: LocalS3, tmp_path: Pat
     assert str(folder) == f"s3://{bucket}/exports/e.zip/imgs"
     assert [p.name for p in folder.iterdir()] == [f"{n}.jpg" for n in range(5)]
     assert (folder / "3.jpg").read_bytes() == bytes([3]) * 100
+
+
+def test_a_source_path_to_an_archive_file_enters_it(tmp_path: Path) -> None:
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as out:
+        out.writestr("images/a.jpg", b"jpeg")
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as out:
+        out.write(inner, "export/images.zip")
+        out.writestr("export/annotations.xml", b"<annotations/>")
+    export = locate(str(outer / "export"))
+    assert isinstance(export, SourcePath)
+    zipped = export / "images.zip"
+    root = locate(zipped)
+    assert isinstance(root, SourcePath) and root != zipped
+    assert (root / "images" / "a.jpg").read_bytes() == b"jpeg"
+    xml = export / "annotations.xml"
+    assert locate(xml) == xml  # not an archive: as it is

@@ -37,9 +37,14 @@ def locate(
 
     Raises SourceError for a form that cannot be read (an unknown chained protocol).
     Nothing is opened unless a component looks like an archive (then it is asked whether
-    it is a file) or the path is chained.
+    it is a file) or the path is chained. A ``SourcePath`` comes back as it is, unless it
+    names an archive file: then the archive's root is returned.
     """
     if isinstance(text, SourcePath):
+        # A SourcePath to an archive file (a zip in a bucket) reads as the folder it holds.
+        kind = archive_kind(text.name)
+        if kind is not None and text.is_file():
+            return SourcePath(archive_store(text, kind))
         return text
     raw = os.fspath(text)
     if "::" in raw:
