@@ -17,7 +17,7 @@ import yaml
 
 from osai_import import Detection, ImageRecord, SourceError, SourcePath
 from osai_import.source.locate import locate
-from osai_import.testing import make_image
+from osai_import.testing import LocalS3, make_image
 from osai_import_voc import VocReader
 
 DATA = Path(__file__).parent / "data"
@@ -235,3 +235,14 @@ def test_segmentation_masks_are_never_taken_for_the_images(tmp_path: Path) -> No
     assert found.confidence == 0.55 and found.sources == ({"path": root},)
     records = read({"path": str(root)})
     assert {p.code for r in records for p in r.problems} >= {"voc.image_missing"}
+
+
+def test_a_bucket_prefix_is_detected(osai_s3: LocalS3) -> None:
+    url = f"s3://{osai_s3.bucket()}/voc3"
+    osai_s3.put_tree(DATA / "datumaro_voc3", url)
+    found = detect(locate(url))
+    assert found.confidence == 0.95
+    (source,) = found.sources
+    assert isinstance(source["path"], SourcePath)
+    assert [(r.key, r.boxes) for r in read(source)] == [
+        (r.key, r.boxes) for r in read({"path": str(DATA / "datumaro_voc3")})]

@@ -15,7 +15,7 @@ import yaml
 
 from osai_import import Detection, ImageRecord, SourceError, SourcePath
 from osai_import.source.locate import locate
-from osai_import.testing import make_image
+from osai_import.testing import LocalS3, make_image
 from osai_import_yolo import YoloReader
 
 DATA = Path(__file__).parent / "data"
@@ -226,3 +226,12 @@ def test_init_writes_a_config_that_runs(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_bucket_prefix_above_the_dataset_is_detected(osai_s3: LocalS3) -> None:
+    url = f"s3://{osai_s3.bucket()}/exports"
+    osai_s3.put_tree(DATA, url)
+    found = detect(locate(url))
+    assert len(found.sources) == 3 and 0.5 <= found.confidence < 0.9
+    read_all = {s["path"].name: len(read(s)) for s in found.sources}
+    assert read_all == {"data.yaml": 3, "datumaro_yolo_labels": 2, "datumaro_yolo_strict": 1}
