@@ -93,18 +93,19 @@ def test_records_come_in_file_order_with_exact_boxes_and_sizes(
     records = read(write_coco(tmp_path / "coco.json", pets))
     assert records == [
         ImageRecord(
-            key="10", path=tmp_path / "train" / "a.jpg", name="a.jpg", width=40, height=30,
+            key="train/a.jpg", path=tmp_path / "train" / "a.jpg", name="a.jpg", width=40,
+            height=30,
             boxes=(Box("dog", 1.5, 2.25, 11.5, 7.75), Box("cat", 20.0, 10.0, 20.3, 10.7)),
-            extras={"coco_image_id": 10, "file_name": "train/a.jpg"},
+            extras={"coco_image_id": 10, "file_name": "train/a.jpg", "legacy_key": "10"},
         ),
         ImageRecord(
-            key="11", path=tmp_path / "train" / "b.png", name="b.png", width=20, height=20,
-            extras={"coco_image_id": 11, "file_name": "train/b.png"},
+            key="train/b.png", path=tmp_path / "train" / "b.png", name="b.png", width=20,
+            height=20, extras={"coco_image_id": 11, "file_name": "train/b.png", "legacy_key": "11"},
         ),
         ImageRecord(
-            key="12", path=tmp_path / "val" / "c.jpg", name="c.jpg",
+            key="val/c.jpg", path=tmp_path / "val" / "c.jpg", name="c.jpg",
             boxes=(Box("cat", 0.0, 0.0, 50.0, 40.0),),
-            extras={"coco_image_id": 12, "file_name": "val/c.jpg"},
+            extras={"coco_image_id": 12, "file_name": "val/c.jpg", "legacy_key": "12"},
         ),
     ]
     assert isinstance(records[0].boxes[0].xmax, float)
@@ -121,8 +122,8 @@ def test_key_order_of_the_file_does_not_matter(
 
 def test_drop_empty_leaves_out_images_without_boxes(tmp_path: Path, pets: dict[str, Any]) -> None:
     path = write_coco(tmp_path / "coco.json", pets)
-    assert [r.key for r in read(path)] == ["10", "11", "12"]
-    assert [r.key for r in read(path, drop_empty=True)] == ["10", "12"]
+    assert [r.key for r in read(path)] == ["train/a.jpg", "train/b.png", "val/c.jpg"]
+    assert [r.key for r in read(path, drop_empty=True)] == ["train/a.jpg", "val/c.jpg"]
 
 
 @pytest.mark.parametrize(
@@ -286,7 +287,7 @@ def test_string_image_ids_and_mixed_id_types_match(tmp_path: Path, pets: dict[st
     pets["images"] = [{"id": "0001", "file_name": "train/a.jpg"}, {"id": "12", "file_name": "val/c.jpg"}]
     pets["annotations"] = [ann("x1", "0001", 0, [1, 1, 2, 2]), ann(2, 12, "7", [0, 0, 1, 1])]
     records = read(write_coco(tmp_path / "coco.json", pets))
-    assert [(r.key, boxes(r)) for r in records] == [
+    assert [(r.extras["legacy_key"], boxes(r)) for r in records] == [
         ("0001", [("cat", 1.0, 1.0, 3.0, 3.0, False)]), ("12", [("dog", 0.0, 0.0, 1.0, 1.0, False)]),
     ]
 
@@ -298,7 +299,7 @@ def test_unknown_category_is_an_error_on_its_image(tmp_path: Path, pets: dict[st
     problem = record.problems[0]
     assert "annotation 44" in problem.message and "category_id 99" in problem.message
     assert "image 10" in problem.message and str(tmp_path / "coco.json") in problem.message
-    assert problem.item == "10"  # the record's key, as the check step's own problems
+    assert problem.item == "train/a.jpg"  # the record's key, as the check step's own problems
     assert boxes(record) == [("cat", 1.0, 1.0, 3.0, 3.0, False)]
 
 
@@ -330,11 +331,13 @@ def test_a_repeated_image_id_repeats_the_key_and_is_an_error(
 ) -> None:
     pets["images"].append({"id": 10, "file_name": "val/c.jpg"})
     records = read(write_coco(tmp_path / "coco.json", pets), drop_empty=True)
-    # The same key twice lets the check step refuse both (`record.duplicate`).
-    assert [r.key for r in records] == ["10", "12", "10"]
+    # The same key twice (the first entry's) lets the check step refuse both
+    # (`record.duplicate`).
+    assert [r.key for r in records] == ["train/a.jpg", "val/c.jpg", "train/a.jpg"]
     assert len(records[0].boxes) == 2 and records[2].boxes == ()
     assert codes(records[2]) == [("coco.duplicate_image", Severity.ERROR)]
-    assert "listed again at images[3] (first at images[0])" in records[2].problems[0].message
+    assert "listed again at images[3] (first at images[0], train/a.jpg)" in (
+        records[2].problems[0].message)
     assert (records[2].name, records[2].path) == ("c.jpg", tmp_path / "val" / "c.jpg")
 
 
@@ -390,7 +393,8 @@ def test_bad_image_entries_are_error_records(tmp_path: Path, pets: dict[str, Any
         {"id": 7, "file_name": "a\x00.jpg"}, {"id": 8, "file_name": "ok.jpg", "width": -3, "height": "9"},
     ]
     records = read(write_coco(tmp_path / "coco.json", pets))
-    assert [r.key for r in records] == ["images[0]", "images[1]", "5", "6", "7", "8"]
+    assert [r.key for r in records] == [
+        "images[0]", "images[1]", "images[2]", "images[3]", "images[4]", "ok.jpg"]
     assert [codes(r) for r in records] == [[("coco.bad_image", Severity.ERROR)]] * 5 + [
         [("coco.bad_size", Severity.WARNING)] * 2]
     assert (records[5].width, records[5].height) == (None, None)
@@ -458,7 +462,7 @@ def test_deeply_nested_json_is_refused_before_the_parser_sees_it(tmp_path: Path)
         read(path)
     nested = {"info": {"a": [[[[{"b": ']]]}}{{"[[\\'}]]]]}}
     path.write_text(json.dumps({**nested, "images": [{"id": 1, "file_name": "a.jpg"}]}), encoding="utf-8")
-    assert [r.key for r in read(path)] == ["1"]  # brackets inside strings do not count
+    assert [r.key for r in read(path)] == ["a.jpg"]  # brackets inside strings do not count
 
 
 def _depth(value: Any) -> int:

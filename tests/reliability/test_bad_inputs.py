@@ -203,20 +203,20 @@ def _coco(root: Path, images: list[Any], annotations: list[Any],
 def coco_missing_keys(root: Path) -> Case:
     make_image(root / "data" / "bad.jpg")
     _coco(root, [{"id": 9, "file_name": "bad.jpg"}], [{"id": 900, "image_id": 9, "bbox": [1, 1, 2, 2]}])
-    return Case(COCO, "9", ["[coco.bad_annotation]", "(bad.jpg): annotation 900", "category_id"])
+    return Case(COCO, "bad.jpg", ["[coco.bad_annotation]", "(bad.jpg): annotation 900", "category_id"])
 
 
 def coco_image_without_file_name(root: Path) -> Case:
     _coco(root, [{"id": 9, "width": 5}], [])
-    return Case(COCO, "9", ["[coco.bad_image]", "images[4]", "file_name", "expected a relative path"],
-                lines=2)  # the coco reader's record also fails the check as image.missing
+    return Case(COCO, "images[4]", ["[coco.bad_image]", "image 9", "file_name",
+                                    "expected a relative path"])
 
 
 def coco_wrong_types(root: Path) -> Case:
     make_image(root / "data" / "bad.jpg")
     _coco(root, [{"id": 9, "file_name": "bad.jpg"}],
           [{"id": 900, "image_id": 9, "category_id": 1, "bbox": "1,1,2,2"}])
-    return Case(COCO, "9", ["[coco.bad_annotation]", "(bad.jpg): annotation 900", "bbox"])
+    return Case(COCO, "bad.jpg", ["[coco.bad_annotation]", "(bad.jpg): annotation 900", "bbox"])
 
 
 def coco_unknown_image_ids(root: Path) -> Case:
@@ -229,15 +229,16 @@ def coco_unknown_category_ids(root: Path) -> Case:
     make_image(root / "data" / "bad.jpg")
     _coco(root, [{"id": 9, "file_name": "bad.jpg"}],
           [{"id": 900, "image_id": 9, "category_id": 5, "bbox": [1, 1, 2, 2]}])
-    return Case(COCO, "9", ["[coco.unknown_category]", "(bad.jpg): annotation 900", "5"])
+    return Case(COCO, "bad.jpg", ["[coco.unknown_category]", "(bad.jpg): annotation 900", "5"])
 
 
 def coco_duplicate_image_ids(root: Path) -> Case:
     make_image(root / "data" / "bad.jpg")
     make_image(root / "data" / "other.jpg")
     _coco(root, [{"id": 9, "file_name": "bad.jpg"}, {"id": 9, "file_name": "other.jpg"}], [])
-    # The first entry is refused as a repeated key, the second by the reader itself.
-    return Case(COCO, "9", ["[record.duplicate]", "2 times", "give every entry its own id"],
+    # Both entries carry the first one's key (bad.jpg): the first is refused as a repeated
+    # key, the second by the reader itself.
+    return Case(COCO, "bad.jpg", ["[record.duplicate]", "2 times", "give every entry its own id"],
                 lines=2, also=["[coco.duplicate_image]", "listed again at images[5]",
                                "give every image its own id"])
 

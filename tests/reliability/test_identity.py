@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from osai_import.default_plugins.coco_reader.reader import CocoReader
 from osai_import.emulator import LocalServer
 from osai_import.records import ImageRecord
 from osai_import.upload.resume import legacy_fingerprint
@@ -36,7 +37,7 @@ from tests.reliability.support import (
     wait_until,
 )
 from tests.run.support import make_folder_dataset
-from tests.support import REALDATA, make_image
+from tests.support import CONFIGS, REALDATA, make_image
 
 
 def write_coco(path: Path, images: list[tuple[int, str, int, int]], seed: int) -> None:
@@ -258,6 +259,43 @@ def test_a_journal_of_version_0_1_is_read_and_nothing_is_sent_twice(
     # What 0.1 acknowledged is not sent again; what it did not know is (this journal was
     # rewritten to forget it, so the server holds it twice, as it would after such a run).
     assert [held[f"img_{n:05d}.jpg"] for n in range(8)] == [1, 1, 1, 1, 1, 1, 2, 2]
+
+
+def test_a_0_1_journal_of_a_coco_source_keyed_by_image_id_is_still_read(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    # COCO items are keyed by their file now; osai-import 0.1 keyed them by image id.
+    shutil.copytree(CONFIGS / "examples" / "coco", tmp_path / "coco")
+    source = {"type": "coco", "path": "coco/annotations.json", "images": "coco/images"}
+    config = remote_config(tmp_path, server.base_url, source=source)
+    first = run_cli(config)
+    assert first.returncode == 0 and first.report is not None
+    dataset_id = first.report["dataset"]["id"]
+    path = tmp_path / ".osai-import" / "journal.sqlite"
+    db = sqlite3.connect(path)
+    server_id = db.execute("SELECT server FROM datasets").fetchone()[0]
+    db.executescript(
+        "DROP TABLE images; DROP TABLE intents; DROP TABLE runs; PRAGMA user_version=0;"
+        "CREATE TABLE items (server TEXT NOT NULL, dataset_id TEXT NOT NULL, key TEXT NOT NULL,"
+        " fingerprint TEXT NOT NULL, state TEXT NOT NULL, sha256 TEXT,"
+        " PRIMARY KEY (server, dataset_id, key));"
+    )
+    options = {k: v for k, v in source.items() if k != "type"}
+    coco = CocoReader(CocoReader.parse_options(options, tmp_path))
+    for record in coco.records():
+        stat = Path(record.path).stat()
+        db.execute("INSERT INTO items VALUES (?, ?, ?, ?, 'acked', NULL)",
+                   (server_id, f"i:{dataset_id}", str(record.extras["coco_image_id"]),
+                    legacy_fingerprint(record, stat.st_size, stat.st_mtime_ns)))
+    db.commit()
+    db.close()
+    again = run_cli(config)
+    assert again.returncode == 0, again.stderr
+    assert again.report is not None
+    assert again.report["counts"]["already_uploaded"] == 4
+    assert again.report["counts"]["uploaded"] == 0
+    held = Counter(i["name"] for i in stored(server, dataset_id)["images"])
+    assert len(held) == 4 and max(held.values()) == 1
 
 
 def test_flags_stay_in_every_report_until_resolved(tmp_path: Path, server: LocalServer) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from osai_import.check.checker import CheckedItem
 from osai_import.errors import ItemError
-from osai_import.records import Severity
+from osai_import.records import ImageRecord, Severity
 from osai_import.source.files import BlobFacts, Facts, digest_checked
 from osai_import.upload.answers import Id
 from osai_import.upload.journal import ImageRow, Journal
@@ -95,14 +95,14 @@ def pending_items(
             place.journal.seen(place.server, place.dataset_id, list(rows), place.run)
         legacy = place.journal.legacy_states(
             place.server, place.dataset_id,
-            [item.record.key for item in ready if item.record.name not in rows],
+            [_legacy_key(item.record) for item in ready if item.record.name not in rows],
         )
         for item in ready:
             record = item.record
             fingerprint = annotation_fingerprint(record, place.encoder)
             row = rows.get(record.name)
-            if row is None and record.key in legacy:
-                row = _from_legacy(place, item, fingerprint, *legacy[record.key])
+            if row is None and _legacy_key(record) in legacy:
+                row = _from_legacy(place, item, fingerprint, *legacy[_legacy_key(record)])
             if row is None:
                 yield Item(record, item.size, item.facts, fingerprint)
                 continue
@@ -124,6 +124,13 @@ def pending_items(
             walk.changed_since_upload.append(Changed(record.key, record.name, what))
         if passed and on_passed is not None:
             on_passed(passed)
+
+
+def _legacy_key(record: ImageRecord) -> str:
+    """Return the key osai-import 0.1 gave the item (a reader that renamed its keys keeps
+    the old one in ``extras["legacy_key"]``: COCO items were keyed by id then)."""
+    old = record.extras.get("legacy_key")
+    return old if isinstance(old, str) and old else record.key
 
 
 def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:

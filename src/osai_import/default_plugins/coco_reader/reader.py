@@ -54,6 +54,17 @@ class _Notes:
             self.details.append((code, severity, detail))
 
 
+def _item_key(root: Path | SourcePath, path: Path | SourcePath, relative: str) -> str:
+    """Return an image's key: its path below the image folder, with ``/``, in NFC."""
+    if isinstance(path, SourcePath) and isinstance(root, SourcePath) and path.is_relative_to(root):
+        text = path.relative_to(root).as_posix()
+    elif isinstance(path, Path) and isinstance(root, Path) and is_inside(root, path):
+        text = Path(os.path.relpath(path, root)).as_posix()
+    else:
+        text = posixpath.normpath(relative)
+    return unicodedata.normalize("NFC", text)
+
+
 def _id_key(value: Any) -> str | None:
     """Return the string form of a COCO id (int or non-blank string), None if unusable."""
     if type(value) is int:
@@ -249,7 +260,7 @@ class _Run:
     # -- pass 3: images ---------------------------------------------------------------
     def read_images(self) -> Iterator[ImageRecord]:
         """Yield one record per entry of `images`, in file order."""
-        first_index: dict[str, int] = {}  # where each id was first listed, to name duplicates
+        first_index: dict[str, tuple[int, str]] = {}  # each id's first place and key
         count = 0
         for index, entry in enumerate(self.source.items("images.item")):
             count += 1
@@ -264,38 +275,43 @@ class _Run:
                 raise SourceError(f"{self.json}: `images` is a JSON {kind}; expected a list")
         self._report_leftovers()
 
-    def _image(self, index: int, entry: Any, first_index: dict[str, int]) -> ImageRecord | None:
+    def _image(self, index: int, entry: Any,
+               first_index: dict[str, tuple[int, str]]) -> ImageRecord | None:
         where = f"images[{index}]"
         if not isinstance(entry, dict):
             return self._broken(where, where, "coco.bad_image",
                                 f"{where} is {short(entry)}, not an object")
         raw_id = entry.get("id")
-        key = _id_key(raw_id)
-        if key is None:
+        image_id = _id_key(raw_id)
+        if image_id is None:
             return self._broken(where, where, "coco.bad_image",
                                 f"{where} has id {short(raw_id)}; expected an integer or a string")
-        boxes = self.store.pop(key)
-        notes = self.notes.pop(key, None)
+        boxes = self.store.pop(image_id)
+        notes = self.notes.pop(image_id, None)
         file_name = entry.get("file_name")
         usable = _usable_file_name(file_name)
         relative = cast(str, file_name).replace("\\", "/") if usable else ""
         name = unicodedata.normalize("NFC", posixpath.basename(relative))
         path = _joined(self.root, relative) if name else None
-        if key in first_index:
-            # Same key on purpose: the check step refuses every occurrence of a repeated key,
-            # since no one can tell which entry the annotations were meant for.
-            return self._broken(key, name or where, "coco.duplicate_image",
-                                f"image id {key} is listed again at {where} (first at "
-                                f"images[{first_index[key]}]); give every image its own id",
+        # Items are named by their file, as users know them ("train/0001.jpg"), not by an
+        # id that a re-export renumbers; an entry without a usable file_name by its place.
+        key = _item_key(self.root, path, relative) if path is not None else where
+        if image_id in first_index:
+            # The first entry's key on purpose: the check step refuses every occurrence of
+            # a repeated key, since no one can tell which entry the annotations were for.
+            first, first_key = first_index[image_id]
+            return self._broken(first_key, name or where, "coco.duplicate_image",
+                                f"image id {image_id} is listed again at {where} (first at "
+                                f"images[{first}], {first_key}); give every image its own id",
                                 path=path)
-        first_index[key] = index
+        first_index[image_id] = (index, key)
         if path is None:
-            return self._broken(key, where, "coco.bad_image",
-                                f"image {key} ({where}) has file_name {short(file_name)}; "
+            return self._broken(where, where, "coco.bad_image",
+                                f"image {image_id} ({where}) has file_name {short(file_name)}; "
                                 "expected a relative path to an image such as train/0001.jpg")
         file_name = cast(str, file_name)
         shown = file_name if len(file_name) <= 200 else file_name[:197] + "..."
-        intro = f"{self.json}: image {key} ({shown})"
+        intro = f"{self.json}: image {image_id} ({shown})"
         if not is_inside(self.root, path):
             return self._broken(key, name, "path.outside",
                                 f"{intro}: file_name points outside the image folder {self.root}; "
@@ -316,10 +332,12 @@ class _Run:
         )
         if self.options.drop_empty and not record_boxes and not problems:
             return None
+        # legacy_key: osai-import 0.1 keyed COCO items by id; its journal is read by it.
         return ImageRecord(
             key=key, path=path, name=name, category=self._category(record_boxes),
             boxes=record_boxes, width=sizes["width"], height=sizes["height"],
-            extras={"coco_image_id": raw_id, "file_name": file_name}, problems=tuple(problems),
+            extras={"coco_image_id": raw_id, "file_name": file_name, "legacy_key": image_id},
+            problems=tuple(problems),
         )
 
     @staticmethod
