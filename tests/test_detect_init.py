@@ -25,6 +25,7 @@ import requests
 import yaml
 
 from osai_import.testing import local_server
+from osai_import.testing.s3 import LocalS3
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 EXPECTED = {
@@ -202,3 +203,18 @@ def test_an_ambiguous_folder_says_which_readers_matched(tmp_path: Path) -> None:
     assert "# Reader: csv" in text
     assert "# Other readers that match:" in text and "folder matches too" in text
     assert "note: folder matches too" in done.stderr
+
+
+def test_detect_and_init_read_a_bucket(osai_s3: LocalS3, tmp_path: Path) -> None:
+    url = f"s3://{osai_s3.bucket()}/exports/roboflow"
+    data = _copy("datumaro_roboflow_coco", tmp_path)
+    osai_s3.put_tree(data, url)
+    done = _cli("detect", url, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    best = json.loads(done.stdout)["verdicts"][0]
+    assert best["reader"] == "coco" and len(best["sources"]) == 2, best
+    assert all(s["path"].startswith(url + "/") for s in best["sources"])
+    assert _cli("init", url, "-o", "c.yaml", cwd=tmp_path).returncode == 0
+    assert f"path: {url}/train/_annotations.coco.json" in (tmp_path / "c.yaml").read_text()
+    ran = _cli("run", "c.yaml", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
