@@ -22,7 +22,9 @@ import pytest
 from PIL import Image
 from pydantic import ConfigDict
 
-from osai_import import Box, ImageRecord, ItemError, Reader, ReaderOptions, SourceError, hookimpl
+from osai_import import (
+    Box, Detection, ImageRecord, ItemError, Reader, ReaderOptions, SourceError, hookimpl, survey,
+)
 from osai_import.testing import BrokenSource, ReaderConformance, make_image
 
 LOCK = threading.Lock()
@@ -37,6 +39,14 @@ class BoxFolderReader(Reader):
 
     name = "boxfolder"
     Options = BoxOptions
+
+    @classmethod
+    def detect(cls, path):
+        listing = survey(path, limit=500)
+        boxes = listing.named("*.box")
+        if not boxes:
+            return Detection(0.0, ("no .box file",))
+        return Detection(0.9, (f"{len(boxes)} .box files",), ({"path": path},))
 
     def listing(self, root):
         return sorted(os.listdir(root))
@@ -99,6 +109,36 @@ class TestKit(ReaderConformance):
 '''
 
 BROKEN = {
+    "a detect that does not know its own sample": (
+        """
+class Broken(BoxFolderReader):
+    @classmethod
+    def detect(cls, path):
+        return Detection(0.2, ("not sure",), ({"path": path},))
+""",
+        {"test_detects_its_own_sample"},
+    ),
+    "a detect that claims everything": (
+        """
+class Broken(BoxFolderReader):
+    @classmethod
+    def detect(cls, path):
+        return Detection(0.9, ("a folder",), ({"path": path},))
+""",
+        {"test_detect_says_why_not_elsewhere"},
+    ),
+    "a detect that opens every file": (
+        """
+class Broken(BoxFolderReader):
+    @classmethod
+    def detect(cls, path):
+        for file in sorted(Path(path).rglob("*")):
+            if file.is_file():
+                file.read_bytes()
+        return super().detect(path)
+""",
+        {"test_detect_looks_at_a_bounded_number_of_files"},
+    ),
     "duplicate keys": (
         """
 class Broken(BoxFolderReader):
