@@ -209,10 +209,13 @@ def _anything_to_send(work: _Work) -> bool:
     """Tell whether some item passes its check, keeping every item for the upload.
 
     A run in which every item fails must create nothing on the server (no empty dataset,
-    no unused categories), so the first items are checked before anything is created.
+    no unused categories). When the check overlaps the upload, the first items are checked
+    before anything is created; after a whole check, the plan's count says it.
     Past ``_PEEK`` failures in a row the run goes on as usual: the items held back cost
     memory, and a source that large will have good items further on.
     """
+    if work.replay:
+        return work.total > 0  # the whole check ran first: the plan knows
     held: list[CheckedItem] = []
     found = False
     for item in work.checked:
