@@ -11,19 +11,37 @@ parallel from a bucket), ``locate`` (a path or URL found in a source's own files
 into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as base64
 text inside a JSON file), and for readers that detect their layout ``survey`` (a bounded
 look at a folder tree) and ``IMAGE_SUFFIXES``. docs/plugin-hooks.md documents each.
+
+It is also the API for code (docs/python-api.md): ``check``, ``upload`` and ``detect``
+(what the commands do), ``load`` (a config validated), their results ``CheckReport``,
+``RunReport`` and ``Verdict``, the config model ``RunConfig``, and the progress events
+``Planned``, ``ChunkSent``, ``AlreadyUploaded``, ``ItemFailed``, ``Retrying`` and
+``Finished``. ``check``, ``upload`` and ``detect`` are the functions here, although
+stage packages bear the same names: import from those with ``from osai_import.check.x
+import y``.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from osai_import.api import CheckReport, check, detect, load, upload
+    from osai_import.config.models import RunConfig
+    from osai_import.detect.verdicts import Verdict
     from osai_import.errors import (
+        AbortedError,
+        AuthError,
         ConfigError,
         ItemError,
+        JournalError,
+        LocalFileError,
         OsaiImportError,
         PluginError,
+        ServerError,
         SourceError,
     )
     from osai_import.location import SourcePath, SourceStat
@@ -39,6 +57,16 @@ if TYPE_CHECKING:
     )
     from osai_import.plugin.spec import hookimpl
     from osai_import.records import Box, ImageRecord, Problem, Severity
+    from osai_import.run.events import (
+        AlreadyUploaded,
+        ChunkSent,
+        Finished,
+        ItemFailed,
+        Planned,
+        Retrying,
+        UploadEvent,
+    )
+    from osai_import.run.report import RunReport
     from osai_import.source.embedded import embedded_image
     from osai_import.source.files import read_all
     from osai_import.source.locate import locate
@@ -63,6 +91,11 @@ _HOMES: dict[str, str] = {
     "OsaiImportError": "osai_import.errors",
     "PluginError": "osai_import.errors",
     "SourceError": "osai_import.errors",
+    "AbortedError": "osai_import.errors",
+    "AuthError": "osai_import.errors",
+    "JournalError": "osai_import.errors",
+    "LocalFileError": "osai_import.errors",
+    "ServerError": "osai_import.errors",
     "hookimpl": "osai_import.plugin.spec",
     "Box": "osai_import.records",
     "ImageRecord": "osai_import.records",
@@ -84,7 +117,38 @@ _HOMES: dict[str, str] = {
     "IMAGE_SUFFIXES": "osai_import.source.survey",
     "Detection": "osai_import.plugin.base",
     "LocalPath": "osai_import.plugin.base",
+    "check": "osai_import.api",
+    "upload": "osai_import.api",
+    "detect": "osai_import.api",
+    "load": "osai_import.api",
+    "CheckReport": "osai_import.api",
+    "RunReport": "osai_import.run.report",
+    "RunConfig": "osai_import.config.models",
+    "Verdict": "osai_import.detect.verdicts",
+    "Planned": "osai_import.run.events",
+    "ChunkSent": "osai_import.run.events",
+    "AlreadyUploaded": "osai_import.run.events",
+    "ItemFailed": "osai_import.run.events",
+    "Retrying": "osai_import.run.events",
+    "Finished": "osai_import.run.events",
+    "UploadEvent": "osai_import.run.events",
 }
+
+# The API's functions share their names with stage packages (osai_import.check, .upload,
+# .detect). Importing a submodule sets the package's attribute of its name to it; this
+# keeps the functions there, so `osai_import.check(...)` works whatever was imported
+# before. The packages stay importable by their full names (sys.modules).
+_FUNCTIONS = frozenset({"check", "upload", "detect"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 # Hidden from type checkers, which would otherwise accept any name imported from here.
@@ -105,36 +169,56 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "AbortedError",
+    "AlreadyUploaded",
     "Annotation",
+    "AuthError",
     "Box",
+    "CheckReport",
+    "ChunkSent",
     "ConfigError",
     "ConfigPath",
     "Detection",
     "Encoder",
+    "Finished",
     "ImageRecord",
     "ItemError",
+    "ItemFailed",
+    "JournalError",
+    "LocalFileError",
     "LocalPath",
     "OsaiImportError",
+    "Planned",
     "PluginError",
     "PluginOptions",
     "Problem",
     "Reader",
     "ReaderOptions",
+    "Retrying",
+    "RunConfig",
+    "RunReport",
+    "ServerError",
     "Severity",
     "SourceError",
     "SourcePath",
     "SourceStat",
     "Survey",
+    "UploadEvent",
+    "Verdict",
     "VocAhead",
     "VocAnnotation",
     "VocResult",
     "__version__",
+    "check",
+    "detect",
     "embedded_image",
     "hookimpl",
     "is_inside",
+    "load",
     "locate",
     "parse_voc",
     "parse_voc_batch",
     "read_all",
     "survey",
+    "upload",
 ]

@@ -1,4 +1,8 @@
-"""What the `check` and `run` commands do, apart from parsing their options."""
+"""What the commands do, apart from parsing their options: call the API, print its results.
+
+``check``, ``run`` and ``detect`` call ``osai_import.api`` (the functions code calls) and
+only print what comes back.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from rich.console import Console
 
 from osai_import.config.resolve import prepare
 from osai_import.errors import ConfigError
-from osai_import.source.reads import SourceReads
 
 if TYPE_CHECKING:
     from osai_import.run.context import RunOptions
@@ -53,41 +56,27 @@ def check_command(config_path: Path, report_path: Path | None,
     The report is written before anything is printed, so that ``check --report r.json |
     head`` still writes it; ``show`` messages of each problem code are printed.
     """
-    from osai_import.check.report import (
-        SHOW_DEFAULT,
-        ProblemSpool,
-        first_per_code,
-        print_summary,
-        write_report,
-    )
-    from osai_import.check.stream import run_check
+    from osai_import.api import check
+    from osai_import.check.report import SHOW_DEFAULT, first_per_code, print_summary
 
-    resolved, _plugins = prepare(config_path)
-    reading = SourceReads(resolved.named_sources())
-    with ProblemSpool() as spool:
-        summary = run_check(
-            reading.records,
-            resolved.config.check,
-            problems_sink=spool.add,
-            source_problems=reading.source_problems,
-        )
-        if report_path is not None:
-            write_report(report_path, summary, spool, resolved.loaded.text_hash)
-        samples = first_per_code(spool, SHOW_DEFAULT if show is None else show)
-        # On `check ... | head` the console goes quiet: the verdict still counts.
-        print_summary(summary, _StdoutConsole(highlight=False), samples=samples)
-    return 0 if summary.errors == 0 else 1
+    shown = SHOW_DEFAULT if show is None else show
+    found = check(config_path, report=report_path, problems_per_code=shown)
+    samples = first_per_code(found.problems, shown)
+    # On `check ... | head` the console goes quiet: the verdict still counts.
+    print_summary(found.summary, _StdoutConsole(highlight=False), samples=samples)
+    return found.exit_code
 
 
 def run_command(config_path: Path, options: RunOptions) -> int:
     """Upload what a config describes; print the summary; return the exit code."""
     # Imported here so that `check` does not load the HTTP client and the upload engine.
+    from osai_import.api import upload
     from osai_import.run.report import print_run_summary
-    from osai_import.run.runner import run
 
-    resolved, _plugins = prepare(config_path)
+    report = upload(config_path, dry_run=options.dry_run, workers=options.workers,
+                    restart=options.restart, progress=not options.quiet,
+                    report=options.report, raise_errors=False, handle_signals=True)
     console = _stderr_console()
-    report = run(resolved, options, console)
     if not options.quiet or report.exit_code != 0:
         if options.show is None:
             print_run_summary(report, console)
@@ -143,11 +132,11 @@ def detect_command(path_text: str, as_json: bool) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from osai_import.detect.verdicts import detect_all, where
-    from osai_import.plugin.manager import build_plugins
+    from osai_import.api import detect
+    from osai_import.detect.verdicts import where
 
     target = where(path_text)
-    verdicts = detect_all(target, build_plugins())
+    verdicts = detect(target)
     found = any(v.matches for v in verdicts)
     if as_json:
         print(json.dumps({"path": str(target), "verdicts": [v.to_dict() for v in verdicts]},

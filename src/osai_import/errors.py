@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import errno
 import re
+from typing import Any
 
 # Exit codes shared by every command (documented in the README).
 EXIT_OK = 0
@@ -46,9 +47,14 @@ EXIT_ABORTED = 3
 
 
 class OsaiImportError(Exception):
-    """Base of every error osai-import raises on purpose."""
+    """Base of every error osai-import raises on purpose.
+
+    ``report`` is the ``RunReport`` of the upload the error stopped, when
+    ``osai_import.upload`` raised it (what was sent, what is unsettled); else None.
+    """
 
     exit_code: int = EXIT_ABORTED
+    report: Any = None
 
 
 class ConfigError(OsaiImportError):

@@ -11,8 +11,10 @@ once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,8 +129,13 @@ def _token_env(data: dict[str, Any]) -> str:
 def _load(path: Path) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
     """Return the loaded config (None when invalid), the raw data, and the problems."""
     data, text = read_yaml(path)
+    return _validate(data, text, path.resolve(), path.resolve().parent)
+
+
+def _validate(data: dict[str, Any], text: bytes, path: Path, base_dir: Path
+              ) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
+    """Validate a config's raw data: ``path`` names it, ``text`` is what its hash covers."""
     data = substitute_env(data, token_env=_token_env(data))
-    base_dir = path.resolve().parent
     try:
         config = RunConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
@@ -138,7 +145,7 @@ def _load(path: Path) -> tuple[LoadedConfig | None, dict[str, Any], list[str]]:
             lines = [re.sub(r"^source\.0(?=[.:])", "source", line) for line in lines]
         return None, data, lines
     digest = hashlib.sha256(text).hexdigest()
-    return LoadedConfig(config, path.resolve(), base_dir, digest), data, []
+    return LoadedConfig(config, path, base_dir, digest), data, []
 
 
 def load_config(path: str | Path) -> LoadedConfig:
@@ -297,9 +304,38 @@ def prepare(path: str | Path) -> tuple[ResolvedConfig, Plugins]:
     problem found is in one ConfigError, one ``path.to.field: message`` line each.
     """
     path = Path(path)
-    loaded, data, lines = _load(path)
+    return _prepared(*_load(path), path.resolve().parent)
+
+
+def prepare_data(data: Mapping[str, Any], base_dir: str | Path) -> tuple[ResolvedConfig, Plugins]:
+    """Do what ``prepare`` does for a config given as data shaped like the YAML file.
+
+    ``${VAR}`` is replaced as in a file; relative paths resolve against ``base_dir``.
+    The config is known (to the journal, in reports) as ``<base_dir>/<python config>``,
+    and its hash covers its data as canonical JSON.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"the config must be a mapping with at least `dataset` and `source` keys (as the "
+            f"YAML file is), got a {type(data).__name__}"
+        )
+    base = Path(base_dir).resolve()
+    raw = {str(k): v for k, v in data.items()}
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the config cannot be read as plain data: {exc}") from None
+    return _prepared(*_validate(raw, text, base / PYTHON_CONFIG, base), base)
+
+
+PYTHON_CONFIG = "<python config>"
+"""The name a config given as data goes by, in its base folder (see ``prepare_data``)."""
+
+
+def _prepared(loaded: LoadedConfig | None, data: dict[str, Any], lines: list[str],
+              base_dir: Path) -> tuple[ResolvedConfig, Plugins]:
     if loaded is None:
-        _sections_anyway(data, path.resolve().parent, lines)
+        _sections_anyway(data, base_dir, lines)
         raise ConfigError("invalid config", lines=sorted(lines, key=_order))
     plugins = build_plugins(loaded.config.plugins, loaded.base_dir)
     return resolve(loaded, plugins), plugins

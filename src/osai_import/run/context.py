@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from osai_import.config.models import RunConfig
 from osai_import.config.resolve import ResolvedConfig
+from osai_import.run.events import UploadEvent
 from osai_import.run.report import RunReport
 from osai_import.upload.journal import Journal
 
@@ -34,7 +36,14 @@ class RunContext:
     console: Console
     journal: Journal
     report: RunReport
-    token: str | None  # None for the embedded local server, which makes its own
+    # None for the embedded local server, which makes its own; never in a repr or a log.
+    token: str | None = field(repr=False)
+    on_event: Callable[[UploadEvent], None] | None = None
+
+    def emit(self, event: UploadEvent) -> None:
+        """Hand ``event`` to the watcher, if any (from whichever thread it happens in)."""
+        if self.on_event is not None:
+            self.on_event(event)
 
     @property
     def config(self) -> RunConfig:

@@ -37,7 +37,8 @@ class UploadProgress:
     def __init__(
         self, console: Console, total_images: int, total_bytes: int | None, enabled: bool
     ) -> None:
-        self.enabled = enabled and console.is_terminal
+        # A notebook's output shows rich's live bar as well as a terminal does.
+        self.enabled = enabled and (console.is_terminal or console.is_jupyter)
         self._lock = threading.Lock()
         self.failures = 0
         self.done_bytes = 0

@@ -76,6 +76,9 @@ class RunReport:
     # Why the JSON report (--report) could not be written; the run then exits 3.
     report_error: str | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
+    # The exception that stopped the run (an OsaiImportError, or KeyboardInterrupt), for
+    # code that calls the library; the report's text says it in `aborted`.
+    error: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def skipped(self) -> int:

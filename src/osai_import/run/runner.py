@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,9 +22,19 @@ from osai_import.check.plan import Planner
 from osai_import.config.resolve import ResolvedConfig
 from osai_import.errors import CancelledError, LocalFileError, OsaiImportError
 from osai_import.run.context import RunContext, RunOptions
+from osai_import.run.events import (
+    AlreadyUploaded,
+    ChunkSent,
+    Finished,
+    ItemFailed,
+    Planned,
+    Retrying,
+    UploadEvent,
+)
 from osai_import.run.feed import FeedPlace, PlanWalk, pending_items
 from osai_import.run.progress import RetryNotices, UploadProgress
 from osai_import.run.report import RunReport
+from osai_import.run.stops import stop_signals
 from osai_import.run.target import Target, access_token, open_target, server_identity
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import locked_journal
@@ -47,45 +54,6 @@ from osai_import.upload.workers import send_all
 __all__ = ["RunOptions", "run"]
 
 
-_AT_ONCE = (
-    b"\nosai-import: stopped at once (second interrupt) without finishing the upload "
-    b"session; the next run finishes it, and OSAI unlocks the dataset after a while\n"
-)
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """Make the first Ctrl-C or SIGTERM stop the run cleanly, and a second one at once.
-
-    The first raises KeyboardInterrupt in the main thread: waits and requests end, the
-    upload session is finished (within a few seconds, see ``OsaiClient.cancel``), the
-    report is written. A second one exits on the spot with exit code 130. A SIGINT that
-    the shell made the process ignore (a background job) stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # handlers can only be set in the main thread
-        return
-    stops = 0
-
-    def handler(signum: int, frame: Any) -> None:
-        nonlocal stops
-        stops += 1
-        if stops == 1:
-            raise KeyboardInterrupt
-        os.write(2, _AT_ONCE)
-        os._exit(130)
-
-    wanted = [signal.SIGTERM]
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        wanted.append(signal.SIGINT)
-    previous = {signum: signal.signal(signum, handler) for signum in wanted}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
 @contextlib.contextmanager
 def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[str], None] | None]:
     """Show how far the check went, on a terminal; nothing otherwise."""
@@ -96,17 +64,27 @@ def _planning_status(console: Console, quiet: bool) -> Iterator[Callable[[str], 
         yield status.update
 
 
-def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunReport:
+def run(
+    resolved: ResolvedConfig, options: RunOptions, console: Console, *,
+    token: str | None = None, on_event: Callable[[UploadEvent], None] | None = None,
+    handle_signals: bool = True,
+) -> RunReport:
     """Run a config end to end and return its report (also written with ``--report``).
 
     With ``upload.on_problem: skip`` (the default) the upload starts once the source is
     read and its categories are known, while the check of each image still runs: the
     check feeds the upload. With ``stop`` and with ``--dry-run`` the whole check comes
-    first.
+    first. ``token`` replaces the environment's access token; ``on_event`` is told what
+    happens (``run.events``), from the upload workers too; ``handle_signals`` installs
+    the Ctrl-C and SIGTERM handlers of ``stop_signals`` for the run. Whatever stops the
+    run (an OsaiImportError, a KeyboardInterrupt) is caught, the session finished, and
+    kept in the report's ``error``; an exception raised by ``on_event`` itself that is
+    neither goes up once the session is finished.
     """
     started = time.monotonic()
     config = resolved.config
-    token = access_token(resolved)  # before any work: a missing token is a usage error
+    # Before any work: a missing token is a usage error.
+    token = access_token(resolved, token)
     report = RunReport(
         config=str(resolved.loaded.path),
         config_sha256=resolved.loaded.text_hash,
@@ -117,9 +95,9 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
     )
     overlap = not options.dry_run and config.upload.on_problem == "skip"
     try:
-        with locked_journal(resolved.loaded.journal_dir) as journal, _stop_signals(), \
-                Planner(resolved, journal.folder) as planner:
-            ctx = RunContext(resolved, options, console, journal, report, token)
+        with locked_journal(resolved.loaded.journal_dir) as journal, \
+                stop_signals(handle_signals), Planner(resolved, journal.folder) as planner:
+            ctx = RunContext(resolved, options, console, journal, report, token, on_event)
             try:
                 work = _plan(ctx, planner, overlap)
                 if work is not None and not _anything_to_send(work):
@@ -136,13 +114,15 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
                 if overlap:
                     planner.finish()
                     report.apply_plan(planner.plan())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.aborted = "interrupted; run the same command again to resume"
+        report.error = exc
     except OsaiImportError as exc:
         # Whatever stopped the run (server unreachable, sign-in refused, a source that
         # cannot be read, the journal), the report says it with the CLI's exit code.
         report.aborted = str(exc)
         report.aborted_exit_code = exc.exit_code
+        report.error = exc
     finally:
         report.durations["total"] = time.monotonic() - started
         if options.report is not None:
@@ -150,6 +130,9 @@ def run(resolved: ResolvedConfig, options: RunOptions, console: Console) -> RunR
                 report.write(options.report)
             except LocalFileError as exc:
                 report.report_error = str(exc)
+                report.error = report.error or exc
+    if on_event is not None:
+        on_event(Finished(report))
     return report
 
 
@@ -268,12 +251,14 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
     """Sign in, set the dataset and its categories up, and send every item in one session."""
     config, report, journal = ctx.config, ctx.report, ctx.journal
     upload = config.upload
-    tally = Tally()
+    tally = Tally(on_fail=lambda key, code, reason: ctx.emit(ItemFailed(key, code, reason)))
     notices = RetryNotices(ctx.console, not ctx.options.quiet)
 
     def on_retry(event: RetryEvent) -> None:
         tally.retry(event)
         notices.show(event)
+        ctx.emit(Retrying(event.endpoint, event.attempt, event.attempts, event.status,
+                          event.reason, event.delay))
 
     client = OsaiClient(
         target.base_url,
@@ -376,10 +361,20 @@ def _send(
     walk = PlanWalk()
     progress = UploadProgress(ctx.console, work.total, None, enabled=not ctx.options.quiet)
     limits = ChunkLimits(upload.chunk_images, upload.chunk_bytes)
+
+    def done(images: int, sent_bytes: int, failed: int) -> None:
+        progress.advance(images, sent_bytes, failed)
+        if images > failed:  # failures come one by one from the tally (ItemFailed)
+            ctx.emit(ChunkSent(images - failed, sent_bytes))
+
+    def passed(images: int) -> None:
+        progress.advance(images, 0)
+        ctx.emit(AlreadyUploaded(images))
+
     uploader = Uploader(
         link.client, session, ctx.resolved.encoder(), ctx.journal, category_ids, link.tally,
         skip_unsupported=upload.skip_unsupported,
-        on_done=progress.advance,
+        on_done=done,
         origin=place.origin,
         limits=limits,
         renamed=renamed,
@@ -389,11 +384,11 @@ def _send(
     def notice(message: str) -> None:
         ctx.console.print(f"[yellow]waiting[/yellow] {escape(message)}", highlight=False)
 
+    ctx.emit(Planned(work.total))
     try:
         with progress:
             send_all(
-                pending_items(place, work.checked, walk,
-                              on_passed=lambda n: progress.advance(n, 0)),
+                pending_items(place, work.checked, walk, on_passed=passed),
                 uploader,
                 workers=ctx.workers,
                 limits=limits,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from osai_import.config.resolve import ResolvedConfig
@@ -17,16 +17,23 @@ class Target:
     """The server a run talks to: its API base URL, the token, and a stable identity."""
 
     base_url: str
-    token: str
+    token: str = field(repr=False)
     identity: str  # what the journal files things under; stable across runs
     local_data: Path | None = None
 
 
-def access_token(resolved: ResolvedConfig) -> str | None:
-    """Return the access token from the environment, or raise a ConfigError naming the variable."""
+def access_token(resolved: ResolvedConfig, given: str | None = None) -> str | None:
+    """Return the access token: ``given``, else the environment's; None for the local server.
+
+    Raises a ConfigError naming the variable when neither holds a token.
+    """
     server = resolved.config.server
     if server.is_local:
         return None
+    if given is not None:
+        if not given.strip():
+            raise ConfigError("token: the access token given is empty")
+        return given.strip()
     token = os.environ.get(server.token_env, "").strip()
     if not token:
         raise ConfigError(

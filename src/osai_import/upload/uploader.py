@@ -79,6 +79,8 @@ class Tally:
     maybe_duplicated: set[str] = field(default_factory=set)
     unconfirmed: set[str] = field(default_factory=set)
     retries: Counter[str] = field(default_factory=Counter)
+    # Told of every failure as it is counted (key, code, reason), from the counting thread.
+    on_fail: Callable[[str, str, str], None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ok(self, items: Sequence[Item], flagged: Sequence[Item]) -> None:
@@ -97,6 +99,8 @@ class Tally:
         with self._lock:
             self.failed[key] = f"{code}: {reason}"
             self.failed_codes[code] += 1
+        if self.on_fail is not None:
+            self.on_fail(key, code, reason)
 
     def unconfirm(self, items: Sequence[Item]) -> None:
         """Count images sent whose answer never came."""

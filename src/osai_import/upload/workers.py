@@ -81,6 +81,10 @@ def send_all(
         raise
     finally:
         stop.set()
+        if errors and not isinstance(errors[0], Exception):
+            # An interrupt met in a worker (raised by a progress callback) stops the
+            # upload as one in the main thread does: requests in flight end now.
+            cancel()
         for thread in threads:
             thread.join()
     if errors:
