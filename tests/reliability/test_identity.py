@@ -217,6 +217,27 @@ def test_two_configs_sharing_a_journal_fill_one_dataset_exactly(
     assert set(names) < set(held)
 
 
+def _as_0_1_journal(folder: Path, dataset_id: Any,
+                    items: list[tuple[str, ImageRecord, str]]) -> None:
+    """Rewrite ``folder``'s journal as osai-import 0.1 kept it: ``(key, record, state)``
+    items keyed by the reader's key, with 0.1's fingerprint of each record's file."""
+    db = sqlite3.connect(folder / ".osai-import" / "journal.sqlite")
+    server_id = db.execute("SELECT server FROM datasets").fetchone()[0]
+    db.executescript(
+        "DROP TABLE images; DROP TABLE intents; DROP TABLE runs; PRAGMA user_version=0;"
+        "CREATE TABLE items (server TEXT NOT NULL, dataset_id TEXT NOT NULL, key TEXT NOT NULL,"
+        " fingerprint TEXT NOT NULL, state TEXT NOT NULL, sha256 TEXT,"
+        " PRIMARY KEY (server, dataset_id, key));"
+    )
+    for key, record, state in items:
+        stat = Path(record.path).stat()
+        db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, NULL)",
+                   (server_id, f"i:{dataset_id}", key,
+                    legacy_fingerprint(record, stat.st_size, stat.st_mtime_ns), state))
+    db.commit()
+    db.close()
+
+
 def test_a_journal_of_version_0_1_is_read_and_nothing_is_sent_twice(
     tmp_path: Path, server: LocalServer
 ) -> None:
@@ -225,27 +246,15 @@ def test_a_journal_of_version_0_1_is_read_and_nothing_is_sent_twice(
     first = run_cli(config)
     assert first.returncode == 0 and first.report is not None
     dataset_id = first.report["dataset"]["id"]
-    # Rewrite the journal as osai-import 0.1 kept it: items by reader key, with 0.1's
-    # fingerprint; six acknowledged, one sent without an answer, one unknown.
-    path = tmp_path / ".osai-import" / "journal.sqlite"
-    db = sqlite3.connect(path)
-    server_id = db.execute("SELECT server FROM datasets").fetchone()[0]
-    db.executescript(
-        "DROP TABLE images; DROP TABLE intents; DROP TABLE runs; PRAGMA user_version=0;"
-        "CREATE TABLE items (server TEXT NOT NULL, dataset_id TEXT NOT NULL, key TEXT NOT NULL,"
-        " fingerprint TEXT NOT NULL, state TEXT NOT NULL, sha256 TEXT,"
-        " PRIMARY KEY (server, dataset_id, key));"
-    )
+    # Rewrite the journal as osai-import 0.1 kept it: six acknowledged, one sent without
+    # an answer, one unknown.
+    items = []
     for n in range(7):
         key = f"class_{n % 3}/img_{n:05d}.jpg"
         file = tmp_path / "data" / key
-        record = ImageRecord(key, file, file.name, category=f"class_{n % 3}")
-        stat = file.stat()
-        fingerprint = legacy_fingerprint(record, stat.st_size, stat.st_mtime_ns)
-        db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, NULL)",
-                   (server_id, f"i:{dataset_id}", key, fingerprint, "acked" if n < 6 else "sent"))
-    db.commit()
-    db.close()
+        items.append((key, ImageRecord(key, file, file.name, category=f"class_{n % 3}"),
+                      "acked" if n < 6 else "sent"))
+    _as_0_1_journal(tmp_path, dataset_id, items)
     again = run_cli(config)
     again.assert_clean()
     assert again.returncode == 0, again.stderr
@@ -271,24 +280,10 @@ def test_a_0_1_journal_of_a_coco_source_keyed_by_image_id_is_still_read(
     first = run_cli(config)
     assert first.returncode == 0 and first.report is not None
     dataset_id = first.report["dataset"]["id"]
-    path = tmp_path / ".osai-import" / "journal.sqlite"
-    db = sqlite3.connect(path)
-    server_id = db.execute("SELECT server FROM datasets").fetchone()[0]
-    db.executescript(
-        "DROP TABLE images; DROP TABLE intents; DROP TABLE runs; PRAGMA user_version=0;"
-        "CREATE TABLE items (server TEXT NOT NULL, dataset_id TEXT NOT NULL, key TEXT NOT NULL,"
-        " fingerprint TEXT NOT NULL, state TEXT NOT NULL, sha256 TEXT,"
-        " PRIMARY KEY (server, dataset_id, key));"
-    )
     options = {k: v for k, v in source.items() if k != "type"}
     coco = CocoReader(CocoReader.parse_options(options, tmp_path))
-    for record in coco.records():
-        stat = Path(record.path).stat()
-        db.execute("INSERT INTO items VALUES (?, ?, ?, ?, 'acked', NULL)",
-                   (server_id, f"i:{dataset_id}", str(record.extras["coco_image_id"]),
-                    legacy_fingerprint(record, stat.st_size, stat.st_mtime_ns)))
-    db.commit()
-    db.close()
+    _as_0_1_journal(tmp_path, dataset_id, [
+        (str(record.extras["coco_image_id"]), record, "acked") for record in coco.records()])
     again = run_cli(config)
     assert again.returncode == 0, again.stderr
     assert again.report is not None
