@@ -415,11 +415,18 @@ class Uploader:
         self, chunk: _Chunk, renewals: int, maybe_stored: bool, attempts: int | None = None
     ) -> bool:
         first, second = chunk.halves()
+
+        def tries(part: _Chunk) -> int | None:
+            # An image alone gets the whole retry policy before it is failed as one the
+            # server always fails on: a 500 whose answer was lost twice at random must not
+            # cost it its upload.
+            return None if len(part.items) == 1 else attempts
+
         # Both halves are sent, whatever the first one's fate.
         done_first = self._send(first, renewals, checked=True, maybe_stored=maybe_stored,
-                                attempts=attempts)
+                                attempts=tries(first))
         done_second = self._send(second, renewals, checked=True, maybe_stored=maybe_stored,
-                                 attempts=attempts)
+                                 attempts=tries(second))
         return done_first and done_second
 
     def _rejected(
