@@ -2,7 +2,8 @@
 
 This module is the public plugin API: everything a plugin needs is importable from here,
 and plugins (the built-in ones included) import nothing else of osai-import. Besides the
-contract (``hookimpl``, ``Reader``, ``Encoder``, the records and the errors) it offers the
+contract (``hookimpl``, ``Reader``, ``Encoder``, ``defer`` to register a class without
+importing it, the records and the errors) it offers the
 helpers readers share: ``parse_voc`` (the safe Pascal VOC parser), ``VocAhead`` and
 ``parse_voc_batch`` (VOC files parsed ahead in a helper process), ``is_inside`` (keep a
 source's paths inside its folder), ``SourcePath`` (a file in an archive or a bucket,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         Reader,
         ReaderOptions,
     )
+    from osai_import.plugin.deferred import Deferred, defer
     from osai_import.plugin.spec import hookimpl
     from osai_import.records import Box, ImageRecord, Problem, Severity
     from osai_import.run.events import (
@@ -97,6 +99,8 @@ _HOMES: dict[str, str] = {
     "LocalFileError": "osai_import.errors",
     "ServerError": "osai_import.errors",
     "hookimpl": "osai_import.plugin.spec",
+    "defer": "osai_import.plugin.deferred",
+    "Deferred": "osai_import.plugin.deferred",
     "Box": "osai_import.records",
     "ImageRecord": "osai_import.records",
     "Problem": "osai_import.records",
@@ -178,6 +182,7 @@ __all__ = [
     "ChunkSent",
     "ConfigError",
     "ConfigPath",
+    "Deferred",
     "Detection",
     "Encoder",
     "Finished",
@@ -210,6 +215,7 @@ __all__ = [
     "VocResult",
     "__version__",
     "check",
+    "defer",
     "detect",
     "embedded_image",
     "hookimpl",

@@ -16,13 +16,14 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osai_import.errors import SourceError
 from osai_import.location import SourcePath
-from osai_import.source.archive import archive_kind
-from osai_import.source.archived import ArchiveStore, archive_store
-from osai_import.source.remote import remote_store
+from osai_import.source.kinds import archive_kind
+
+if TYPE_CHECKING:
+    from osai_import.source.archived import ArchiveStore
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 _ARCHIVE_PROTOCOLS = {"zip": "zip", "tar": "tar"}
@@ -44,7 +45,7 @@ def locate(
         # A SourcePath to an archive file (a zip in a bucket) reads as the folder it holds.
         kind = archive_kind(text.name)
         if kind is not None and text.is_file():
-            return SourcePath(archive_store(text, kind))
+            return SourcePath(_archive_store(text, kind))
         return text
     raw = os.fspath(text)
     if "::" in raw:
@@ -59,6 +60,9 @@ def locate(
                 f"({protocol}://inner/path::/path/to/archive{suffix}), or write the archive's "
                 "path followed by the inner path"
             )
+        # Imported here: fsspec is for the configs that name a bucket or a URL.
+        from osai_import.source.remote import remote_store
+
         root = SourcePath(remote_store(protocol, storage_options))
         return _into_archives(root, rest)
     if found is not None:
@@ -82,6 +86,8 @@ def _chained(raw: str, base_dir: Path | None, options: Mapping[str, Any] | None
     assert found is not None
     inner = found.group(2).strip("/")
     location = locate(tail, base_dir, options)
+    from osai_import.source.archived import ArchiveStore
+
     if isinstance(location, SourcePath) and not location.key and isinstance(
             location.store, ArchiveStore):
         location = location.store.location  # the archive file itself, not its contents
@@ -90,7 +96,7 @@ def _chained(raw: str, base_dir: Path | None, options: Mapping[str, Any] | None
         kind = "tar"
     if not location.is_file():
         raise SourceError(f"{location}: no such archive file; check the path after '::'")
-    return SourcePath(archive_store(location, kind), inner)
+    return SourcePath(_archive_store(location, kind), inner)
 
 
 def _local_archives(path: Path) -> Path | SourcePath:
@@ -107,7 +113,7 @@ def _local_archives(path: Path) -> Path | SourcePath:
         except OSError:
             return path  # nothing there: the reader says the path is missing
         inner = "/".join(parts[index:])
-        return _into_archives(SourcePath(archive_store(prefix, kind)), inner)
+        return _into_archives(SourcePath(_archive_store(prefix, kind)), inner)
     return path
 
 
@@ -120,5 +126,12 @@ def _into_archives(root: SourcePath, inner: str) -> SourcePath:
         kind = archive_kind(part)
         if kind is not None and here.is_file():
             rest = "/".join(parts[index + 1:])
-            return _into_archives(SourcePath(archive_store(here, kind)), rest)
+            return _into_archives(SourcePath(_archive_store(here, kind)), rest)
     return here
+
+
+def _archive_store(location: Path | SourcePath, kind: str) -> ArchiveStore:
+    # Imported here: the archive readers are for the configs that name an archive.
+    from osai_import.source.archived import archive_store
+
+    return archive_store(location, kind)

@@ -1,23 +1,55 @@
-"""osai-import plugin: the ``labelme`` reader for LabelMe JSON files."""
+"""osai-import plugin: the ``labelme`` reader for LabelMe JSON files.
+
+The hook registers the reader deferred (``osai_import.defer``): its module is imported
+only when a config names it, so the plugin costs other commands' start-up nothing;
+the names below load on first use for the same reason.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-from osai_import import Reader, hookimpl
-from osai_import_labelme.options import LabelmeOptions, ShapePolicies
-from osai_import_labelme.reader import LabelmeReader
+from osai_import import Deferred, Reader, defer, hookimpl
 
-try:
-    __version__ = metadata.version("osai-import-labelme")
-except metadata.PackageNotFoundError:  # imported from a source tree, not installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from osai_import_labelme.options import LabelmeOptions, ShapePolicies
+    from osai_import_labelme.reader import LabelmeReader
+
+    __version__: str
+
+_HOMES = {
+    "LabelmeOptions": "osai_import_labelme.options",
+    "LabelmeReader": "osai_import_labelme.reader",
+    "ShapePolicies": "osai_import_labelme.options",
+}
 
 __all__ = ["LabelmeOptions", "LabelmeReader", "ShapePolicies", "__version__", "register_readers"]
 
 
+# Hidden from type checkers, which see the names imported above.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            from importlib import metadata
+
+            try:
+                version: str = metadata.version("osai-import-labelme")
+            except metadata.PackageNotFoundError:  # imported from a source tree
+                version = "0+unknown"
+            globals()[name] = version
+            return version
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
+
+
 @hookimpl
-def register_readers(register: Callable[[type[Reader]], None]) -> None:
+def register_readers(register: Callable[[type[Reader] | Deferred], None]) -> None:
     """Register the ``labelme`` reader."""
-    register(LabelmeReader)
+    register(defer("labelme", "osai_import_labelme.reader:LabelmeReader"))

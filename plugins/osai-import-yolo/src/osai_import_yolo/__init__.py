@@ -1,22 +1,53 @@
-"""osai-import plugin: the ``yolo`` reader for YOLO, Darknet and Ultralytics datasets."""
+"""osai-import plugin: the ``yolo`` reader for YOLO, Darknet and Ultralytics datasets.
+
+The hook registers the reader deferred (``osai_import.defer``): its module is imported
+only when a config names it, so the plugin costs other commands' start-up nothing;
+the names below load on first use for the same reason.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-from osai_import import Reader, hookimpl
-from osai_import_yolo.reader import YoloOptions, YoloReader
+from osai_import import Deferred, Reader, defer, hookimpl
 
-try:
-    __version__ = metadata.version("osai-import-yolo")
-except metadata.PackageNotFoundError:  # imported from a source tree, not installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from osai_import_yolo.reader import YoloOptions, YoloReader
+
+    __version__: str
+
+_HOMES = {
+    "YoloOptions": "osai_import_yolo.reader",
+    "YoloReader": "osai_import_yolo.reader",
+}
 
 __all__ = ["YoloOptions", "YoloReader", "__version__", "register_readers"]
 
 
+# Hidden from type checkers, which see the names imported above.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            from importlib import metadata
+
+            try:
+                version: str = metadata.version("osai-import-yolo")
+            except metadata.PackageNotFoundError:  # imported from a source tree
+                version = "0+unknown"
+            globals()[name] = version
+            return version
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
+
+
 @hookimpl
-def register_readers(register: Callable[[type[Reader]], None]) -> None:
+def register_readers(register: Callable[[type[Reader] | Deferred], None]) -> None:
     """Register the ``yolo`` reader."""
-    register(YoloReader)
+    register(defer("yolo", "osai_import_yolo.reader:YoloReader"))

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, Self
 
 from osai_import.errors import ItemError, SourceError
 from osai_import.source.archive.limits import ArchiveLimits
+from osai_import.source.kinds import ARCHIVE_SUFFIXES, archive_kind
+
+__all__ = ["ARCHIVE_SUFFIXES", "DAMAGE", "Archive", "Member", "archive_kind"]
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-ARCHIVE_SUFFIXES: tuple[str, ...] = (".zip", ".tar", ".tar.gz", ".tgz")
-_KINDS = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
 
 # What a damaged archive raises from the standard library as its bytes are parsed or
 # decompressed; each becomes a SourceError (or an ItemError for one member) by name.
@@ -39,15 +40,6 @@ DAMAGE: tuple[type[Exception], ...] = (
 
 _BUFFER = 1 << 16
 _DRIVE = re.compile(r"[A-Za-z]:")
-
-
-def archive_kind(name: str) -> str | None:
-    """Return "zip", "tar" or "tar.gz" for a file name by its suffix (any case), else None."""
-    lowered = name.lower()
-    for suffix, kind in _KINDS.items():
-        if lowered.endswith(suffix):
-            return kind
-    return None
 
 
 @dataclass(frozen=True, slots=True)
