@@ -1,4 +1,4 @@
-"""Route requests to the OSAI handlers and the inspection API, with auth, limits and faults."""
+"""Route requests to the OSAI handlers (auth, limits, faults), the inspection API, the pages."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from osai_import.emulator.auth import TokenError, TokenIssuer
 from osai_import.emulator.delivery import drop_connection, trickle
 from osai_import.emulator.faults import Fault, FaultPlan
 from osai_import.emulator.limits import too_many_bytes
+from osai_import.emulator.pages import Pages, serves
 from osai_import.emulator.problems import (
     Answer,
     Drop,
@@ -76,6 +77,7 @@ class EmulatorApp:
         self.issuer = issuer
         self.clock = clock
         self.api = OsaiApi(settings, store, issuer, clock)
+        self.pages = Pages(settings, store, self.api.ids, clock)
         self.faults = FaultPlan(settings.seed)
         self.stats = Stats()
         self._idle = threading.Condition()
@@ -94,6 +96,8 @@ class EmulatorApp:
             try:
                 if request.path.startswith("/_emulator"):
                     response = self._inspect(request)
+                elif serves(request.path):
+                    response = self.pages(request)
                 else:
                     response = self._api(request, environ)
             except Exception:  # noqa: BLE001 - a bug answers 500 (below)
