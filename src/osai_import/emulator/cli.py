@@ -137,7 +137,8 @@ def serve(host: str, port: int, data_dir: Path, token: str | None, jwt_ttl: floa
     click.echo("point a config at it with:")
     click.echo(f"    server: {{url: {server.base_url}}}")
     click.echo(f"    export OSAI_TOKEN={server.token}")
-    click.echo(f"inspect what arrived: {server.root_url}/_emulator/datasets")
+    click.echo(f"see what arrived: {server.root_url}/")
+    click.echo(f"    as JSON: {server.root_url}/_emulator/datasets")
     click.echo("press Ctrl-C to stop")
 
     stopping = threading.Event()

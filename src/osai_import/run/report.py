@@ -171,8 +171,8 @@ class RunReport:
         self.notes.append(
             f"The images went to the embedded local server; its data is in "
             f"{data}.\nLook at it: osai-import serve --data "
-            f"{data}\nthen open http://127.0.0.1:8080/_emulator/datasets/"
-            f"{self.dataset_id}"
+            f"{data}\nthen open http://127.0.0.1:8080/datasets/{self.dataset_id}\n"
+            f"(as JSON: http://127.0.0.1:8080/_emulator/datasets/{self.dataset_id})"
         )
 
     def throughput(self) -> dict[str, float]:
