@@ -152,6 +152,7 @@ def test_the_quickstart_in_chromium(chromium: Any, quickstart: tuple[Path, str])
         wait(chromium, lambda: shown_filter(chromium) == ("lemon", "*", "1"), "no problems")
         assert drawn(chromium) == []
         select(chromium, "filter-category", "")
+        wait(chromium, lambda: shown_filter(chromium) == ("", "*", "1"), "any category")
         select(chromium, "filter-problem", "-")
         wait(chromium, lambda: shown_filter(chromium) == ("", "-", "1"), "all without problems")
         assert {f.name for f in visible(chromium)} == set(truth)
