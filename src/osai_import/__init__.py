@@ -13,13 +13,13 @@ into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as 
 text inside a JSON file), and for readers that detect their layout ``survey`` (a bounded
 look at a folder tree) and ``IMAGE_SUFFIXES``. docs/plugin-hooks.md documents each.
 
-It is also the API for code (docs/python-api.md): ``check``, ``upload`` and ``detect``
-(what the commands do), ``load`` (a config validated), their results ``CheckReport``,
-``RunReport`` and ``Verdict``, the config model ``RunConfig``, and the progress events
-``Planned``, ``ChunkSent``, ``AlreadyUploaded``, ``ItemFailed``, ``Retrying`` and
-``Finished``. ``check``, ``upload`` and ``detect`` are the functions here, although
-stage packages bear the same names: import from those with ``from osai_import.check.x
-import y``.
+It is also the API for code (docs/python-api.md): ``check``, ``upload``, ``verify`` and
+``detect`` (what the commands do), ``load`` (a config validated), their results
+``CheckReport``, ``RunReport``, ``VerifyReport`` and ``Verdict``, the config model
+``RunConfig``, and the progress events ``Planned``, ``ChunkSent``, ``AlreadyUploaded``,
+``ItemFailed``, ``Retrying`` and ``Finished``. ``check``, ``upload``, ``verify`` and
+``detect`` are the functions here, although stage packages bear the same names: import
+from those with ``from osai_import.check.x import y``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from osai_import.api import CheckReport, check, detect, load, upload
+    from osai_import.api import CheckReport, check, detect, load, upload, verify
     from osai_import.config.models import RunConfig
     from osai_import.detect.verdicts import Verdict
     from osai_import.errors import (
@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from osai_import.source.paths import is_inside
     from osai_import.source.survey import IMAGE_SUFFIXES, Survey, survey
     from osai_import.source.voc import VocAnnotation, parse_voc
+    from osai_import.verify.report import VerifyReport
 
 from osai_import.version import __version__
 
@@ -125,6 +126,8 @@ _HOMES: dict[str, str] = {
     "upload": "osai_import.api",
     "detect": "osai_import.api",
     "load": "osai_import.api",
+    "verify": "osai_import.api",
+    "VerifyReport": "osai_import.verify.report",
     "CheckReport": "osai_import.api",
     "RunReport": "osai_import.run.report",
     "RunConfig": "osai_import.config.models",
@@ -139,10 +142,10 @@ _HOMES: dict[str, str] = {
 }
 
 # The API's functions share their names with stage packages (osai_import.check, .upload,
-# .detect). Importing a submodule sets the package's attribute of its name to it; this
-# keeps the functions there, so `osai_import.check(...)` works whatever was imported
-# before. The packages stay importable by their full names (sys.modules).
-_FUNCTIONS = frozenset({"check", "upload", "detect"})
+# .detect, .verify). Importing a submodule sets the package's attribute of its name to
+# it; this keeps the functions there, so `osai_import.check(...)` works whatever was
+# imported before. The packages stay importable by their full names (sys.modules).
+_FUNCTIONS = frozenset({"check", "upload", "detect", "verify"})
 
 
 class _Package(types.ModuleType):
@@ -210,6 +213,7 @@ __all__ = [
     "Survey",
     "UploadEvent",
     "Verdict",
+    "VerifyReport",
     "VocAhead",
     "VocAnnotation",
     "VocResult",
@@ -227,4 +231,5 @@ __all__ = [
     "read_all",
     "survey",
     "upload",
+    "verify",
 ]

@@ -1,10 +1,10 @@
-"""The Python API: ``check``, ``upload`` and ``detect``, what the commands do, for code.
+"""The Python API: ``check``, ``upload``, ``verify`` and ``detect``: the commands, for code.
 
 A config is a path to a YAML file, a mapping shaped like that file, or a ``RunConfig``;
 results are typed objects with the fields of the JSON reports; whatever stops a call is
 an ``OsaiImportError`` (``ConfigError`` for a config, naming its key), never an exit.
-The command line (``osai-import check``, ``run``, ``detect``) calls exactly these
-functions and only prints what they return. docs/python-api.md walks through them.
+The command line (``osai-import check``, ``run``, ``verify``, ``detect``) calls exactly
+these functions and only prints what they return. docs/python-api.md walks through them.
 
 Thread safety: each call works on its own objects, so calls may run in several threads
 at once, provided no two uploads share a journal folder (``upload.journal``, by default
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from osai_import.records import Problem
     from osai_import.run.events import UploadEvent
     from osai_import.run.report import RunReport
+    from osai_import.verify.report import VerifyReport
 
 def load(config: str | os.PathLike[str] | Mapping[str, Any] | RunConfig, *,
          base_dir: str | os.PathLike[str] | None = None) -> ResolvedConfig:
@@ -195,6 +196,35 @@ def _shown(progress: object, console: Console) -> bool:
     return progress is True or console.is_terminal or console.is_jupyter
 
 
+def verify(config: str | os.PathLike[str] | Mapping[str, Any] | RunConfig, *,
+           token: str | None = None,
+           base_dir: str | os.PathLike[str] | None = None,
+           report: str | os.PathLike[str] | None = None) -> VerifyReport:
+    """Compare what the server holds for a config's dataset with what the journal says was sent.
+
+    As ``osai-import verify`` does: per image, whether it is stored (and how many times),
+    the digest of its bytes, its image-level category and its boxes, as the source gives
+    them now through the check and the encoder; plus images the server holds that the
+    journal never sent, and the source's images never sent. Changes nothing, on the
+    server or in the journal. ``config``, ``base_dir`` and ``token`` are as ``upload``
+    takes them; ``report`` also writes the JSON report there.
+
+    The result's ``exit_code`` is the command's: 0 everything checked and matching, 1
+    something differs or went unchecked, 4 the server offers no way to read a dataset
+    back (``cannot_check`` then says what it would need). Raises ``ConfigError`` for a
+    wrong config or a dataset the journal does not know, the client's errors
+    (``ServerError``, ``AuthError``) when the server cannot be reached or refuses the
+    token, ``JournalError`` when a run is using the journal.
+    """
+    from osai_import.verify.verifier import verify_config
+
+    resolved = load(config, base_dir=base_dir)
+    found = verify_config(resolved, token)
+    if report is not None:
+        found.write(Path(report))
+    return found
+
+
 def detect(path: str | os.PathLike[str] | SourcePath) -> list[Verdict]:
     """Ask every installed reader whether it knows the layout at ``path``; best first.
 
@@ -213,4 +243,4 @@ def detect(path: str | os.PathLike[str] | SourcePath) -> list[Verdict]:
     return detect_all(target, build_plugins())
 
 
-__all__ = ["CheckReport", "check", "detect", "load", "upload"]
+__all__ = ["CheckReport", "check", "detect", "load", "upload", "verify"]

@@ -233,6 +233,32 @@ def run(
 
 @cli.command()
 @click.argument("config", type=_FILE)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--report", type=_FILE, help="Write the JSON report.")
+@click.pass_context
+def verify(ctx: click.Context, config: Path, as_json: bool, report: Path | None) -> None:
+    """Compare what the server holds for CONFIG's dataset with what the journal says was sent.
+
+    Per image: stored or not (and how many times), its bytes' digest, its category and
+    its boxes as the source gives them now; images the server holds that the journal
+    never sent; sent images whose answer was lost, found or not. Changes nothing. Needs
+    a server that can read a dataset back (docs/verify.md).
+
+    \b
+    Exit codes:
+      0  every image checked, and all match
+      1  some image differs, or something could not be checked
+      2  usage or config error
+      3  the server or the journal cannot be reached or read
+      4  the server offers no way to read a dataset back: nothing checked
+    """
+    from osai_import.commands import verify_command
+
+    ctx.exit(verify_command(config, as_json, report))
+
+
+@cli.command()
+@click.argument("config", type=_FILE)
 @click.argument("names", nargs=-1)
 @click.option("--all", "resolve_all", is_flag=True, help="Settle every unsettled image.")
 @click.pass_context

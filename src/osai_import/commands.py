@@ -1,7 +1,7 @@
 """What the commands do, apart from parsing their options: call the API, print its results.
 
-``check``, ``run`` and ``detect`` call ``osai_import.api`` (the functions code calls) and
-only print what comes back.
+``check``, ``run``, ``verify`` and ``detect`` call ``osai_import.api`` (the functions code
+calls) and only print what comes back.
 """
 
 from __future__ import annotations
@@ -83,6 +83,24 @@ def run_command(config_path: Path, options: RunOptions) -> int:
         else:
             print_run_summary(report, console, show=options.show)
     return report.exit_code
+
+
+def verify_command(config_path: Path, as_json: bool, report_path: Path | None) -> int:
+    """Compare the server's copy of a config's dataset with the journal; print; return the code.
+
+    The report is written before anything is printed, as ``check`` does.
+    """
+    import json
+
+    from osai_import.api import verify
+    from osai_import.verify.output import print_verify
+
+    found = verify(config_path, report=report_path)
+    if as_json:
+        print(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_verify(found, _StdoutConsole(highlight=False))
+    return found.exit_code
 
 
 def resolve_command(config_path: Path, names: tuple[str, ...], resolve_all: bool) -> int:
