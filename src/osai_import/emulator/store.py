@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS images (
     width INTEGER NOT NULL, height INTEGER NOT NULL, classify_category_id INTEGER,
     annotation_type INTEGER, annotation BLOB, duplicate INTEGER NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS images_by_name ON images (dataset_id, name);
+-- In id order within a dataset (the rowid follows dataset_id): pages without a sort.
+CREATE INDEX IF NOT EXISTS images_by_dataset ON images (dataset_id);
 CREATE TABLE IF NOT EXISTS objects (
     id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL REFERENCES images(id),
     name TEXT NOT NULL, xmin REAL NOT NULL, ymin REAL NOT NULL, xmax REAL NOT NULL,
