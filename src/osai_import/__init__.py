@@ -13,13 +13,14 @@ into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as 
 text inside a JSON file), and for readers that detect their layout ``survey`` (a bounded
 look at a folder tree) and ``IMAGE_SUFFIXES``. docs/plugin-hooks.md documents each.
 
-It is also the API for code (docs/python-api.md): ``check``, ``upload``, ``verify`` and
-``detect`` (what the commands do), ``load`` (a config validated), their results
-``CheckReport``, ``RunReport``, ``VerifyReport`` and ``Verdict``, the config model
-``RunConfig``, and the progress events ``Planned``, ``ChunkSent``, ``AlreadyUploaded``,
-``ItemFailed``, ``Retrying`` and ``Finished``. ``check``, ``upload``, ``verify`` and
-``detect`` are the functions here, although stage packages bear the same names: import
-from those with ``from osai_import.check.x import y``.
+It is also the API for code (docs/python-api.md): ``check``, ``preview``, ``upload``,
+``verify`` and ``detect`` (what the commands do), ``load`` (a config validated), their
+results ``CheckReport``, ``PreviewReport``, ``RunReport``, ``VerifyReport`` and
+``Verdict``, the config model ``RunConfig``, and the progress events ``Planned``,
+``ChunkSent``, ``AlreadyUploaded``, ``ItemFailed``, ``Retrying`` and ``Finished``.
+``check``, ``preview``, ``upload``, ``verify`` and ``detect`` are the functions here,
+although stage packages bear the same names: import from those with ``from
+osai_import.check.x import y``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from osai_import.api import CheckReport, check, detect, load, upload, verify
+    from osai_import.api import CheckReport, check, detect, load, preview, upload, verify
     from osai_import.config.models import RunConfig
     from osai_import.detect.verdicts import Verdict
     from osai_import.errors import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     )
     from osai_import.plugin.deferred import Deferred, defer
     from osai_import.plugin.spec import hookimpl
+    from osai_import.preview.make import PreviewReport
     from osai_import.records import Box, ImageRecord, Problem, Severity
     from osai_import.run.events import (
         AlreadyUploaded,
@@ -128,6 +130,8 @@ _HOMES: dict[str, str] = {
     "load": "osai_import.api",
     "verify": "osai_import.api",
     "VerifyReport": "osai_import.verify.report",
+    "preview": "osai_import.api",
+    "PreviewReport": "osai_import.preview.make",
     "CheckReport": "osai_import.api",
     "RunReport": "osai_import.run.report",
     "RunConfig": "osai_import.config.models",
@@ -142,10 +146,10 @@ _HOMES: dict[str, str] = {
 }
 
 # The API's functions share their names with stage packages (osai_import.check, .upload,
-# .detect, .verify). Importing a submodule sets the package's attribute of its name to
-# it; this keeps the functions there, so `osai_import.check(...)` works whatever was
-# imported before. The packages stay importable by their full names (sys.modules).
-_FUNCTIONS = frozenset({"check", "upload", "detect", "verify"})
+# .detect, .preview, .verify). Importing a submodule sets the package's attribute of its
+# name to it; this keeps the functions there, so `osai_import.check(...)` works whatever
+# was imported before. The packages stay importable by their full names (sys.modules).
+_FUNCTIONS = frozenset({"check", "upload", "detect", "preview", "verify"})
 
 
 class _Package(types.ModuleType):
@@ -199,6 +203,7 @@ __all__ = [
     "Planned",
     "PluginError",
     "PluginOptions",
+    "PreviewReport",
     "Problem",
     "Reader",
     "ReaderOptions",
@@ -228,6 +233,7 @@ __all__ = [
     "locate",
     "parse_voc",
     "parse_voc_batch",
+    "preview",
     "read_all",
     "survey",
     "upload",

@@ -1,10 +1,11 @@
-"""The Python API: ``check``, ``upload``, ``verify`` and ``detect``: the commands, for code.
+"""The Python API: ``check``, ``preview``, ``upload``, ``verify``, ``detect``: the commands.
 
 A config is a path to a YAML file, a mapping shaped like that file, or a ``RunConfig``;
 results are typed objects with the fields of the JSON reports; whatever stops a call is
 an ``OsaiImportError`` (``ConfigError`` for a config, naming its key), never an exit.
-The command line (``osai-import check``, ``run``, ``verify``, ``detect``) calls exactly
-these functions and only prints what they return. docs/python-api.md walks through them.
+The command line (``osai-import check``, ``preview``, ``run``, ``verify``, ``detect``)
+calls exactly these functions and only prints what they return. docs/python-api.md walks
+through them.
 
 Thread safety: each call works on its own objects, so calls may run in several threads
 at once, provided no two uploads share a journal folder (``upload.journal``, by default
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from osai_import.config.resolve import ResolvedConfig
     from osai_import.detect.verdicts import Verdict
     from osai_import.location import SourcePath
+    from osai_import.preview.make import PreviewReport
     from osai_import.records import Problem
     from osai_import.run.events import UploadEvent
     from osai_import.run.report import RunReport
@@ -189,6 +191,33 @@ def upload(config: str | os.PathLike[str] | Mapping[str, Any] | RunConfig, *,
     raise error
 
 
+def preview(config: str | os.PathLike[str] | Mapping[str, Any] | RunConfig, *,
+            output: str | os.PathLike[str] = "preview.html",
+            limit: int = 200,
+            only_problems: bool = False,
+            seed: int = 0,
+            base_dir: str | os.PathLike[str] | None = None) -> PreviewReport:
+    """Write one self-contained HTML page showing a sample of the records as they will be sent.
+
+    ``config`` and ``base_dir`` are as ``load`` takes them; ``output`` is the page's path
+    (relative to the current folder), written atomically. ``limit`` images at most are
+    shown, sampled by category with ``seed`` (the same data and seed, the same sample);
+    only the sample is checked, unless ``only_problems``, which checks every image
+    (slower: every image header is read) and shows only images with a problem. Sends
+    nothing, needs no token. Raises ``ConfigError`` for a wrong config, ``SourceError``
+    for a source that cannot be read at all, ``LocalFileError`` for a page that cannot
+    be written (a folder given as ``output``, say).
+    """
+    from osai_import.errors import ConfigError
+    from osai_import.preview.make import make_preview
+
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"limit: must be a whole number of images, 1 or more, got {limit!r}")
+    resolved = load(config, base_dir=base_dir)
+    return make_preview(resolved, Path(output), limit=limit, only_problems=only_problems,
+                        seed=seed)
+
+
 def _shown(progress: object, console: Console) -> bool:
     """Tell whether the run shows its progress on the console."""
     if callable(progress) or progress is False:
@@ -243,4 +272,4 @@ def detect(path: str | os.PathLike[str] | SourcePath) -> list[Verdict]:
     return detect_all(target, build_plugins())
 
 
-__all__ = ["CheckReport", "check", "detect", "load", "upload", "verify"]
+__all__ = ["CheckReport", "check", "detect", "load", "preview", "upload", "verify"]

@@ -196,6 +196,30 @@ def check(ctx: click.Context, config: Path, report: Path | None, show: int | Non
 
 @cli.command()
 @click.argument("config", type=_FILE)
+@click.option("-o", "--output", type=_FILE, default=Path("preview.html"), show_default=True,
+              help="The HTML file to write (one self-contained file).")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True, metavar="N",
+              help="Show N images at most, sampled by category.")
+@click.option("--only-problems", is_flag=True,
+              help="Check every image (slower: every image is opened) and show only images "
+                   "with a problem.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the sample: the same data and seed give the same images.")
+@click.pass_context
+def preview(ctx: click.Context, config: Path, output: Path, limit: int, only_problems: bool,
+            seed: int) -> None:
+    """Write one HTML page showing a sample of CONFIG's images as they will be sent.
+
+    Each image is drawn with the boxes the upload would send, its remote name, category
+    and problems, under a summary of the whole source. No network; nothing is sent.
+    """
+    from osai_import.commands import preview_command
+
+    ctx.exit(preview_command(config, output, limit, only_problems, seed))
+
+
+@cli.command()
+@click.argument("config", type=_FILE)
 @click.option("--dry-run", is_flag=True, help="Plan and print what would be sent; send nothing.")
 @click.option("--report", type=_FILE, help="Write a JSON report.")
 @click.option(

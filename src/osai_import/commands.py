@@ -1,7 +1,7 @@
 """What the commands do, apart from parsing their options: call the API, print its results.
 
-``check``, ``run``, ``verify`` and ``detect`` call ``osai_import.api`` (the functions code
-calls) and only print what comes back.
+``check``, ``preview``, ``run``, ``verify`` and ``detect`` call ``osai_import.api`` (the
+functions code calls) and only print what comes back.
 """
 
 from __future__ import annotations
@@ -65,6 +65,23 @@ def check_command(config_path: Path, report_path: Path | None,
     # On `check ... | head` the console goes quiet: the verdict still counts.
     print_summary(found.summary, _StdoutConsole(highlight=False), samples=samples)
     return found.exit_code
+
+
+def preview_command(config_path: Path, output: Path, limit: int, only_problems: bool,
+                    seed: int) -> int:
+    """Write a config's preview page; print where, and what it shows; return the exit code."""
+    from osai_import.api import preview
+
+    done = preview(config_path, output=output, limit=limit, only_problems=only_problems,
+                   seed=seed)
+    what = "images with a problem" if only_problems else "images"
+    console = _StdoutConsole(highlight=False)
+    size = f"{done.bytes / 1e6:.1f} MB" if done.bytes >= 1e6 else f"{done.bytes / 1e3:.0f} KB"
+    console.print(f"wrote {done.output} ({size}): {done.shown:,} {what} of "
+                  f"{done.images:,}, sampled by category (seed {done.seed}); "
+                  f"{done.with_problems:,} shown with a problem. Open it in a browser.",
+                  markup=False, soft_wrap=True)
+    return done.exit_code
 
 
 def run_command(config_path: Path, options: RunOptions) -> int:
