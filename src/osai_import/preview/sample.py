@@ -20,12 +20,11 @@ whatever the stratum; a record ranked there at the end was ranked there when it 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-# The stratum of records with neither a category nor a box label.
-NO_LABEL = ""
 # How many times the places of step 2 the records kept for it are, on average.
 SPARE = 4
 _ALL = 1 << 64
@@ -43,7 +42,8 @@ class Sampler(Generic[_T]):
 
     ``add`` takes a record's key, category and box labels and what to keep of it (the
     record, or the checked item); ``choose`` returns the kept values of the sample, in
-    the order they were added.
+    the order they were added. Per record it keeps only its labels, as small integers
+    in one array (a few bytes), for the strata.
     """
 
     def __init__(self, limit: int, seed: int = 0) -> None:
@@ -52,35 +52,48 @@ class Sampler(Generic[_T]):
         self.limit = limit
         self.seed = seed
         self.seen = 0
-        self._tuples: list[tuple[str, ...]] = []
-        self._tuple_ids: dict[frozenset[str], int] = {}
-        self._tuple_counts: Counter[int] = Counter()
-        self._best: dict[str, tuple[int, int]] = {}  # label: (rank, position)
-        self._kept: dict[int, tuple[int, int, _T]] = {}  # position: (rank, tuple id, value)
+        self._label_ids: dict[str, int] = {}
+        self._names: list[str] = []
+        self._images: list[int] = []  # per label id: the records that show it
+        self._flat = array("I")  # every record's label ids, one record after another
+        self._ends = array("Q")  # where each record's label ids end in _flat
+        # Per label id: the best rank of a record showing it, and that record's position.
+        self._best_rank: list[int] = []
+        self._best_at: list[int] = []
+        self._kept: dict[int, tuple[int, _T]] = {}  # position: (rank, value)
         self._threshold = _ALL
         self._prune_at = 2 * (SPARE * limit + 64)
 
     def add(self, key: str, category: str | None, labels: Iterable[str], value: _T) -> None:
         """Take the next record; keep ``value`` if the sample may need it."""
         position = self.seen
-        self.seen += 1
-        seen_labels = frozenset((category,) if category else labels)
-        index = self._tuple_ids.get(seen_labels)
-        if index is None:
-            index = self._tuple_ids[seen_labels] = len(self._tuples)
-            self._tuples.append(tuple(sorted(seen_labels - {""})))
-        found = self._tuples[index]
-        self._tuple_counts[index] += 1
+        self.seen = position + 1
+        names = {category} if category else set(labels)
+        names.discard("")
+        ids, images, best_rank, best_at = (self._label_ids, self._images, self._best_rank,
+                                           self._best_at)
         ranked = rank(self.seed, key)
         keep = ranked < self._threshold
-        best = self._best
-        for label in found:
-            held = best.get(label)
-            if held is None or (ranked, position) < held:
-                best[label] = (ranked, position)
+        found = []
+        for label in names:
+            index = ids.get(label)
+            if index is None:
+                index = ids[label] = len(self._names)
+                self._names.append(label)
+                images.append(0)
+                best_rank.append(_ALL)
+                best_at.append(-1)
+            found.append(index)
+            images[index] += 1
+            # Positions only grow: a tie in rank keeps the earlier record.
+            if ranked < best_rank[index]:
+                best_rank[index] = ranked
+                best_at[index] = position
                 keep = True
+        self._flat.extend(found)
+        self._ends.append(len(self._flat))
         if keep:
-            self._kept[position] = (ranked, index, value)
+            self._kept[position] = (ranked, value)
         if self.seen > SPARE * self.limit:
             self._threshold = SPARE * self.limit * _ALL // self.seen
         if len(self._kept) > self._prune_at:
@@ -88,58 +101,64 @@ class Sampler(Generic[_T]):
 
     def _prune(self) -> None:
         """Forget the values no sample can need any more."""
-        needed = {position for _rank, position in self._best.values()}
+        needed = set(self._best_at)
         threshold = self._threshold
         self._kept = {p: kept for p, kept in self._kept.items()
                       if kept[0] < threshold or p in needed}
         self._prune_at = max(2 * len(self._kept), 2 * (SPARE * self.limit + 64))
 
+    def _labels_of(self, position: int) -> array[int]:
+        start = self._ends[position - 1] if position else 0
+        return self._flat[start:self._ends[position]]
+
     def images_per_label(self) -> Counter[str]:
         """Return how many of the records added show each label."""
-        counts: Counter[str] = Counter()
-        for index, count in self._tuple_counts.items():
-            for label in self._tuples[index]:
-                counts[label] += count
-        return counts
+        return Counter(dict(zip(self._names, self._images, strict=True)))
 
     def choose(self) -> list[_T]:
         """Return the values of the sample, in the order they were added."""
         if self.seen <= self.limit:
-            return [self._kept[p][2] for p in sorted(self._kept)]
-        per_label = self.images_per_label()
-        chosen = self._cover(per_label)
+            return [self._kept[p][1] for p in sorted(self._kept)]
+        # Labels in order of rarity (fewest images first, then by name): the first of a
+        # record's labels in this order is its rarest.
+        rarity = sorted(range(len(self._names)),
+                        key=lambda i: (self._images[i], self._names[i]))
+        chosen = self._cover(rarity)
         if len(chosen) < self.limit:
-            self._fill(per_label, chosen)
-        return [self._kept[p][2] for p in sorted(chosen)]
+            self._fill(rarity, chosen)
+        return [self._kept[p][1] for p in sorted(chosen)]
 
-    def _cover(self, per_label: Counter[str]) -> set[int]:
+    def _cover(self, rarity: list[int]) -> set[int]:
         """Pick the best-ranked image of each label not shown yet, rarest label first."""
         chosen: set[int] = set()
-        shown: set[str] = set()
-        for label in sorted(per_label, key=lambda name: (per_label[name], name)):
+        shown: set[int] = set()
+        for index in rarity:
             if len(chosen) >= self.limit:
                 break
-            if label in shown:
+            if index in shown:
                 continue
-            position = self._best[label][1]
+            position = self._best_at[index]
             chosen.add(position)
-            shown.update(self._tuples[self._kept[position][1]])
+            shown.update(self._labels_of(position))
         return chosen
 
-    def _fill(self, per_label: Counter[str], chosen: set[int]) -> None:
+    def _fill(self, rarity: list[int], chosen: set[int]) -> None:
         """Add images up to the limit, each stratum in proportion to its size, best first."""
-        stratum_of: dict[int, str] = {}
-        sizes: Counter[str] = Counter()
-        for index, count in self._tuple_counts.items():
-            labels = self._tuples[index]
-            stratum = (min(labels, key=lambda name: (per_label[name], name))
-                       if labels else NO_LABEL)
-            stratum_of[index] = stratum
-            sizes[stratum] += count
-        members: dict[str, list[tuple[int, int]]] = {}
-        for position, (ranked, index, _value) in self._kept.items():
+        place = [0] * len(rarity)
+        for order, index in enumerate(rarity):
+            place[index] = order
+        # A record's stratum: its rarest label, or -1 (no label).
+        sizes: Counter[int] = Counter()
+        flat, start = self._flat, 0
+        rarest = place.__getitem__
+        for end in self._ends:
+            sizes[min(flat[start:end], key=rarest, default=-1)] += 1
+            start = end
+        members: dict[int, list[tuple[int, int]]] = {}
+        for position, (ranked, _value) in self._kept.items():
             if ranked < self._threshold:
-                members.setdefault(stratum_of[index], []).append((ranked, position))
+                stratum = min(self._labels_of(position), key=place.__getitem__, default=-1)
+                members.setdefault(stratum, []).append((ranked, position))
         # Systematic allocation: the i-th best of a stratum of n comes at (i + 0.5) / n,
         # so the first k of all strata merged give each about k * n / total places.
         order: list[tuple[float, int, int]] = []
