@@ -133,3 +133,22 @@ def test_two_previews_of_the_same_data_are_the_same(quickstart: Path, tmp_path: 
     assert one == (tmp_path / "2.html").read_bytes()
     assert one != (tmp_path / "3.html").read_bytes()
     assert other.shown == 5 and other.seed == 7
+
+
+def test_no_token_is_needed_nor_shown(quickstart: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load(quickstart.read_text(encoding="utf-8"))
+    config["server"] = {"region": "eu"}  # OSAI itself: preview must not reach it
+    quickstart.write_text(yaml.safe_dump(config), encoding="utf-8")
+    secret = "preview-secret-token-0042"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OSAI_TOKEN": secret}
+    done = subprocess.run([sys.executable, "-m", "osai_import", "preview", str(quickstart),
+                           "-o", "p.html"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert secret not in done.stdout + done.stderr
+    assert secret not in (tmp_path / "p.html").read_text(encoding="utf-8")
+    unset = {k: v for k, v in env.items() if k != "OSAI_TOKEN"}
+    again = subprocess.run([sys.executable, "-m", "osai_import", "preview", str(quickstart),
+                            "-o", "q.html"], cwd=tmp_path, env=unset, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr

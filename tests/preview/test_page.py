@@ -15,7 +15,7 @@ from PIL import Image
 
 import osai_import
 from osai_import import PreviewReport
-from tests.preview.support import write_mixed_coco
+from tests.preview.support import coloured, write_mixed_coco
 
 EXPECTED_BOXES = {  # name: boxes as the VOC XML sends them (outward to whole pixels, clipped)
     "a.jpg": [("cat", 10, 10, 30, 30), ("dog", 50, 20, 81, 61)],
@@ -207,7 +207,6 @@ def register_encoders(register):
 
 def test_a_large_source_is_sampled_and_every_category_shown(tmp_path: Path) -> None:
     images = tmp_path / "images"
-    from tests.preview.support import coloured
     coloured(images / "one.jpg", 16, 16)
     listed, annotations = [], []
     for n in range(300):

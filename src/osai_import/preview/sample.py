@@ -145,8 +145,8 @@ class Sampler(Generic[_T]):
     def _fill(self, rarity: list[int], chosen: set[int]) -> None:
         """Add images up to the limit, each stratum in proportion to its size, best first."""
         place = [0] * len(rarity)
-        for order, index in enumerate(rarity):
-            place[index] = order
+        for rarer, index in enumerate(rarity):
+            place[index] = rarer
         # A record's stratum: its rarest label, or -1 (no label).
         sizes: Counter[int] = Counter()
         flat, start = self._flat, 0
@@ -157,7 +157,7 @@ class Sampler(Generic[_T]):
         members: dict[int, list[tuple[int, int]]] = {}
         for position, (ranked, _value) in self._kept.items():
             if ranked < self._threshold:
-                stratum = min(self._labels_of(position), key=place.__getitem__, default=-1)
+                stratum = min(self._labels_of(position), key=rarest, default=-1)
                 members.setdefault(stratum, []).append((ranked, position))
         # Systematic allocation: the i-th best of a stratum of n comes at (i + 0.5) / n,
         # so the first k of all strata merged give each about k * n / total places.
