@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -26,8 +27,25 @@ def _show_warning(
     click.echo(f"warning: {message}", err=True)
 
 
+# Commands that live with what they start, imported only when asked for (or listed by
+# --help): `serve` pulls in the local server and its option tables, which no other
+# command needs at start-up.
+_LAZY_COMMANDS = {"serve": "osai_import.emulator.cli"}
+
+
 class _Group(click.Group):
     """A group that turns OsaiImportError into one clear message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        home = _LAZY_COMMANDS.get(cmd_name)
+        if home is not None and cmd_name not in self.commands:
+            command = getattr(importlib.import_module(home), cmd_name)
+            assert isinstance(command, click.Command)
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -313,12 +331,4 @@ def main() -> None:
         sys.exit(141)
 
 
-def _add_serve() -> None:
-    # `serve` lives with the local server it starts.
-    from osai_import.emulator.cli import serve
-
-    cli.add_command(serve)
-
-
-_add_serve()
 __all__ = ["EXIT_USAGE", "cli", "main"]
