@@ -48,7 +48,7 @@ from osai_import.upload.answers import (
     session_id,
     skipped_names,
 )
-from osai_import.upload.multipart import ChunkItem, ChunkResult, encode_chunk
+from osai_import.upload.multipart import ChunkItem, ChunkResult, stream_chunk
 from osai_import.upload.refusals import TOKEN_HINT, URL_HINT, Redactor, refusal
 from osai_import.upload.retry import (
     RETRY_STATUSES,
@@ -98,6 +98,7 @@ class OsaiClient:
             raise ValueError(f"timeout must be positive, grace not negative and settle "
                              f"within [0, 1], not {timeout!r}, {grace!r} and {settle!r}")
         self.base_url = base_url.rstrip("/")
+        self.pool_size = pool_size
         self._access_token = access_token
         self._redact = Redactor(access_token)
         self._transport = Transport(self.base_url, self._redact, timeout=timeout, retry=retry,
@@ -129,6 +130,10 @@ class OsaiClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self._transport.close()
+
+    def warm(self, connections: int) -> None:
+        """Open up to ``connections`` pooled connections in the background (a head start)."""
+        self._transport.warm(connections)
 
     def cancel(self) -> None:
         """End every call with CancelledError: those in flight within a second, and later ones.
@@ -228,8 +233,11 @@ class OsaiClient:
                      ) -> ChunkResult:
         """Send images with their annotations and categories (``POST /Images/UploadChunk``).
 
-        The body is built once, so every retry sends identical bytes. Raises ItemReadError
-        or UnsendableNameError (naming the item) before anything is sent. An answer counts
+        The body is streamed from the files (``multipart.ChunkBody``), and every retry
+        sends identical bytes: a ``CheckedFile`` that reads otherwise cuts the body short
+        and raises ItemStreamError naming the item (nothing of that try is stored), not
+        retried. Raises ItemReadError or UnsendableNameError (naming the item) before
+        anything is sent. An answer counts
         when it is a 200, 201, 202 or 204 whose body is empty, JSON or plain text; the
         names it says it skipped are in the result's ``skipped``. ``attempts`` caps this
         call's tries below the retry policy's (to look for an image the server fails on).
@@ -239,7 +247,7 @@ class OsaiClient:
         """
         if not items:
             raise ValueError("upload_chunk needs at least one item")
-        body, content_type = encode_chunk(dataset_id, upload_id, items)
+        body, content_type = stream_chunk(dataset_id, upload_id, items)
         flag = "true" if skip_unsupported else "false"
         request = Request("POST", "/Images/UploadChunk", "POST /Images/UploadChunk", body,
                            content_type, {"skipUnsupportedImages": flag}, acks=_CHUNK_ACKS,

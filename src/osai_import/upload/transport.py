@@ -40,6 +40,7 @@ from osai_import.upload.deadline import (
     Watchdog,
     WatchedAdapter,
 )
+from osai_import.upload.multipart import ChunkBody, ItemStreamError
 from osai_import.upload.refusals import URL_HINT, Redactor, refusal
 from osai_import.upload.retry import (
     MAYBE_COMMITTED_STATUSES,
@@ -48,6 +49,7 @@ from osai_import.upload.retry import (
     RetryPolicy,
     parse_retry_after,
 )
+from osai_import.upload.warm import preconnect
 
 # The client's logger: one name for every request line a user filters a --debug log by.
 logger = logging.getLogger("osai_import.upload.client")
@@ -90,7 +92,7 @@ class Request:
     method: str
     path: str
     endpoint: str
-    body: bytes | None = None
+    body: bytes | ChunkBody | None = None
     content_type: str | None = None
     params: dict[str, str] | None = None
     cancellable: bool = True
@@ -151,6 +153,10 @@ class Transport:
         """Close the pooled connections."""
         self._session.close()
 
+    def warm(self, connections: int) -> None:
+        """Have ``connections`` connections open to the server soon; returns at once."""
+        preconnect(self._session, self.base_url, connections, min(self.timeout, _MAX_CONNECT))
+
     def cancel(self) -> None:
         """End the cancellable calls in flight and later ones (``OsaiClient.cancel``)."""
         if not self._cancelled.is_set():
@@ -200,6 +206,11 @@ class Transport:
                 else:
                     failure.reason = f"no whole answer within {budget:g} s"
                     failure.timed_out = True
+            elif isinstance(error, ItemStreamError):
+                # A file of the body failed while it was sent: the body was cut short, so
+                # this try stored nothing; trying again would read the same file.
+                error.maybe_committed = progress.committed
+                raise error
             elif error is not None:
                 lost = self._connection_failure(request, error, failure, progress, started,
                                                 budget)

@@ -1,13 +1,15 @@
 """Send chunks of items: read and encode them, post them, isolate what the server refuses.
 
 ``Uploader.send`` is called by the upload workers (``workers.send_all``), one chunk at a
-time. Each image is read once, from the very file the check saw (``read_checked``), and
-its bytes are digested as they are read. Every image is written to the journal as
-``sending`` before its chunk leaves and ``acked`` once the server answered as the API
-does; what the server says it skipped is not acked; a chunk whose answer never came
-leaves its images ``unconfirmed``. A 413 or a refusal that blames no image halves the
-chunk until the culprit is alone, and a chunk whose session expired is sent again in a
-new session. The ``Tally`` counts what happened, for the run's report.
+time. Each local image is digested from the very file the check saw before its chunk
+leaves (``checked.digest_file``), then streamed from it by each try, which sends it only
+if it reads the same bytes (images in archives and buckets are read whole, as the check
+read them). Every image is written to the journal as ``sending`` before its chunk leaves
+and ``acked`` once the server answered as the API does; what the server says it skipped
+is not acked; a chunk whose answer never came leaves its images ``unconfirmed``. A 413
+or a refusal that blames no image halves the chunk until the culprit is alone, and a
+chunk whose session expired is sent again in a new session. The ``Tally`` counts what
+happened, for the run's report.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,11 +33,12 @@ from osai_import.errors import (
 )
 from osai_import.plugin.base import Encoder
 from osai_import.records import ImageRecord
-from osai_import.source.files import Facts, read_many
+from osai_import.source.files import Facts
+from osai_import.upload.checked import read_for_send
 from osai_import.upload.client import OsaiClient
 from osai_import.upload.journal import ImageRow, Journal
 from osai_import.upload.limits import ChunkLimits
-from osai_import.upload.multipart import ChunkItem
+from osai_import.upload.multipart import ChunkItem, ItemStreamError
 from osai_import.upload.retry import RetryEvent
 from osai_import.upload.session import UploadSession
 
@@ -122,27 +125,6 @@ def _as_stored(record: ImageRecord, renamed: dict[str, str]) -> ImageRecord:
     return replace(record, boxes=boxes)
 
 
-def chunked(items: Iterator[Item], limits: ChunkLimits) -> Iterator[list[Item]]:
-    """Group items by count and by bytes, as ``limits`` allow when each chunk is begun.
-
-    An item larger than the byte limit goes alone.
-    """
-    chunk: list[Item] = []
-    size = 0
-    max_images, max_bytes = limits.current()
-    for item in items:
-        # The multipart envelope and base64 annotations add a little to each image.
-        weight = item.size + 512
-        if chunk and (len(chunk) >= max_images or size + weight > max_bytes):
-            yield chunk
-            chunk, size = [], 0
-            max_images, max_bytes = limits.current()
-        chunk.append(item)
-        size += weight
-    if chunk:
-        yield chunk
-
-
 @dataclass
 class _Chunk:
     """Items ready to go, with their multipart parts and their journal rows, in step."""
@@ -201,8 +183,7 @@ class Uploader:
 
     def _payload(self, items: Sequence[Item]) -> _Chunk:
         chunk = _Chunk([], [], [])
-        # Read once, from the very file the check saw: anything else is refused.
-        read = read_many([(item.record.path, item.facts) for item in items])
+        read = read_for_send([(item.record.path, item.facts) for item in items])
         for item, outcome in zip(items, read, strict=True):
             record = item.record
             if isinstance(outcome, ItemError):
@@ -229,6 +210,31 @@ class Uploader:
                 facts.size, facts.mtime_ns, facts.dev, facts.ino,
             ))
         return chunk
+
+    def _cut_short(
+        self, chunk: _Chunk, exc: ItemStreamError, renewals: int, checked: bool,
+        maybe_stored: bool, attempts: int | None,
+    ) -> bool:
+        """Fail the image whose file failed mid-send; send the rest of its chunk again.
+
+        The body was cut short, so this try stored nothing. An earlier try whose answer
+        was lost may have stored the whole chunk, this image with the bytes it had then.
+        """
+        items = chunk.items
+        item = items[exc.index]
+        maybe_stored = maybe_stored or exc.maybe_committed
+        if maybe_stored:
+            self.journal.set_state(self.session.server, self.session.dataset_id,
+                                   [item.record.name], "unconfirmed")
+            self.tally.unconfirm([item])
+        else:
+            self._not_stored([item])
+        self._failed([item], exc.code, f"{item.record.key}: {exc}")
+        keep = [k for k in range(len(items)) if k != exc.index]
+        if keep:
+            self._send(chunk.part(keep), renewals, checked=checked, maybe_stored=maybe_stored,
+                       attempts=attempts)
+        return False
 
     def _failed(self, items: Sequence[Item], code: str, reason: str) -> None:
         for item in items:
@@ -296,6 +302,8 @@ class Uploader:
             return self._halves(chunk, renewals, maybe_stored or exc.after_lost_answer)
         except RejectedError as exc:
             return self._rejected(chunk, exc, generation, renewals, checked, maybe_stored)
+        except ItemStreamError as exc:
+            return self._cut_short(chunk, exc, renewals, checked, maybe_stored, attempts)
         except UnexpectedResponseError as exc:
             # A 404 or 410 for a chunk: the upload session may be gone (some servers say so
             # with these). A probe settles it; if the session lives, the run stops here.
