@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from osai_import.errors import (
@@ -103,6 +104,13 @@ def create_categories(
     stored_as = journal.category_names(server, dataset_id)
     given = dict(known_ids or {})
     listed: list[CategoryRef] | None = None
+    # Box labels need no id (boxes name their category), so one whose answer is lost
+    # costs nothing: those are created at once. Image categories go one at a time, so
+    # that a run killed mid-way has lost at most one id the user must look up.
+    ahead = _create_ahead(client, journal, server, dataset_id, _independent(
+        [n for n in names if n not in image_categories
+         and _to_create(n, known, stored_as, given, image_categories)],
+        [*names, *known, *stored_as.values()]))
     for name in names:
         if name in given and known.get(name) != given[name]:
             journal.set_category(server, dataset_id, name, given[name])
@@ -118,10 +126,12 @@ def create_categories(
             stored_as[name] = stored_as.get(same, same)
             journal.set_category(server, dataset_id, name, known[name], stored_as[name])
             continue
-        lost = journal.pending(server, "category", dataset_id, name)
+        made = ahead.pop(name, None)
+        lost, outcome = made or _create(client, journal, server, dataset_id, name)
         try:
-            with creating(journal, server, "category", dataset_id, name):
-                category = client.create_category(dataset_id, name)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            category = outcome
         except RejectedError as exc:
             duplicate = isinstance(exc, DuplicateCategoryError)
             if duplicate:
@@ -146,22 +156,100 @@ def create_categories(
                 known[name] = None
                 setup.reused.append(name)
                 continue
-        server_name = category.name if category.name != name else None
-        try:
-            journal.set_category(server, dataset_id, name, category.id, server_name)
-        except JournalError as exc:
-            raise JournalError(
-                f"{exc}. Category {name!r} was created with id {category.id}: if the next run "
-                f"asks for it, add it to the config as dataset: categories: "
-                f"{{{name!r}: {category.id}}}"
-            ) from None
-        journal.done(server, "category", dataset_id, name)
+        server_name = _note(journal, server, dataset_id, name, category)
         known[name] = category.id
         if server_name is not None:
             stored_as[name] = server_name
         setup.created.append(name)
     setup.ids = {name: known[name] for name in names}
     setup.renamed = {name: stored_as[name] for name in names if name in stored_as}
+
+
+# Categories created at once, at most: each is one small request.
+_AT_ONCE = 8
+# Connections of a client's pool kept for the calls made beside the workers' (the run
+# sizes its pool so); the others are the workers', and as many calls may go at once.
+_BESIDE_WORKERS = 2
+_Created = tuple[float | None, CategoryRef | BaseException]
+
+
+def _to_create(name: str, known: Mapping[str, Id | None], stored_as: Mapping[str, str],
+               given: Mapping[str, Id], image_categories: set[str]) -> bool:
+    """Tell whether ``create_categories`` will call POST /Categories for ``name``."""
+    if name in given and known.get(name) != given[name]:
+        return False
+    if name in known and (known[name] is not None or name not in image_categories):
+        return False
+    return _stored_under(name, known, stored_as) is None
+
+
+def _independent(creating: list[str], every: list[str]) -> list[str]:
+    """Return the names to create that no other name may be taken for by the server.
+
+    A server that normalizes names stores ``Cat`` and ``cat`` as one category: such names
+    are created one after another, as the loop decides, never at once.
+    """
+    seen: dict[str, int] = {}
+    for name in dict.fromkeys(every):
+        for variant in _variants(name):
+            seen[variant] = seen.get(variant, 0) + 1
+    return [n for n in creating if all(seen[v] == 1 for v in _variants(n))]
+
+
+def _create(client: OsaiClient, journal: Journal, server: str, dataset_id: Id,
+            name: str) -> _Created:
+    """Create one category, its intent written first; return the lost intent and outcome.
+
+    A category made is noted in the journal at once (as the loop notes it again): a run
+    killed while others are in flight knows the ids it was answered.
+    """
+    lost = journal.pending(server, "category", dataset_id, name)
+    try:
+        with creating(journal, server, "category", dataset_id, name):
+            category = client.create_category(dataset_id, name)
+        _note(journal, server, dataset_id, name, category)
+    except Exception as exc:  # noqa: BLE001 - handed to the loop, which decides
+        return lost, exc
+    return lost, category
+
+
+def _note(journal: Journal, server: str, dataset_id: Id, name: str,
+          category: CategoryRef) -> str | None:
+    """Note a category's id (and the name the server stores it under); return that name."""
+    server_name = category.name if category.name != name else None
+    try:
+        journal.set_category(server, dataset_id, name, category.id, server_name)
+    except JournalError as exc:
+        raise JournalError(
+            f"{exc}. Category {name!r} was created with id {category.id}: if the next run "
+            f"asks for it, add it to the config as dataset: categories: "
+            f"{{{name!r}: {category.id}}}"
+        ) from None
+    journal.done(server, "category", dataset_id, name)
+    return server_name
+
+
+def _create_ahead(client: OsaiClient, journal: Journal, server: str, dataset_id: Id,
+                  names: list[str]) -> dict[str, _Created]:
+    """Create the categories of ``names`` at once, each intent written before its call.
+
+    Their outcomes are handed to ``create_categories``' loop, which takes each in order
+    as if it had made the call itself.
+    """
+    # As many at once as the upload sends requests at once (upload.workers): one worker
+    # means one request at a time, during the setup too.
+    at_once = min(_AT_ONCE, len(names), client.pool_size - _BESIDE_WORKERS)
+    if at_once < 2:
+        return {}
+    with ThreadPoolExecutor(at_once, thread_name_prefix="osai-category") as pool:
+        try:
+            futures = {name: pool.submit(_create, client, journal, server, dataset_id, name)
+                       for name in names}
+            return {name: future.result() for name, future in futures.items()}
+        except BaseException:
+            # Ctrl-C while they are in flight: end them now rather than wait for them.
+            client.cancel()
+            raise
 
 
 def _variants(name: str) -> set[str]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 
 from osai_import.errors import AbortedError, OsaiImportError
 from osai_import.upload.limits import ChunkLimits
-from osai_import.upload.uploader import Item, Uploader, chunked
+from osai_import.upload.uploader import Item, Uploader
 
 
 def send_all(
@@ -59,6 +60,8 @@ def send_all(
                 continue
         return False
 
+    # The workers' connections open while StartUploading is in flight, not after it.
+    uploader.client.warm(workers)
     start_session()
     threads = [
         threading.Thread(target=worker, name=f"upload-{n}", daemon=True) for n in range(workers)
@@ -66,7 +69,7 @@ def send_all(
     try:
         for thread in threads:
             thread.start()
-        for chunk in chunked(items, limits):
+        for chunk in chunked(items, limits, stagger=workers):
             if not put(chunk):
                 break
         for _ in threads:
@@ -92,3 +95,42 @@ def send_all(
         if isinstance(first, OsaiImportError):
             raise AbortedError(str(first)) from first
         raise first
+
+
+def chunked(items: Iterator[Item], limits: ChunkLimits, *, stagger: int = 1
+            ) -> Iterator[list[Item]]:
+    """Group items by count and by bytes, as ``limits`` allow when each chunk is begun.
+
+    An item larger than the byte limit goes alone. The first ``stagger - 1`` chunks are
+    smaller (1/n, 2/n ... of the limits): equal chunks sent at once by n workers end
+    together, and every worker then waits for its answer at the same moment, leaving the
+    link idle; chunks of staggered sizes keep the workers out of step, one sending while
+    another waits. A small dataset is also spread over every worker sooner. For the same
+    reason the last items are cut into up to n chunks: the server stores the first while
+    the others still travel, and the run waits at its end for a small chunk only.
+    """
+    chunk: list[Item] = []
+    size = 0
+    made = 0
+
+    def current() -> tuple[int, int]:
+        max_images, max_bytes = limits.current()
+        if made + 1 >= stagger:
+            return max_images, max_bytes
+        share = Fraction(made + 1, stagger)
+        return max(1, int(max_images * share)), max(1, int(max_bytes * share))
+
+    max_images, max_bytes = current()
+    for item in items:
+        # The multipart envelope and base64 annotations add a little to each image.
+        weight = item.size + 512
+        if chunk and (len(chunk) >= max_images or size + weight > max_bytes):
+            yield chunk
+            made += 1
+            chunk, size = [], 0
+            max_images, max_bytes = current()
+        chunk.append(item)
+        size += weight
+    pieces = min(stagger, len(chunk))
+    for k in range(pieces):
+        yield chunk[k * len(chunk) // pieces:(k + 1) * len(chunk) // pieces]
