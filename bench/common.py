@@ -46,6 +46,33 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
+def client_env(src: str | None = None, **extra: str) -> dict[str, str]:
+    """Return the environment for a measured `osai-import` client.
+
+    ``src`` (or else ``OSAI_BENCH_SRC``) names another source tree to measure, e.g. a
+    worktree of an earlier commit (``git worktree add /tmp/before HEAD~3``), against the
+    same server: benchmarks take ``--compare before=/tmp/before/src`` to run both side by
+    side, in turns.
+    """
+    other = src or os.environ.get("OSAI_BENCH_SRC")
+    env = child_env(**extra)
+    if other:
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(other).resolve()), env["PYTHONPATH"]])
+    return env
+
+
+def trees(compare: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Return the client trees to measure: this one (label ""), then each ``LABEL=SRC``."""
+    found: list[tuple[str, str | None]] = [("", None)]
+    for spec in compare:
+        label, _, src = spec.partition("=")
+        if not src or not (Path(src) / "osai_import").is_dir():
+            raise SystemExit(f"--compare {spec!r}: give LABEL=SRC, SRC a folder holding "
+                             "osai_import/ (a worktree's src)")
+        found.append((label, src))
+    return found
+
+
 def machine_line() -> str:
     """Describe the machine and interpreter in one line, for the top of a table."""
     return (f"python {sys.version.split()[0]}   cpus {os.cpu_count()}   "
@@ -162,6 +189,47 @@ def make_image_dataset(root: Path, count: int, *, seed: int = 7, width: int = 12
     return total
 
 
+def make_photo_dataset(root: Path, count: int, size: int, *, seed: int = 11) -> int:
+    """Write ``count`` distinct noisy JPEGs of about ``size`` bytes, with VOC sidecars.
+
+    Same layout as ``make_image_dataset``. Noise does not compress, so a JPEG of it is as
+    large as a photo of many more pixels: the bytes, not the pixels, are what an upload
+    moves. Returns the bytes of images written.
+    """
+    from PIL import Image
+
+    rng = random.Random(seed)
+    # Noise at quality 90 takes about 0.92 bytes a pixel; one trial sets the scale.
+    width = max(32, int((size / 0.92 / 0.75) ** 0.5))
+    height = max(24, int(width * 0.75))
+    trial = _noise_jpeg(Image, width, height, rng)
+    scale = (size / len(trial)) ** 0.5
+    width, height = max(32, int(width * scale)), max(24, int(height * scale))
+    total = 0
+    for category in CATEGORIES:
+        (root / "zdj" / category).mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        category = CATEGORIES[index % len(CATEGORIES)]
+        data = _noise_jpeg(Image, width, height, rng)
+        boxes = []
+        for _ in range(rng.randint(1, 3)):
+            x0, y0 = rng.randrange(width // 2), rng.randrange(height // 2)
+            boxes.append((rng.choice(CATEGORIES), x0, y0, x0 + width // 3, y0 + height // 3))
+        name = f"img_{index:06d}"
+        folder = root / "zdj" / category
+        (folder / f"{name}.jpg").write_bytes(data)
+        (folder / f"{name}.xml").write_text(voc_xml(f"{name}.jpg", width, height, boxes))
+        total += len(data)
+    return total
+
+
+def _noise_jpeg(image: Any, width: int, height: int, rng: random.Random) -> bytes:
+    buffer = io.BytesIO()
+    image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(
+        buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
 def dataset_images(root: Path) -> list[Path]:
     """Return the JPEGs of a generated dataset in a stable order."""
     return sorted((root / "zdj").glob("*/*.jpg"))
@@ -194,13 +262,14 @@ def run_config(path: Path, url: str, dataset: str, source: str, journal: Path) -
 
 @dataclass(frozen=True)
 class Measured:
-    """One child process: exit code, wall seconds, peak RSS in bytes, its output."""
+    """One child process: exit code, wall seconds, peak RSS in bytes, its output, its CPU."""
 
     returncode: int
     seconds: float
     peak_rss: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user plus system time of that child alone
 
     def check(self, what: str) -> Measured:
         """Raise SystemExit with the child's output unless it exited 0."""
@@ -238,7 +307,8 @@ def run_measured(command: Sequence[str], *, env: dict[str, str] | None = None,
         stdout, stderr = out.read(), err.read()
     for suffix in (".out", ".err"):
         Path(f"{out_path}{suffix}").unlink(missing_ok=True)
-    return Measured(child.returncode, seconds, usage.ru_maxrss * 1024, stdout, stderr)
+    return Measured(child.returncode, seconds, usage.ru_maxrss * 1024, stdout, stderr,
+                    usage.ru_utime + usage.ru_stime)
 
 
 def python_child(code: str, *args: str) -> list[str]:
