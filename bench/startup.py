@@ -28,6 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 QUICKSTART = str(common.REPO / "configs" / "quickstart.yaml")
+# The imports `check` cannot do without (config: PyYAML and a pydantic model; plugins:
+# pluggy and the entry-point scan; output: rich and click; images: Pillow; VOC: lxml).
+FLOOR = (
+    "import click, yaml, pluggy, importlib.metadata, rich.console, PIL.Image, lxml.etree\n"
+    "from pydantic import BaseModel\n"
+    "class A(BaseModel):\n    x: int = 0\n"
+    "importlib.metadata.entry_points(group='osai_import')\n"
+)
 
 
 def _commands() -> list[tuple[str, list[str]]]:
@@ -35,6 +43,9 @@ def _commands() -> list[tuple[str, list[str]]]:
     return [
         ('python -c "pass"', [sys.executable, "-c", "pass"]),
         ('python -c "import requests"', [sys.executable, "-c", "import requests"]),
+        # What any command pays for the chosen dependencies before a line of osai-import
+        # runs: the floor under the ratio.
+        ("dependencies alone (see FLOOR)", [sys.executable, "-c", FLOOR]),
         ("osai-import --help", [*osai, "--help"]),
         ("osai-import readers", [*osai, "readers"]),
         ("osai-import check configs/quickstart.yaml", [*osai, "check", QUICKSTART]),
