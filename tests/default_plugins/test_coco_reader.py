@@ -1,5 +1,8 @@
 """Tests of the built-in `coco` reader on COCO files and real images written here.
 
+Every test runs twice: on the msgspec path (which falls back to ijson for what it does
+not vouch for) and on the ijson path alone; both must pass the same assertions.
+
 Run ``python -m tests.default_plugins.test_coco_reader bench [images] [annotations]`` by hand to write a
 train2017-sized synthetic file and print the reader's peak memory next to json.load's.
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from osai_import.config.resolve import load_config, resolve
@@ -29,6 +32,13 @@ from osai_import.records import Box, ImageRecord, Severity
 from tests.support import CONFIGS, REALDATA, make_image
 
 COCO = build_plugins(entry_points=False).readers.get("coco").cls
+
+
+@pytest.fixture(autouse=True, params=["msgspec", "ijson"])
+def reader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Read with the msgspec path (and its fallback), then with ijson alone."""
+    monkeypatch.setattr(COCO, "fast", request.param == "msgspec")
+    return str(request.param)
 
 
 def write_coco(path: Path, doc: dict[str, Any], order: tuple[str, ...] | None = None) -> Path:
@@ -481,7 +491,8 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=_json, ascii=st.booleans(), cuts=st.lists(st.integers(0, 10_000), max_size=6))
 def test_the_depth_guard_follows_any_json_split_anywhere(
     value: Any, ascii: bool, cuts: list[int]

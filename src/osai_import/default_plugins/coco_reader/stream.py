@@ -184,7 +184,8 @@ class JsonSource:
             self._copy.close()
             self._copy, self._local = None, None
 
-    def _open_start(self) -> int:
+    def start(self) -> int:
+        """Return where the JSON text starts, once known to be an object (else SourceError)."""
         if self._start is None:
             self._start = self._check_object()
         return self._start
@@ -213,7 +214,7 @@ class JsonSource:
         Numbers come as int or float (never Decimal). Malformed JSON raises SourceError
         naming the line and byte offset of the fault.
         """
-        start = self._open_start()
+        start = self.start()
         path = self.path
         try:
             with self.local.open("rb") as fh:
@@ -242,7 +243,7 @@ class JsonSource:
         """
         kinds = {"start_array": "array", "start_map": "object", "string": "string",
                  "number": "number", "boolean": "boolean", "null": "null"}
-        start = self._open_start()
+        start = self.start()
         with self.local.open("rb") as fh:
             fh.seek(start)
             guard = None if self._depth_checked else _DepthGuard()
@@ -316,6 +317,19 @@ class BoxStore:
         self._flags.append(flags)
         self._prev.append(self._last.get(image, -1))
         self._last[image] = index
+
+    def extend(self, images: list[str], labels: list[int], coords: list[float],
+               flags: list[int]) -> None:
+        """Append many boxes at once: ``coords`` holds four numbers per box."""
+        last, prev = self._last, self._prev
+        index = len(self._labels)
+        for image in images:
+            prev.append(last.get(image, -1))
+            last[image] = index
+            index += 1
+        self._coords.extend(coords)
+        self._labels.extend(labels)
+        self._flags.extend(flags)
 
     def pop(self, image: str) -> list[tuple[int, float, float, float, float, int]]:
         """Remove and return the boxes of ``image`` as (label, x1, y1, x2, y2, flags)."""
