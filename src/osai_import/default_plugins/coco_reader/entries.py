@@ -25,6 +25,7 @@ from osai_import import (
     SourcePath,
     is_inside,
 )
+from osai_import.default_plugins.coco_reader.boxes import DIFFICULT, BoxStore
 from osai_import.default_plugins.coco_reader.geometry import (
     BadGeometry,
     bbox_box,
@@ -32,9 +33,7 @@ from osai_import.default_plugins.coco_reader.geometry import (
     short,
 )
 from osai_import.default_plugins.coco_reader.options import CocoOptions
-from osai_import.default_plugins.coco_reader.stream import BoxStore
 
-_DIFFICULT = 1
 _NOTES_PER_IMAGE = 20  # details kept per image; the rest are counted
 _SOURCE_PROBLEMS_PER_CODE = 100
 
@@ -225,7 +224,7 @@ class Entries:
                        Severity.WARNING)
             return
         difficult = bool(crowd) and self.options.iscrowd == "difficult"
-        self.store.add(image, label, box, _DIFFICULT if difficult else 0)
+        self.store.add(image, label, box, DIFFICULT if difficult else 0)
 
     @staticmethod
     def _box(ann: dict[str, Any]) -> tuple[float, float, float, float] | None:
@@ -254,7 +253,7 @@ class Entries:
         if image_id is None:
             return self._broken(where, where, "coco.bad_image",
                                 f"{where} has id {short(raw_id)}; expected an integer or a string")
-        boxes = self.store.pop(image_id)
+        record_boxes = self.store.pop(image_id, self.names)
         notes = self.notes.pop(image_id, None)
         file_name = entry.get("file_name")
         usable = usable_file_name(file_name)
@@ -294,10 +293,6 @@ class Entries:
                                         "integer; the image header is used instead", key))
                 value = None
             sizes[dim] = value
-        record_boxes = tuple(
-            Box(self.names[label], x1, y1, x2, y2, difficult=bool(flags & _DIFFICULT))
-            for label, x1, y1, x2, y2, flags in boxes
-        )
         if self.options.drop_empty and not record_boxes and not problems:
             return None
         # legacy_key: osai-import 0.1 keyed COCO items by id; its journal is read by it.

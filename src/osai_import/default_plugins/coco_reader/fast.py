@@ -16,18 +16,19 @@ would raise about the file, so that the words and the order of faults stay ijson
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import chain, compress
+from operator import add
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
 import msgspec
 
-from osai_import import Box, ImageRecord, SourceError
+from osai_import import ImageRecord, SourceError
+from osai_import.default_plugins.coco_reader.boxes import DIFFICULT
 from osai_import.default_plugins.coco_reader.entries import Entries
 from osai_import.default_plugins.coco_reader.scan import Section, items_text, scan
 from osai_import.default_plugins.coco_reader.stream import JsonSource
-
-_DIFFICULT = 1
 
 
 class Fallback(Exception):
@@ -109,9 +110,9 @@ class _Passes:
         self.entries = entries
         self.fh = fh
         self.layout = layout
-        root = entries.root
-        # Plain file names below a local folder get their path and key by concatenation.
-        self.prefix = str(root).rstrip("/") + "/" if isinstance(root, Path) else None
+        # Plain file names below a local folder are their own key, and their path is the
+        # folder's joined with them (what normalizing would give: see ``image``).
+        self.root = entries.root if isinstance(entries.root, Path) else None
         self.lookup: dict[int | str, int] = {}
 
     def read(self, start: int, end: int) -> bytes:
@@ -151,8 +152,47 @@ class _Passes:
                 continue
             except msgspec.DecodeError:
                 raise Fallback from None
-            self.boxes(items, None, text, index)
+            if not self.plain_boxes(items):
+                self.boxes(items, None, text, index)
             index += len(items)
+
+    def plain_boxes(self, items: list[_Annotation]) -> bool:
+        """Keep the boxes of a chunk whose annotations all have the common shape, a column
+        at a time; return False, keeping nothing, if any of them has not."""
+        labels = list(map(self.lookup.get, [item.category_id for item in items]))
+        boxes = [item.bbox for item in items]
+        crowds = set(crowd := [item.iscrowd for item in items])
+        ids = [item.image_id for item in items]
+        if None in labels or None in boxes or not crowds <= {0, 1, None}:
+            return False
+        if str in set(map(type, ids)) and not all(key.strip() for key in ids if type(key) is str):
+            return False
+        # The corners a column at a time (as bbox_box makes them: x + width, y + height).
+        numbers = list(chain.from_iterable(boxes))  # type: ignore[arg-type]
+        xmin, ymin = numbers[0::4], numbers[1::4]
+        xmax, ymax = list(map(add, xmin, numbers[2::4])), list(map(add, ymin, numbers[3::4]))
+        total = sum(xmax) + sum(ymax)
+        if total - total:  # inf or nan: some corner is not finite (or just the sum)
+            return False
+        keys: list[str] = list(map(str, ids))
+        flags = bytes(len(keys))
+        if 1 in crowds:
+            if self.entries.options.iscrowd == "skip":
+                kept = [value != 1 for value in crowd]
+                keys, labels = list(compress(keys, kept)), list(compress(labels, kept))
+                xmin, ymin = list(compress(xmin, kept)), list(compress(ymin, kept))
+                xmax, ymax = list(compress(xmax, kept)), list(compress(ymax, kept))
+                flags = bytes(len(keys))
+            elif self.entries.options.iscrowd == "difficult":
+                flags = bytes(DIFFICULT if value == 1 else 0 for value in crowd)
+        store = self.entries.store
+        last, count, prev = store.last, len(store), []
+        for key in keys:
+            prev.append(last.get(key, -1))
+            last[key] = count
+            count += 1
+        store.extend(prev, labels, (xmin, ymin, xmax, ymax), flags)  # type: ignore[arg-type]
+        return True
 
     def one_by_one(self, text: bytes, index: int) -> int:
         """Read a chunk whose items do not all have the common shape; return the next index."""
@@ -175,13 +215,15 @@ class _Passes:
         """Keep the boxes of annotations ``index``...; hand unusual ones to Entries in order."""
         entries = self.entries
         store = entries.store
+        last = store.last
         lookup = self.lookup
         skip_crowd = entries.options.iscrowd == "skip"
-        crowd_flag = _DIFFICULT if entries.options.iscrowd == "difficult" else 0
-        images: list[str] = []
+        crowd_flag = DIFFICULT if entries.options.iscrowd == "difficult" else 0
+        prev: list[int] = []
         labels: list[int] = []
-        coords: list[float] = []
+        corners: tuple[list[float], ...] = ([], [], [], [])
         flags: list[int] = []
+        count = len(store)
         for offset, item in enumerate(items):
             image: Any = item.image_id
             image = str(image) if type(image) is int else image if image.strip() else None
@@ -198,18 +240,24 @@ class _Passes:
                     x, y, w, h = box
                     x2, y2 = x + w, y + h
                     if not (x2 - x2 or y2 - y2):  # inf - inf and nan are nan, true
-                        images.append(image)
+                        prev.append(last.get(image, -1))
+                        last[image] = count
+                        count += 1
                         labels.append(label)
-                        coords += (x, y, x2, y2)
+                        corners[0].append(x)
+                        corners[1].append(y)
+                        corners[2].append(x2)
+                        corners[3].append(y2)
                         flags.append(flag)
                         continue
             # Anything else: as ijson would have given it, after the boxes before it.
-            store.extend(images, labels, coords, flags)
-            images, labels, coords, flags = [], [], [], []
+            store.extend(prev, labels, corners, bytes(flags))  # type: ignore[arg-type]
+            prev, labels, corners, flags = [], [], ([], [], [], []), []
             if raws is None:
                 raws = _RAWS.decode(text)
             entries.annotation(index + offset, _ANY.decode(raws[offset]))
-        store.extend(images, labels, coords, flags)
+            count = len(store)
+        store.extend(prev, labels, corners, bytes(flags))  # type: ignore[arg-type]
 
     # -- pass 3 -------------------------------------------------------------------------
     def images(self) -> Iterator[ImageRecord]:
@@ -249,20 +297,18 @@ class _Passes:
         width, height = item.width, item.height
         # A name that normalizes to itself (ASCII, no "." or ".." part, no "//" nor "\\",
         # relative, not a folder) and an image that no problem concerns; else Entries.
-        if (self.prefix is None or not name.isascii() or not name.strip() or "\x00" in name
+        if (self.root is None or not name.isascii() or not name.strip() or "\x00" in name
                 or "\\" in name or "//" in name or name[0] in "/." or name[-1] == "/"
                 or "/." in name or image_id in entries.first_index
                 or image_id in entries.notes
                 or (width is not None and width < 0) or (height is not None and height < 0)):
             return False
         entries.first_index[image_id] = (index, name)
-        names = entries.names
-        boxes = tuple(Box(names[label], x1, y1, x2, y2, difficult=bool(flags & _DIFFICULT))
-                      for label, x1, y1, x2, y2, flags in entries.store.pop(image_id))
+        boxes = entries.store.pop(image_id, entries.names)
         if entries.options.drop_empty and not boxes:
             return None
         return ImageRecord(
-            key=name, path=Path(self.prefix + name), name=name.rpartition("/")[2],
+            key=name, path=self.root / name, name=name.rpartition("/")[2],
             category=entries.category_of(boxes), boxes=boxes, width=width or None,
             height=height or None,
             extras=MappingProxyType(

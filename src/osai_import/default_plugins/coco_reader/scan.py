@@ -37,8 +37,10 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _ONE_CLOSER = bytes.maketrans(b"}", b"]")
 # For the number checks: digits as 0, "E" and "+" as "e" ("1E+400" reads "0ee000"), and
-# every character that can come before or after a number, but "[", as ",".
-_NUMBERS = bytes.maketrans(b"0123456789E+-,:]} \t\n\r", b"0000000000ee" + b"," * 9)
+# every character that can come just before or after a number as ",".
+_NUMBERS = bytes.maketrans(b"0123456789E+-,:[]} \t\n\r", b"0000000000ee" + b"," * 10)
+_LONG_EXPONENT = re.compile(rb"e000")
+_UNIFORM = bytes.maketrans(b"{}", b"[]")
 _SHALLOW = bytes(range(MAX_DEPTH + 1))  # nesting levels allowed, the top-level object is 1
 _SPACE = re.compile(rb"[ \t\n\r]*")
 _ZEROS = re.compile(rb"0*")
@@ -127,15 +129,14 @@ class _Checks:
 def _long_number(text: bytes, continued: bool) -> bool:
     """Tell whether ``text`` (translated by ``_NUMBERS``) may hold a number ijson refuses.
 
-    Searches go backwards: their skips are keyed on the needle's first byte, rarer in
-    COCO files than digits.
+    The search for long runs goes backwards: its skips are keyed on the needle's first
+    byte, rarer in COCO files than digits. A run at the very start of a window was judged
+    in the window before (they overlap).
     """
-    for before in (b",", b"["):
-        # A run at the very start of a window was judged in the window before (overlap).
-        if before + b"0" * 19 in text or (not continued and text.startswith(b"0" * 19)):
-            return True
-    at = len(text)
-    while (at := text.rfind(b"e000", 0, at)) > 0:
+    if text.rfind(b"," + b"0" * 19) >= 0 or (not continued and text.startswith(b"0" * 19)):
+        return True
+    for found in _LONG_EXPONENT.finditer(text, 1):
+        at = found.start()
         if text[at - 1] == ord("0") or (text[at - 1] == ord("e") and text[at - 2:at - 1] == b"0"):
             end = _zeros_end(text, at + 1)
             if end == len(text):
@@ -157,7 +158,7 @@ class _Scan:
 
     def __init__(self, fh: BinaryIO, start: int) -> None:
         self.fh = fh
-        self.buf = b""
+        self.buf = bytearray()  # grows in place: a value checked whole may span many blocks
         self.base = start  # the file offset of buf[0]
         self.eof = False
         self.checks = _Checks()
@@ -180,8 +181,13 @@ class _Scan:
         """Forget the bytes before file offset ``before``."""
         cut = before - self.base
         if cut > 0:
-            self.buf = self.buf[cut:]
+            del self.buf[:cut]
             self.base = before
+
+    def bytes(self, start: int, end: int) -> bytes:
+        """Return a copy of the file's bytes ``[start, end)``, which the window holds."""
+        with memoryview(self.buf) as view:
+            return bytes(view[start - self.base:end - self.base])
 
     def byte(self, pos: int) -> int | None:
         """Return the byte at file offset ``pos``, None past the end."""
@@ -236,7 +242,7 @@ class _Scan:
                 if key_end is None:
                     return None
                 try:
-                    key = msgspec.json.decode(self.buf[pos - self.base:key_end - self.base])
+                    key = msgspec.json.decode(self.bytes(pos, key_end))
                 except msgspec.DecodeError:
                     return None
                 # ijson joins keys with dots into prefixes: a dotted key could pose as a path.
@@ -273,7 +279,7 @@ class _Scan:
         if end is None:
             return None
         try:
-            msgspec.json.decode(self.buf[pos - self.base:end - self.base])
+            msgspec.json.decode(self.bytes(pos, end))
         except msgspec.DecodeError:
             return None
         return Section(_KINDS.get(first, "number"), pos, end)
@@ -291,7 +297,7 @@ class _Scan:
         while True:
             if pos - self.base >= len(self.buf) and not self.more():
                 return None
-            region = self.buf[pos - self.base:]
+            region = self.bytes(pos, self.base + len(self.buf))
             if region.endswith(b"\\") and not self.eof:
                 region = region.rstrip(b"\\")  # a run of backslashes ends in the next block
                 if not region:
@@ -299,13 +305,14 @@ class _Scan:
                         return None
                     continue
             flat = _blank_escapes(region)
-            followed = _levels(flat, depth, in_string)
-            if followed is None:
-                return None
-            levels, steps, careful, ends_in_string = followed
-            if levels.translate(None, _SHALLOW):  # deeper than MAX_DEPTH
-                return None
-            closing = levels.find(1, 1)
+            steps, careful, ends_in_string = _steps(flat, in_string)
+            lowest, end_depth, deepest = _shape(steps, depth)
+            closing = -1
+            if lowest <= 1 or deepest > MAX_DEPTH:  # it may close, or nest too deep: exactly
+                levels = _levels(steps, depth)
+                if levels is None or levels.translate(None, _SHALLOW):  # past MAX_DEPTH
+                    return None
+                closing = levels.find(1, 1)
             if closing > 0:
                 at = (_walk(flat, depth, in_string)[0] if careful
                       else _nth_closer(flat, steps, closing - 1))
@@ -322,7 +329,7 @@ class _Scan:
             pos += len(region)
             if is_array and pos - chunk_start >= BLOCK:
                 at = (_walk(flat, depth, in_string)[1] if careful
-                      else _last_item_end(flat, levels, steps))
+                      else _last_item_end(flat, steps, end_depth))
                 if at >= 0:
                     boundary = pos - len(region) + at + 1
                     chunks.append((chunk_start, boundary))
@@ -333,16 +340,16 @@ class _Scan:
             if pos - keep > MAX_SPAN:
                 return None
             self.drop(keep if check else pos)
-            depth, in_string = levels[-1], ends_in_string
+            depth, in_string = end_depth, ends_in_string
 
     def check_chunk(self, start: int, end: int, first: bool) -> bool:
         """Tell whether the chunk ``[start, end)`` (still in the window) is valid JSON."""
-        text = items_text(self.buf[start - self.base:end - self.base], first)
+        text = items_text(self.bytes(start, end), first)
         return text is not None and _valid(text)
 
     def check_span(self, start: int, end: int) -> bool:
         """Tell whether the value ``[start, end)`` (still in the window) is valid JSON."""
-        return _valid(b"[" + self.buf[start - self.base:end - self.base] + b"]")
+        return _valid(b"[" + self.bytes(start, end) + b"]")
 
 
 def _valid(text: bytes) -> bool:
@@ -361,14 +368,9 @@ def _blank_escapes(region: bytes) -> bytes:
     return region.replace(b"\\\\", b"__").replace(b'\\"', b"__")
 
 
-def _levels(flat: bytes, depth: int, in_string: bool) -> tuple[bytes, bytes, bool, bool] | None:
-    """Follow the brackets of a region that starts at ``depth``.
-
-    Return the depth after each bracket outside strings (a byte each), those brackets,
-    whether some string holds a bracket (positions then need :func:`_walk`) and whether
-    the region ends inside a string; None when the depth leaves 0...255 (not JSON: the
-    top-level object, depth 1, closes only once).
-    """
+def _steps(flat: bytes, in_string: bool) -> tuple[bytes, bool, bool]:
+    """Return the brackets of a region outside strings, whether some string holds a
+    bracket (positions then need :func:`_walk`) and whether the region ends in a string."""
     marks = flat.translate(None, _NOT_STRUCTURE)
     if in_string:
         marks = b'"' + marks
@@ -379,11 +381,34 @@ def _levels(flat: bytes, depth: int, in_string: bool) -> tuple[bytes, bytes, boo
     careful = b'"' in steps  # a string holds brackets: take the strings out by their quotes
     if careful:
         steps = b"".join(marks.split(b'"')[0::2])
+    return steps, careful, ends_in_string
+
+
+def _shape(steps: bytes, depth: int) -> tuple[int, int, int]:
+    """Return the lowest depth the brackets ``steps`` reach from ``depth``, the depth
+    after them, and a bound on the deepest: without a Python step per bracket.
+
+    Removing the innermost pairs again and again leaves closers then openers; the number
+    of rounds bounds the nesting of what was removed.
+    """
+    rest, rounds = steps.translate(_UNIFORM), 0
+    while b"[]" in rest:
+        if rounds > MAX_DEPTH:  # too deep to be allowed anyway: let the exact path say so
+            return depth - len(steps), depth, depth + rounds
+        rest = rest.replace(b"[]", b"")
+        rounds += 1
+    closers = len(rest) - len(rest.lstrip(b"]"))
+    lowest, end = depth - closers, depth - closers + (len(rest) - closers)
+    return lowest, end, max(depth, end) + rounds
+
+
+def _levels(steps: bytes, depth: int) -> bytes | None:
+    """Return the depth after each bracket of ``steps`` from ``depth``, a byte each; None
+    when it leaves 0...255 (not JSON: the top-level object, depth 1, closes only once)."""
     try:
-        levels = bytes(accumulate(array("b", steps.translate(_STEPS)), initial=depth))
+        return bytes(accumulate(array("b", steps.translate(_STEPS)), initial=depth))
     except ValueError:
         return None
-    return levels, steps, careful, ends_in_string
 
 
 def _nth_closer(flat: bytes, steps: bytes, step: int) -> int:
@@ -396,18 +421,20 @@ def _nth_closer(flat: bytes, steps: bytes, step: int) -> int:
     return at
 
 
-def _last_item_end(flat: bytes, levels: bytes, steps: bytes) -> int:
-    """Return the offset in ``flat`` of the last bracket that closes an array item, or -1."""
-    at = len(levels)
-    while True:
-        at = levels.rfind(b"\x02", 0, at)
-        if at < 1:
-            return -1
-        if levels[at - 1] == 3:  # bracket at - 1 took the depth from 3 to 2: an item ended
-            break
-    later = steps.count(b"]", at) + steps.count(b"}", at)
-    if later > 256:
-        return -1  # an item that long: let the chunk go on
+def _last_item_end(flat: bytes, steps: bytes, depth: int) -> int:
+    """Return the offset in ``flat`` of the last bracket that closes an array item (takes
+    the depth from 3 to 2), walking back from the end at ``depth``; -1 when not found
+    among the last 512 brackets."""
+    for at in range(len(steps) - 1, max(len(steps) - 513, -1), -1):
+        if steps[at] in b"]}":
+            if depth == 2:
+                break
+            depth += 1
+        else:
+            depth -= 1
+    else:
+        return -1
+    later = steps.count(b"]", at + 1) + steps.count(b"}", at + 1)
     end = len(flat)
     for _ in range(later + 1):
         end = max(flat.rfind(b"]", 0, end), flat.rfind(b"}", 0, end))

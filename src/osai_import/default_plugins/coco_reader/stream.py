@@ -1,8 +1,8 @@
-"""Stream a COCO JSON file with ijson and keep its boxes compactly, for the `coco` reader.
+"""Stream a COCO JSON file with ijson: the `coco` reader's path that explains every fault.
 
 Nothing here builds the whole document: each pass walks the file once and builds one
 small object (a category, an annotation, an image) at a time. What must outlive a pass,
-the boxes of every image, goes into :class:`BoxStore`, about 45 bytes per box.
+the boxes of every image, goes into ``boxes.BoxStore``.
 """
 
 from __future__ import annotations
@@ -288,68 +288,3 @@ def _line_of(path: Path, offset: int) -> int:
             lines += block.count(b"\n")
             left -= len(block)
     return lines
-
-
-class BoxStore:
-    """Every kept box of a COCO file, grouped by image key, in file order, compactly.
-
-    Boxes live in flat arrays (four doubles, a category index, a flag byte and a link to
-    the image's previous box); a dict maps each image key to its last box. Segmentation
-    is never kept.
-    """
-
-    def __init__(self) -> None:
-        self._coords = array("d")
-        self._labels = array("I")
-        self._flags = array("B")
-        self._prev = array("q")
-        self._last: dict[str, int] = {}
-
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def add(self, image: str, label: int, box: tuple[float, float, float, float],
-            flags: int) -> None:
-        """Append one box of image ``image``."""
-        index = len(self._labels)
-        self._coords.extend(box)
-        self._labels.append(label)
-        self._flags.append(flags)
-        self._prev.append(self._last.get(image, -1))
-        self._last[image] = index
-
-    def extend(self, images: list[str], labels: list[int], coords: list[float],
-               flags: list[int]) -> None:
-        """Append many boxes at once: ``coords`` holds four numbers per box."""
-        last, prev = self._last, self._prev
-        index = len(self._labels)
-        for image in images:
-            prev.append(last.get(image, -1))
-            last[image] = index
-            index += 1
-        self._coords.extend(coords)
-        self._labels.extend(labels)
-        self._flags.extend(flags)
-
-    def pop(self, image: str) -> list[tuple[int, float, float, float, float, int]]:
-        """Remove and return the boxes of ``image`` as (label, x1, y1, x2, y2, flags)."""
-        index = self._last.pop(image, -1)
-        coords, out = self._coords, []
-        while index >= 0:
-            at = 4 * index
-            out.append((self._labels[index], coords[at], coords[at + 1], coords[at + 2],
-                        coords[at + 3], self._flags[index]))
-            index = self._prev[index]
-        out.reverse()
-        return out
-
-    def leftovers(self) -> dict[str, int]:
-        """Return how many boxes each image key still holds (those no image claimed)."""
-        counts: dict[str, int] = {}
-        for image, index in self._last.items():
-            count = 0
-            while index >= 0:
-                count += 1
-                index = self._prev[index]
-            counts[image] = count
-        return counts

@@ -1,0 +1,128 @@
+"""Keep the boxes of a COCO file compactly, and give them back as Box records, fast.
+
+Boxes live in flat arrays, about 45 bytes each, from the annotations pass until their
+image's entry comes. A big file yields close to a million of them: building each
+``Box`` through its constructor, which checks its numbers again, took most of a read, so
+boxes whose values the reader has checked (finite floats, a label) are made by setting
+their slots directly, as unpickling does. That is done only while ``Box`` has exactly
+the fields and defaults written here; otherwise the constructor is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from array import array
+from collections.abc import Callable
+from itertools import chain
+from operator import add
+from types import MemberDescriptorType
+from typing import Any
+
+from osai_import import Box
+
+DIFFICULT = 1  # the flag of a box kept as difficult
+_FIELDS = {"label": None, "xmin": None, "ymin": None, "xmax": None, "ymax": None,
+           "difficult": False, "truncated": False, "occluded": False, "pose": "Unspecified"}
+_new = object.__new__
+
+
+def _slot_setters() -> tuple[Callable[[Box, Any], None], ...] | None:
+    """Return the setters of Box's slots in field order, None if Box is not as expected."""
+    fields = dataclasses.fields(Box)
+    if [f.name for f in fields] != list(_FIELDS):
+        return None
+    for f in fields:
+        expected = _FIELDS[f.name]
+        if expected is not None and (type(f.default) is not type(expected)
+                                     or f.default != expected):
+            return None
+    slots = [Box.__dict__.get(name) for name in _FIELDS]
+    if not all(isinstance(slot, MemberDescriptorType) for slot in slots):
+        return None
+    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
+
+
+_SETTERS = _slot_setters()
+
+
+class BoxStore:
+    """Every kept box of a COCO file, grouped by image key, in file order, compactly.
+
+    Each box is four doubles in one array and two integers in another: the index of its
+    image's box before it (-1 for the first) and its label index times two plus its flag,
+    48 bytes in all; a dict maps each image key to its last box. A box's values sit side
+    by side, so reading one back costs two cache misses, not one per field. Segmentation
+    is never kept.
+    """
+
+    def __init__(self) -> None:
+        self._coords = array("d")  # xmin, ymin, xmax, ymax of each box
+        self._links = array("q")  # previous box of the same image, label * 2 + flag
+        self.last: dict[str, int] = {}  # each image key's last box
+
+    def __len__(self) -> int:
+        return len(self._links) // 2
+
+    def add(self, image: str, label: int, box: tuple[float, float, float, float],
+            flags: int) -> None:
+        """Append one box of image ``image``."""
+        index = len(self)
+        self._coords.extend(box)
+        self._links.extend((self.last.get(image, -1), 2 * label + flags))
+        self.last[image] = index
+
+    def extend(self, prev: list[int], labels: list[int],
+               corners: tuple[list[float], list[float], list[float], list[float]],
+               flags: bytes) -> None:
+        """Append many boxes at once, linked by their caller (see ``last``).
+
+        ``corners`` holds the boxes' xmin, ymin, xmax and ymax values; ``prev`` the index
+        of each box's image's box before it (``last.get(image, -1)``; ``last[image]`` is
+        then set to the new box's index); ``flags`` a byte per box.
+        """
+        self._coords.fromlist(list(chain.from_iterable(zip(*corners, strict=True))))
+        tags = list(map(add, labels, map(add, labels, flags)))  # 2 * label + flag
+        self._links.fromlist(list(chain.from_iterable(zip(prev, tags, strict=True))))
+
+    def pop(self, image: str, names: list[str]) -> tuple[Box, ...]:
+        """Remove and return the boxes of ``image``, labelled with ``names``, in file order."""
+        index = self.last.pop(image, -1)
+        if index < 0:
+            return ()
+        coords, links = self._coords, self._links
+        out = []
+        if _SETTERS is None:
+            while index >= 0:
+                at, tag = 4 * index, links[2 * index + 1]
+                out.append(Box(names[tag >> 1], coords[at], coords[at + 1], coords[at + 2],
+                               coords[at + 3], difficult=bool(tag & DIFFICULT)))
+                index = links[2 * index]
+        else:
+            label, xmin, ymin, xmax, ymax, difficult, truncated, occluded, pose = _SETTERS
+            while index >= 0:
+                at, tag = 4 * index, links[2 * index + 1]
+                box = _new(Box)
+                label(box, names[tag >> 1])
+                xmin(box, coords[at])
+                ymin(box, coords[at + 1])
+                xmax(box, coords[at + 2])
+                ymax(box, coords[at + 3])
+                difficult(box, bool(tag & DIFFICULT))
+                truncated(box, False)
+                occluded(box, False)
+                pose(box, "Unspecified")
+                out.append(box)
+                index = links[2 * index]
+        out.reverse()
+        return tuple(out)
+
+    def leftovers(self) -> dict[str, int]:
+        """Return how many boxes each image key still holds (those no image claimed)."""
+        counts: dict[str, int] = {}
+        for image, index in self.last.items():
+            count = 0
+            while index >= 0:
+                count += 1
+                index = self._links[2 * index]
+            counts[image] = count
+        return counts
