@@ -151,5 +151,6 @@ def test_check_imports_no_reader_its_config_does_not_name(tmp_path: Path) -> Non
     for module in ("osai_import_labelme.reader", "osai_import_cvat.reader",
                    "osai_import_labelstudio.reader", "osai_import_yolo.reader",
                    "osai_import_voc.reader", "osai_import.default_plugins.csv_reader.reader",
+                   "osai_import.default_plugins.coco_reader.reader",
                    "osai_import.source.archive", "fsspec", "osai_import.emulator.cli"):
         assert module not in loaded, f"{module} imported by a check of a local folder"

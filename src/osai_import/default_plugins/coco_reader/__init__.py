@@ -6,19 +6,43 @@ top-level sections at C speed and ``fast`` decodes them in batches with msgspec;
 ``stream`` is the ijson path, which explains any fault; ``entries`` turns each category,
 annotation and image entry into labels, boxes and records for both paths; ``geometry``
 turns boxes, polygons and RLE masks into boxes.
+
+The hook registers the reader deferred (``osai_import.defer``): its module is imported
+only when a config names it, so the plugin costs other commands' start-up nothing;
+the names below load on first use for the same reason.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from osai_import import Reader, hookimpl
-from osai_import.default_plugins.coco_reader.reader import CocoReader
+from osai_import import Deferred, Reader, defer, hookimpl
+
+if TYPE_CHECKING:
+    from osai_import.default_plugins.coco_reader.reader import CocoReader
+
+_HOMES = {
+    "CocoReader": "osai_import.default_plugins.coco_reader.reader",
+}
 
 __all__ = ["CocoReader", "register_readers"]
 
 
+# Hidden from type checkers, which see the names imported above.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
+
+
 @hookimpl(trylast=True)
-def register_readers(register: Callable[[type[Reader]], None]) -> None:
+def register_readers(register: Callable[[type[Reader] | Deferred], None]) -> None:
     """Register the built-in `coco` reader."""
-    register(CocoReader)
+    register(defer("coco", "osai_import.default_plugins.coco_reader.reader:CocoReader"))
