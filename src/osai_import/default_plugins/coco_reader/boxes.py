@@ -45,6 +45,21 @@ def _slot_setters() -> tuple[Callable[[Box, Any], None], ...] | None:
 _SETTERS = _slot_setters()
 
 
+def store_key(key: int | str) -> int | str:
+    """Return the key boxes are kept under for an image id (``id_key``'s text): an integer
+    when the text is one as Python writes it ("12", 12), else the text.
+
+    Ints hash and compare without building a string for each of a million annotations.
+    """
+    if isinstance(key, int):
+        return key
+    try:
+        number = int(key)
+    except ValueError:
+        return key
+    return number if str(number) == key else key
+
+
 class BoxStore:
     """Every kept box of a COCO file, grouped by image key, in file order, compactly.
 
@@ -58,18 +73,19 @@ class BoxStore:
     def __init__(self) -> None:
         self._coords = array("d")  # xmin, ymin, xmax, ymax of each box
         self._links = array("q")  # previous box of the same image, label * 2 + flag
-        self.last: dict[str, int] = {}  # each image key's last box
+        self.last: dict[int | str, int] = {}  # each image's last box, by store_key
 
     def __len__(self) -> int:
         return len(self._links) // 2
 
     def add(self, image: str, label: int, box: tuple[float, float, float, float],
             flags: int) -> None:
-        """Append one box of image ``image``."""
+        """Append one box of image ``image`` (its ``id_key``)."""
         index = len(self)
+        key = store_key(image)
         self._coords.extend(box)
-        self._links.extend((self.last.get(image, -1), 2 * label + flags))
-        self.last[image] = index
+        self._links.extend((self.last.get(key, -1), 2 * label + flags))
+        self.last[key] = index
 
     def extend(self, prev: list[int], labels: list[int],
                corners: tuple[list[float], list[float], list[float], list[float]],
@@ -77,16 +93,17 @@ class BoxStore:
         """Append many boxes at once, linked by their caller (see ``last``).
 
         ``corners`` holds the boxes' xmin, ymin, xmax and ymax values; ``prev`` the index
-        of each box's image's box before it (``last.get(image, -1)``; ``last[image]`` is
-        then set to the new box's index); ``flags`` a byte per box.
+        of each box's image's box before it (``last.get(key, -1)``; ``last[key]`` is then
+        set to the new box's index); ``flags`` a byte per box.
         """
         self._coords.fromlist(list(chain.from_iterable(zip(*corners, strict=True))))
         tags = list(map(add, labels, map(add, labels, flags)))  # 2 * label + flag
         self._links.fromlist(list(chain.from_iterable(zip(prev, tags, strict=True))))
 
-    def pop(self, image: str, names: list[str]) -> tuple[Box, ...]:
-        """Remove and return the boxes of ``image``, labelled with ``names``, in file order."""
-        index = self.last.pop(image, -1)
+    def pop(self, image: int | str, names: list[str]) -> tuple[Box, ...]:
+        """Remove and return the boxes of ``image`` (an id or its ``store_key``), labelled
+        with ``names``, in file order."""
+        index = self.last.pop(store_key(image), -1)
         if index < 0:
             return ()
         coords, links = self._coords, self._links
@@ -117,12 +134,12 @@ class BoxStore:
         return tuple(out)
 
     def leftovers(self) -> dict[str, int]:
-        """Return how many boxes each image key still holds (those no image claimed)."""
+        """Return how many boxes each image id still holds (those no image claimed)."""
         counts: dict[str, int] = {}
         for image, index in self.last.items():
             count = 0
             while index >= 0:
                 count += 1
                 index = self._links[2 * index]
-            counts[image] = count
+            counts[str(image)] = count
         return counts

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from osai_import import ImageRecord, SourceError
-from osai_import.default_plugins.coco_reader.boxes import DIFFICULT
+from osai_import.default_plugins.coco_reader.boxes import DIFFICULT, store_key
 from osai_import.default_plugins.coco_reader.entries import Entries
 from osai_import.default_plugins.coco_reader.scan import Section, items_text, scan
 from osai_import.default_plugins.coco_reader.stream import JsonSource
@@ -42,6 +42,15 @@ class _Annotation(msgspec.Struct, gc=False):
     bbox: tuple[float, float, float, float] | None = None
 
 
+class _IntAnnotation(msgspec.Struct, gc=False):
+    """The commonest shape: integer image ids, kept under themselves (``store_key``)."""
+
+    image_id: int
+    category_id: int | str
+    iscrowd: int | None = 0
+    bbox: tuple[float, float, float, float] | None = None
+
+
 class _Image(msgspec.Struct, gc=False):
     id: int | str
     file_name: str
@@ -50,6 +59,7 @@ class _Image(msgspec.Struct, gc=False):
 
 
 _ANNOTATIONS = msgspec.json.Decoder(list[_Annotation])
+_INT_ANNOTATIONS = msgspec.json.Decoder(list[_IntAnnotation])
 _ANNOTATION = msgspec.json.Decoder(_Annotation)
 _IMAGES = msgspec.json.Decoder(list[_Image])
 _IMAGE = msgspec.json.Decoder(_Image)
@@ -145,8 +155,12 @@ class _Passes:
         self.lookup = _label_lookup(self.entries.category_index)
         index = 0
         for text in self.chunks("annotations"):
+            items: Sequence[_Annotation | _IntAnnotation]
             try:
-                items = _ANNOTATIONS.decode(text)
+                try:
+                    items = _INT_ANNOTATIONS.decode(text)
+                except msgspec.ValidationError:
+                    items = _ANNOTATIONS.decode(text)
             except msgspec.ValidationError:
                 index = self.one_by_one(text, index)
                 continue
@@ -156,7 +170,7 @@ class _Passes:
                 self.boxes(items, None, text, index)
             index += len(items)
 
-    def plain_boxes(self, items: list[_Annotation]) -> bool:
+    def plain_boxes(self, items: Sequence[_Annotation | _IntAnnotation]) -> bool:
         """Keep the boxes of a chunk whose annotations all have the common shape, a column
         at a time; return False, keeping nothing, if any of them has not."""
         labels = list(map(self.lookup.get, [item.category_id for item in items]))
@@ -165,8 +179,11 @@ class _Passes:
         ids = [item.image_id for item in items]
         if None in labels or None in boxes or not crowds <= {0, 1, None}:
             return False
-        if str in set(map(type, ids)) and not all(key.strip() for key in ids if type(key) is str):
-            return False
+        keys: list[int | str] = ids
+        if items and type(items[0]) is _Annotation:  # some ids may be strings
+            if not all(key.strip() for key in ids if type(key) is str):
+                return False
+            keys = list(map(store_key, ids))
         # The corners a column at a time (as bbox_box makes them: x + width, y + height).
         numbers = list(chain.from_iterable(boxes))  # type: ignore[arg-type]
         xmin, ymin = numbers[0::4], numbers[1::4]
@@ -174,7 +191,6 @@ class _Passes:
         total = sum(xmax) + sum(ymax)
         if total - total:  # inf or nan: some corner is not finite (or just the sum)
             return False
-        keys: list[str] = list(map(str, ids))
         flags = bytes(len(keys))
         if 1 in crowds:
             if self.entries.options.iscrowd == "skip":
@@ -210,8 +226,8 @@ class _Passes:
             index += 1
         return index
 
-    def boxes(self, items: list[_Annotation], raws: list[msgspec.Raw] | None, text: bytes,
-              index: int) -> None:
+    def boxes(self, items: Sequence[_Annotation | _IntAnnotation],
+              raws: list[msgspec.Raw] | None, text: bytes, index: int) -> None:
         """Keep the boxes of annotations ``index``...; hand unusual ones to Entries in order."""
         entries = self.entries
         store = entries.store
@@ -226,7 +242,8 @@ class _Passes:
         count = len(store)
         for offset, item in enumerate(items):
             image: Any = item.image_id
-            image = str(image) if type(image) is int else image if image.strip() else None
+            if type(image) is str:
+                image = store_key(image) if image.strip() else None
             if image is not None:
                 crowd = item.iscrowd
                 flag = 0
@@ -304,7 +321,7 @@ class _Passes:
                 or (width is not None and width < 0) or (height is not None and height < 0)):
             return False
         entries.first_index[image_id] = (index, name)
-        boxes = entries.store.pop(image_id, entries.names)
+        boxes = entries.store.pop(raw_id, entries.names)
         if entries.options.drop_empty and not boxes:
             return None
         return ImageRecord(
