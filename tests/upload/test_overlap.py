@@ -28,18 +28,22 @@ def items(count: int, size: int = 1000) -> list[Item]:
             for n in range(count)]
 
 
-def test_the_first_chunks_are_staggered_then_full() -> None:
+def test_chunks_of_many_bytes_are_staggered_first_and_last() -> None:
+    limits = ChunkLimits(64, 2_000_000)
+    # 100 KB images: a chunk holds 19 by bytes. The first three hold a quarter, a half,
+    # three quarters of that; the last 19 (1.9 MB) go as three chunks of at least 0.5 MB.
+    sizes = [len(c) for c in chunked(iter(items(160, 100_000)), limits, stagger=4)]
+    assert sizes == [4, 9, 14] + [19] * 6 + [6, 6, 7]
+    assert [len(c) for c in chunked(iter(items(160, 100_000)), limits)] == [19] * 8 + [8]
+    # A last chunk of less than a quarter of the byte limit stays whole.
+    assert [len(c) for c in chunked(iter(items(3, 100_000)), limits, stagger=4)] == [3]
+
+
+def test_chunks_of_small_images_are_full_by_count() -> None:
+    # Small images: a chunk is bounded by its image count, and a request's round trip
+    # costs more than its bytes: no chunk is cut.
     limits = ChunkLimits(64, 8_000_000)
-    sizes = [len(c) for c in chunked(iter(items(400)), limits, stagger=4)]
-    # 16 + 32 + 48 + 64 x 4 = 352; the 48 left go as four chunks of 12.
-    assert sizes == [16, 32, 48, 64, 64, 64, 64, 12, 12, 12, 12]
-    assert [len(c) for c in chunked(iter(items(200)), limits)] == [64, 64, 64, 8]
-    assert [len(c) for c in chunked(iter(items(3)), limits, stagger=4)] == [1, 1, 1]
-    assert [len(c) for c in chunked(iter(items(9)), limits, stagger=4)] == [2, 2, 2, 3]
-    # By bytes too: a quarter, a half, three quarters of the byte limit.
-    by_bytes = [sum(i.size for i in c) for c in chunked(iter(items(100, 100_000)),
-                                                        ChunkLimits(64, 2_000_000), stagger=4)]
-    assert [round(b / 100_000) for b in by_bytes[:4]] == [4, 9, 14, 19]
+    assert [len(c) for c in chunked(iter(items(400)), limits, stagger=4)] == [64] * 6 + [16]
 
 
 class _Categories:
@@ -114,18 +118,23 @@ def test_names_a_server_may_take_for_one_another_are_created_one_after_the_other
 def test_connections_opened_ahead_serve_the_next_calls(tmp_path: Path) -> None:
     with WireServer(api({})) as wire, \
             OsaiClient(wire.base_url, TOKEN, retry=FAST, timeout=10) as client:
-        client.warm(3)
+        client.sign_in()
+        hand_over = client.warm(3)
         deadline = time.monotonic() + 10
         while len(wire._sockets) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(wire._sockets) == 3
+        # Until they are handed over, a call keeps the connection the sign-in opened.
+        client.start_uploading(5)
+        assert [e.connection for e in wire.exchanges] == [1, 1]
+        hand_over()
         threads = [threading.Thread(target=client.create_dataset, args=(f"d{n}",))
                    for n in range(3)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        # The sign-in and the three calls went over the connections opened ahead.
+        # The three calls went over the connections open (the first and two made ahead).
         assert len(wire._sockets) == 3
         assert {e.connection for e in wire.exchanges} <= {1, 2, 3}
         assert len(wire.seen("/Datasets")) == 3

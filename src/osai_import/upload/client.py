@@ -131,9 +131,13 @@ class OsaiClient:
         """Close the pooled connections."""
         self._transport.close()
 
-    def warm(self, connections: int) -> None:
-        """Open up to ``connections`` pooled connections in the background (a head start)."""
-        self._transport.warm(connections)
+    def warm(self, connections: int) -> Callable[[], None]:
+        """Open up to ``connections`` pooled connections in the background (a head start).
+
+        Returns a function that hands them to the pool (call it once the calls that should
+        keep the connection already open are made); until then they wait, at most 30 s.
+        """
+        return self._transport.warm(connections)
 
     def cancel(self) -> None:
         """End every call with CancelledError: those in flight within a second, and later ones.

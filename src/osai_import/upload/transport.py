@@ -153,9 +153,10 @@ class Transport:
         """Close the pooled connections."""
         self._session.close()
 
-    def warm(self, connections: int) -> None:
-        """Have ``connections`` connections open to the server soon; returns at once."""
-        preconnect(self._session, self.base_url, connections, min(self.timeout, _MAX_CONNECT))
+    def warm(self, connections: int) -> Callable[[], None]:
+        """Start opening ``connections`` connections; return what hands them to the pool."""
+        return preconnect(self._session, self.base_url, connections,
+                          min(self.timeout, _MAX_CONNECT))
 
     def cancel(self) -> None:
         """End the cancellable calls in flight and later ones (``OsaiClient.cancel``)."""

@@ -61,8 +61,11 @@ def send_all(
         return False
 
     # The workers' connections open while StartUploading is in flight, not after it.
-    uploader.client.warm(workers)
-    start_session()
+    hand_over = uploader.client.warm(workers)
+    try:
+        start_session()
+    finally:
+        hand_over()
     threads = [
         threading.Thread(target=worker, name=f"upload-{n}", daemon=True) for n in range(workers)
     ]
@@ -101,24 +104,22 @@ def chunked(items: Iterator[Item], limits: ChunkLimits, *, stagger: int = 1
             ) -> Iterator[list[Item]]:
     """Group items by count and by bytes, as ``limits`` allow when each chunk is begun.
 
-    An item larger than the byte limit goes alone. The first ``stagger - 1`` chunks are
-    smaller (1/n, 2/n ... of the limits): equal chunks sent at once by n workers end
-    together, and every worker then waits for its answer at the same moment, leaving the
-    link idle; chunks of staggered sizes keep the workers out of step, one sending while
-    another waits. A small dataset is also spread over every worker sooner. For the same
-    reason the last items are cut into up to n chunks: the server stores the first while
-    the others still travel, and the run waits at its end for a small chunk only.
+    An item larger than the byte limit goes alone. Equal chunks of many bytes, sent at
+    once by n workers (``stagger``), end together: every worker then waits for its answer
+    at the same moment and the link idles. So the first n - 1 chunks get 1/n, 2/n ... of
+    the byte limit, keeping the workers out of step, and the last bytes are cut into up
+    to n chunks of at least 1/n of it, so that the server stores one while the others
+    travel. Chunks held back by their image count (small images, where a request's
+    round trip matters more than its bytes) are left whole.
     """
     chunk: list[Item] = []
-    size = 0
-    made = 0
+    size = made = 0
 
     def current() -> tuple[int, int]:
         max_images, max_bytes = limits.current()
-        if made + 1 >= stagger:
-            return max_images, max_bytes
-        share = Fraction(made + 1, stagger)
-        return max(1, int(max_images * share)), max(1, int(max_bytes * share))
+        if made + 1 < stagger:
+            max_bytes = max(1, int(max_bytes * Fraction(made + 1, stagger)))
+        return max_images, max_bytes
 
     max_images, max_bytes = current()
     for item in items:
@@ -131,6 +132,7 @@ def chunked(items: Iterator[Item], limits: ChunkLimits, *, stagger: int = 1
             max_images, max_bytes = current()
         chunk.append(item)
         size += weight
-    pieces = min(stagger, len(chunk))
-    for k in range(pieces):
+    share = limits.current()[1] / max(stagger, 1)
+    pieces = max(1, min(stagger, len(chunk), int(size // share)))
+    for k in range(pieces if chunk else 0):
         yield chunk[k * len(chunk) // pieces:(k + 1) * len(chunk) // pieces]
