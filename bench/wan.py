@@ -4,7 +4,8 @@
 as an office uplink would shape it:
 
 - **one shared uplink** (``mbit``, client to server): every connection's bytes queue for
-  the same link, a segment at a time, at its rate; the queue holds at most ``buffer``
+  the same link, sent at its rate a segment at a time, connections in turn (fair
+  queuing, as Linux's fq_codel and most routers do); the queue holds at most ``buffer``
   seconds of bytes (a router's buffer) and senders wait beyond that;
 - **latency**: each direction adds half the round trip (``rtt_ms``); answers (small) are
   delayed only;
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -48,13 +50,16 @@ class LinkStats:
 
 
 class _Flow:
-    """One connection's congestion window and the bytes it has in flight."""
+    """One connection: its window, the bytes it has in flight, its queue at the link."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, writer: asyncio.StreamWriter) -> None:
         self.window = window
+        self.writer = writer  # towards the server
         self.in_flight = 0
         self.last_active = 0.0
+        self.arrived = 0.0  # when its last byte sent reaches the server
         self.acked = asyncio.Event()
+        self.queue: deque[bytes | None] = deque()
 
 
 class WanLink:
@@ -82,6 +87,12 @@ class WanLink:
         self._thread = threading.Thread(target=self._loop.run_forever, name="wan-link",
                                         daemon=True)
         self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._active: deque[_Flow] = deque()  # flows with bytes queued, in turn
+        self._queued = 0  # bytes queued at the link
+        self._ready = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -113,6 +124,7 @@ class WanLink:
     # --- the loop's side -------------------------------------------------------------------
 
     async def _listen(self) -> int:
+        self._sender = asyncio.create_task(self._link())
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         port: int = self._server.sockets[0].getsockname()[1]
         return port
@@ -120,11 +132,18 @@ class WanLink:
     async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
+        for task in [*self._tasks, *([self._sender] if self._sender else [])]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _handle(self, client_in: asyncio.StreamReader,
                       client_out: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         opened = loop.time()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         with self._lock:
             self._stats.connections += 1
         try:
@@ -132,27 +151,33 @@ class WanLink:
         except OSError:
             client_out.close()
             return
-        flow = _Flow(self.initial_window)
+        flow = _Flow(self.initial_window, server_out)
         flow.last_active = opened
-        up = asyncio.create_task(self._up(client_in, server_out, flow,
-                                          opened + self.connect_rtts * self.rtt))
+        up = asyncio.create_task(self._up(client_in, flow, opened + self.connect_rtts * self.rtt))
         down = asyncio.create_task(self._down(server_in, client_out))
-        await asyncio.gather(up, down, return_exceptions=True)
+        try:
+            await asyncio.gather(up, down, return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # the link is closing: its connections end with it
+        finally:
+            up.cancel()
+            down.cancel()
+            server_out.close()
+            client_out.close()
 
-    async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                  flow: _Flow, usable_at: float) -> None:
-        """Carry client bytes to the server over the shared uplink, within the window."""
+    async def _up(self, reader: asyncio.StreamReader, flow: _Flow, usable_at: float) -> None:
+        """Queue client bytes for the shared uplink, within the connection's window."""
         loop = asyncio.get_running_loop()
         if usable_at > loop.time():
             await asyncio.sleep(usable_at - loop.time())
-        arrived = loop.time()
         while True:
             try:
                 data = await reader.read(_SEGMENT)
             except OSError:
                 data = b""
             if not data:
-                loop.call_at(max(arrived, loop.time() + self.rtt / 2), _close, writer)
+                flow.queue.append(None)  # the end: closed once the bytes before it arrive
+                self._ready.set()
                 return
             now = loop.time()
             if flow.in_flight == 0 and now - flow.last_active > self.idle_restart:
@@ -161,22 +186,57 @@ class WanLink:
                 flow.acked.clear()
                 await flow.acked.wait()
             # A router's buffer: a sender waits while the link's queue is full.
-            while self._link_free - loop.time() > self.buffer:
-                await asyncio.sleep(self._link_free - loop.time() - self.buffer)
-            now = loop.time()
-            start = max(now, self._link_free)
-            self._link_free = start + len(data) / self.rate
-            arrived = self._link_free + self.rtt / 2
+            while self._queued > self.buffer * self.rate:
+                self._drained.clear()
+                await self._drained.wait()
             flow.in_flight += len(data)
             flow.last_active = now
+            flow.queue.append(data)
+            self._queued += len(data)
+            if flow not in self._active:
+                self._active.append(flow)
+            self._ready.set()
+
+    async def _link(self) -> None:
+        """Send the queued bytes at the link's rate, a segment per flow in turn (fair queuing).
+
+        Routers and hosts queue per flow (fq_codel is Linux's default): connections that
+        have bytes to send share the link evenly, as TCP flows do.
+        """
+        loop = asyncio.get_running_loop()
+        busy = False  # the link sent without a pause since the last segment
+        while True:
+            if not self._active:
+                self._ready.clear()
+                await self._ready.wait()
+                busy = False
+                continue
+            flow = self._active.popleft()
+            item = flow.queue.popleft()
+            if flow.queue:
+                self._active.append(flow)
+            now = loop.time()
+            if item is None:
+                loop.call_at(max(flow.arrived, now + self.rtt / 2), _close, flow.writer)
+                continue
+            # Back to back, a segment starts when the last one ended, however late the
+            # loop woke up: the link's clock is virtual, so timer slack costs no rate.
+            start = self._link_free if busy else max(now, self._link_free)
+            busy = True
+            self._link_free = start + len(item) / self.rate
+            flow.arrived = self._link_free + self.rtt / 2
+            self._queued -= len(item)
+            self._drained.set()
             with self._lock:
                 stats = self._stats
-                stats.bytes_up += len(data)
+                stats.bytes_up += len(item)
                 if stats.first_sent is None:
                     stats.first_sent = start
-                stats.last_arrived = arrived
-            loop.call_at(arrived, _deliver, writer, data)
-            loop.call_at(arrived + self.rtt / 2, self._ack, flow, len(data))
+                stats.last_arrived = flow.arrived
+            loop.call_at(flow.arrived, _deliver, flow.writer, item)
+            loop.call_at(flow.arrived + self.rtt / 2, self._ack, flow, len(item))
+            # The next segment is chosen when this one has left: that is what makes it fair.
+            await asyncio.sleep(max(0.0, self._link_free - loop.time()))
 
     def _ack(self, flow: _Flow, size: int) -> None:
         flow.in_flight -= size
