@@ -314,3 +314,19 @@ def test_a_bom_and_blanks_before_the_object_stay_on_the_fast_path(tmp_path: Path
     path.write_bytes(b"\xef\xbb\xbf \n\t{" + (_PLAIN + _ANN % "" + "]}").encode())
     assert same_on_both_paths(path) == "msgspec"
     assert sum(len(r.boxes) for r in outcome(path, True)[0][0]) == 1
+
+
+def test_a_file_that_changes_under_the_images_pass_stops_the_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_module, "BLOCK", 4096)
+    path = tmp_path / "coco.json"
+    images = [{"id": i, "file_name": f"{i:04d}.jpg"} for i in range(3000)]  # past read buffers
+    path.write_text(json.dumps({"images": images, "annotations": []}), encoding="utf-8")
+    reader = CocoReader(CocoReader.parse_options({"path": str(path)}))
+    records = reader.records()
+    assert next(records).key == "0000.jpg"
+    path.write_text(json.dumps({"images": images[:3]}), encoding="utf-8")
+    with pytest.raises(SourceError, match="changed while it was read"):
+        list(records)
+    assert reader.path_taken == "msgspec"

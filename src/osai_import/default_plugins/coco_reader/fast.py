@@ -81,7 +81,13 @@ def read_fast(entries: Entries, source: JsonSource) -> Iterator[ImageRecord]:
                 passes.annotations()
             except SourceError:
                 raise Fallback from None  # ijson may meet another fault first: let it say
-            yield from passes.images()
+            try:
+                yield from passes.images()
+            except (Fallback, msgspec.DecodeError):
+                # Records went out already: starting again would send them twice.
+                raise SourceError(
+                    f"{source.path}: the file changed while it was read (its `images` no "
+                    "longer read as they did a moment before); read it again") from None
     except OSError as exc:
         raise SourceError(f"{source.path}: cannot be read ({exc.strerror or exc})") from None
 
