@@ -3,22 +3,20 @@
 One pass reads the file in blocks and tokenizes nothing in Python: escapes are blanked
 with ``bytes.replace``, everything but brackets and quotes is dropped with
 ``bytes.translate``, strings without brackets then vanish as ``""`` pairs, and the
-brackets left become +1/-1 steps whose running sum (``itertools.accumulate``) is the
-nesting depth. The answer is where each top-level value starts and ends, and for arrays
-the chunks (about a block each) that end on an item boundary, so that msgspec can decode
-thousands of items in one call.
+brackets left tell the nesting depth (innermost pairs removed round after round, or a
+running sum with ``itertools.accumulate`` where a value may end). The answer is where
+each top-level value starts and ends, and for arrays the chunks (about a block each)
+that end on an item boundary, so that msgspec can decode thousands of items in one call.
 
 The same pass makes sure the file holds nothing that ijson refuses and msgspec would let
-through: numbers beyond 64 bits or beyond a double, bytes that are not UTF-8, nesting
-deeper than ``MAX_DEPTH``. Whenever anything is unusual (a top-level key met twice or
-holding a dot, a chunk larger than ``MAX_SPAN``, syntax that does not check out) the
-answer is None: the reader then takes the ijson path, which explains every fault in its
-own words.
+through: nesting deeper than ``MAX_DEPTH`` here, numbers and bytes in ``checks``.
+Whenever anything is unusual (a top-level key met twice or holding a dot, a chunk larger
+than ``MAX_SPAN``, syntax that does not check out) the answer is None: the reader then
+takes the ijson path, which explains every fault in its own words.
 """
 
 from __future__ import annotations
 
-import codecs
 import re
 from array import array
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import BinaryIO
 
 import msgspec
 
+from osai_import.default_plugins.coco_reader.checks import TextChecks
 from osai_import.default_plugins.coco_reader.stream import MAX_DEPTH
 
 BLOCK = 1 << 18  # also the size chunks of an array aim at
@@ -36,14 +35,9 @@ _WS = b" \t\n\r"
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _ONE_CLOSER = bytes.maketrans(b"}", b"]")
-# For the number checks: digits as 0, "E" and "+" as "e" ("1E+400" reads "0ee000"), and
-# every character that can come just before or after a number as ",".
-_NUMBERS = bytes.maketrans(b"0123456789E+-,:[]} \t\n\r", b"0000000000ee" + b"," * 10)
-_LONG_EXPONENT = re.compile(rb"e000")
 _UNIFORM = bytes.maketrans(b"{}", b"[]")
 _SHALLOW = bytes(range(MAX_DEPTH + 1))  # nesting levels allowed, the top-level object is 1
 _SPACE = re.compile(rb"[ \t\n\r]*")
-_ZEROS = re.compile(rb"0*")
 _DELIMITER = re.compile(rb"[,\]} \t\n\r]")
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SCALAR = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
@@ -88,71 +82,6 @@ def scan(fh: BinaryIO, start: int) -> dict[str, Section] | None:
     return _Scan(fh, start).layout()
 
 
-class _Checks:
-    """Watch every byte for what ijson refuses but msgspec accepts.
-
-    A number that overflows is found as text: a run of 19 or more digits after a
-    character that can come before a number, or an exponent of three digits or more
-    followed by the end of a number. Both are rare in COCO files; a match inside a string
-    only costs the fast path, never the result.
-    """
-
-    _OVERLAP = 64
-
-    def __init__(self) -> None:
-        self._tail = b""
-        self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        self._pending = False  # the last block ended inside a UTF-8 sequence
-        self.ok = True
-
-    def feed(self, block: bytes) -> None:
-        """Look at the next block of the file."""
-        if not self.ok:
-            return
-        if self._pending or not block.isascii():
-            try:
-                self._utf8.decode(block)
-            except UnicodeDecodeError:
-                self.ok = False
-                return
-            self._pending = bool(self._utf8.getstate()[0])
-        window = self._tail + block
-        self.ok = not _long_number(window.translate(_NUMBERS), len(self._tail) > 0)
-        self._tail = window[-self._OVERLAP:]
-
-    def finish(self) -> None:
-        """Note the end of the file (a UTF-8 sequence may not stop half-way)."""
-        if self._pending:
-            self.ok = False
-
-
-def _long_number(text: bytes, continued: bool) -> bool:
-    """Tell whether ``text`` (translated by ``_NUMBERS``) may hold a number ijson refuses.
-
-    The search for long runs goes backwards: its skips are keyed on the needle's first
-    byte, rarer in COCO files than digits. A run at the very start of a window was judged
-    in the window before (they overlap).
-    """
-    if text.rfind(b"," + b"0" * 19) >= 0 or (not continued and text.startswith(b"0" * 19)):
-        return True
-    for found in _LONG_EXPONENT.finditer(text, 1):
-        at = found.start()
-        if text[at - 1] == ord("0") or (text[at - 1] == ord("e") and text[at - 2:at - 1] == b"0"):
-            end = _zeros_end(text, at + 1)
-            if end == len(text):
-                if at < len(text) - 48:  # a very long exponent: do not wait to see its end
-                    return True
-                # Else the next window, which overlaps this one, sees what follows.
-            elif text[end] == ord(","):
-                return True
-    return False
-
-
-def _zeros_end(text: bytes, at: int) -> int:
-    found = _ZEROS.match(text, at)
-    return found.end() if found else at
-
-
 class _Scan:
     """The state of one scan: a window on the file that only moves forward."""
 
@@ -161,7 +90,7 @@ class _Scan:
         self.buf = bytearray()  # grows in place: a value checked whole may span many blocks
         self.base = start  # the file offset of buf[0]
         self.eof = False
-        self.checks = _Checks()
+        self.checks = TextChecks()
 
     # -- the window -----------------------------------------------------------------
     def more(self) -> bool:
