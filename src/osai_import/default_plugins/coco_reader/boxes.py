@@ -1,48 +1,20 @@
 """Keep the boxes of a COCO file compactly, and give them back as Box records, fast.
 
-Boxes live in flat arrays, about 45 bytes each, from the annotations pass until their
-image's entry comes. A big file yields close to a million of them: building each
-``Box`` through its constructor, which checks its numbers again, took most of a read, so
-boxes whose values the reader has checked (finite floats, a label) are made by setting
-their slots directly, as unpickling does. That is done only while ``Box`` has exactly
-the fields and defaults written here; otherwise the constructor is used.
+Boxes live in flat arrays, 48 bytes each, from the annotations pass until their image's
+entry comes; then they are built by slot (see ``slots``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from array import array
-from collections.abc import Callable
 from itertools import chain
 from operator import add
-from types import MemberDescriptorType
-from typing import Any
 
 from osai_import import Box
+from osai_import.default_plugins.coco_reader.slots import BOX_SETTERS
 
 DIFFICULT = 1  # the flag of a box kept as difficult
-_FIELDS = {"label": None, "xmin": None, "ymin": None, "xmax": None, "ymax": None,
-           "difficult": False, "truncated": False, "occluded": False, "pose": "Unspecified"}
 _new = object.__new__
-
-
-def _slot_setters() -> tuple[Callable[[Box, Any], None], ...] | None:
-    """Return the setters of Box's slots in field order, None if Box is not as expected."""
-    fields = dataclasses.fields(Box)
-    if [f.name for f in fields] != list(_FIELDS):
-        return None
-    for f in fields:
-        expected = _FIELDS[f.name]
-        if expected is not None and (type(f.default) is not type(expected)
-                                     or f.default != expected):
-            return None
-    slots = [Box.__dict__.get(name) for name in _FIELDS]
-    if not all(isinstance(slot, MemberDescriptorType) for slot in slots):
-        return None
-    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
-
-
-_SETTERS = _slot_setters()
 
 
 def store_key(key: int | str) -> int | str:
@@ -108,14 +80,14 @@ class BoxStore:
             return ()
         coords, links = self._coords, self._links
         out = []
-        if _SETTERS is None:
+        if BOX_SETTERS is None:
             while index >= 0:
                 at, tag = 4 * index, links[2 * index + 1]
                 out.append(Box(names[tag >> 1], coords[at], coords[at + 1], coords[at + 2],
                                coords[at + 3], difficult=bool(tag & DIFFICULT)))
                 index = links[2 * index]
         else:
-            label, xmin, ymin, xmax, ymax, difficult, truncated, occluded, pose = _SETTERS
+            label, xmin, ymin, xmax, ymax, difficult, truncated, occluded, pose = BOX_SETTERS
             while index >= 0:
                 at, tag = 4 * index, links[2 * index + 1]
                 box = _new(Box)

@@ -28,6 +28,7 @@ from osai_import import ImageRecord, SourceError
 from osai_import.default_plugins.coco_reader.boxes import DIFFICULT, store_key
 from osai_import.default_plugins.coco_reader.entries import Entries
 from osai_import.default_plugins.coco_reader.scan import Section, items_text, scan
+from osai_import.default_plugins.coco_reader.slots import plain_record
 from osai_import.default_plugins.coco_reader.stream import JsonSource
 
 
@@ -330,10 +331,7 @@ class _Passes:
         boxes = entries.store.pop(raw_id, entries.names)
         if entries.options.drop_empty and not boxes:
             return None
-        return ImageRecord(
-            key=name, path=self.root / name, name=name.rpartition("/")[2],
-            category=entries.category_of(boxes), boxes=boxes, width=width or None,
-            height=height or None,
-            extras=MappingProxyType(
-                {"coco_image_id": raw_id, "file_name": name, "legacy_key": image_id}),
-        )
+        return plain_record(
+            name, self.root / name, name.rpartition("/")[2], entries.category_of(boxes), boxes,
+            width or None, height or None,
+            MappingProxyType({"coco_image_id": raw_id, "file_name": name, "legacy_key": image_id}))
