@@ -1,6 +1,6 @@
 """The `coco` reader's fast path: sections found by ``scan``, items decoded by msgspec in batches.
 
-Each pass reads only its own section, a chunk (about 1 MiB, whole items) at a time, and
+Each pass reads only its own section, a chunk (about 256 KiB, whole items) at a time, and
 decodes it in one call into small typed structs: the fields a box needs, the rest of an
 annotation (its polygons above all) skipped by msgspec's C parser without building a
 Python object. The common shapes (an int or string id, a known category, a finite bbox,
