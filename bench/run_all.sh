@@ -3,7 +3,7 @@
 # README's Performance section shows the tables of one such run. From the repository root,
 # after `pip install -e ".[test,bench]"`:
 #
-#     bench/run_all.sh            # the --quick sizes, plus upload at N=20,000 (about 25 minutes)
+#     bench/run_all.sh            # the --quick sizes, plus upload at N=20,000 (about 11 minutes)
 #     bench/run_all.sh --full     # everything at full size (upload N=20,000 with the documented
 #                                 # client, COCO at train2017 scale, memory at 20,000/80,000)
 set -euo pipefail
