@@ -3,15 +3,16 @@
 This module is the public plugin API: everything a plugin needs is importable from here,
 and plugins (the built-in ones included) import nothing else of osai-import. Besides the
 contract (``hookimpl``, ``Reader``, ``Encoder``, ``defer`` to register a class without
-importing it, the records and the errors) it offers the
-helpers readers share: ``parse_voc`` (the safe Pascal VOC parser), ``VocAhead`` and
-``parse_voc_batch`` (VOC files parsed ahead in a helper process), ``is_inside`` (keep a
-source's paths inside its folder), ``SourcePath`` (a file in an archive or a bucket,
-used as a ``pathlib.Path``), ``read_all`` (many small files at once, fetched in
-parallel from a bucket), ``locate`` (a path or URL found in a source's own files, turned
-into a ``Path`` or a ``SourcePath``) and ``embedded_image`` (an image stored as base64
-text inside a JSON file), and for readers that detect their layout ``survey`` (a bounded
-look at a folder tree) and ``IMAGE_SUFFIXES``. docs/plugin-hooks.md documents each.
+importing it and ``lazy_exports`` to keep a plugin's ``__init__`` light, the records and
+the errors) it offers the helpers readers share: ``parse_voc`` (the safe Pascal VOC
+parser), ``VocAhead`` and ``parse_voc_batch`` (VOC files parsed ahead in a helper
+process), ``is_inside`` (keep a source's paths inside its folder), ``SourcePath`` (a
+file in an archive or a bucket, used as a ``pathlib.Path``), ``read_all`` (many small
+files at once, fetched in parallel from a bucket), ``locate`` (a path or URL found in a
+source's own files, turned into a ``Path`` or a ``SourcePath``) and ``embedded_image``
+(an image stored as base64 text inside a JSON file), and for readers that detect their
+layout ``survey`` (a bounded look at a folder tree) and ``IMAGE_SUFFIXES``.
+docs/plugin-hooks.md documents each.
 
 It is also the API for code (docs/python-api.md): ``check``, ``preview``, ``upload``,
 ``verify`` and ``detect`` (what the commands do), ``load`` (a config validated), their
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
         Reader,
         ReaderOptions,
     )
-    from osai_import.plugin.deferred import Deferred, defer
+    from osai_import.plugin.deferred import Deferred, defer, lazy_exports
     from osai_import.plugin.spec import hookimpl
     from osai_import.preview.make import PreviewReport
     from osai_import.records import Box, ImageRecord, Problem, Severity
@@ -104,6 +105,7 @@ _HOMES: dict[str, str] = {
     "hookimpl": "osai_import.plugin.spec",
     "defer": "osai_import.plugin.deferred",
     "Deferred": "osai_import.plugin.deferred",
+    "lazy_exports": "osai_import.plugin.deferred",
     "Box": "osai_import.records",
     "ImageRecord": "osai_import.records",
     "Problem": "osai_import.records",
@@ -229,6 +231,7 @@ __all__ = [
     "embedded_image",
     "hookimpl",
     "is_inside",
+    "lazy_exports",
     "load",
     "locate",
     "parse_voc",

@@ -154,3 +154,23 @@ def test_check_imports_no_reader_its_config_does_not_name(tmp_path: Path) -> Non
                    "osai_import.default_plugins.coco_reader.reader",
                    "osai_import.source.archive", "fsspec", "osai_import.emulator.cli"):
         assert module not in loaded, f"{module} imported by a check of a local folder"
+
+
+def test_lazy_exports_import_each_name_on_first_use(tmp_path: Path) -> None:
+    package = tmp_path / "lazypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from osai_import import lazy_exports\n"
+        "__getattr__ = lazy_exports(__name__, {'Thing': 'lazypkg.heavy'},\n"
+        "                           version_of='osai-import-no-such-distribution')\n")
+    (package / "heavy.py").write_text("class Thing:\n    pass\n")
+    with on_path(tmp_path):
+        import lazypkg  # type: ignore[import-not-found]
+
+        assert "lazypkg.heavy" not in sys.modules
+        thing = lazypkg.Thing
+        assert "lazypkg.heavy" in sys.modules and thing.__name__ == "Thing"
+        assert vars(lazypkg)["Thing"] is thing  # kept: the next lookup is a plain attribute
+        assert lazypkg.__version__ == "0+unknown"
+        with pytest.raises(AttributeError, match="has no attribute 'Other'"):
+            lazypkg.Other  # noqa: B018

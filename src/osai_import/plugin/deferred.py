@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,3 +48,31 @@ def defer(name: str, target: str) -> Deferred:
         raise ValueError(
             f"defer({name!r}, {target!r}): the target must read 'package.module:Class'")
     return Deferred(name, target)
+
+
+def lazy_exports(module: str, homes: Mapping[str, str], *,
+                 version_of: str | None = None) -> Callable[[str], Any]:
+    """Return a module ``__getattr__`` that imports each exported name on first use.
+
+    A plugin package whose hook registers its reader with ``defer`` keeps its own
+    ``__init__`` light this way while still offering ``from package import TheReader``:
+    ``homes`` maps each exported name to the module that defines it. With
+    ``version_of``, ``__version__`` is that distribution's installed version (``0+unknown``
+    when it is imported from a source tree). Each value is kept in the module once found.
+    """
+    def __getattr__(name: str) -> Any:
+        if name == "__version__" and version_of is not None:
+            from importlib import metadata
+
+            try:
+                value: Any = metadata.version(version_of)
+            except metadata.PackageNotFoundError:
+                value = "0+unknown"
+        elif name in homes:
+            value = getattr(importlib.import_module(homes[name]), name)
+        else:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        setattr(sys.modules[module], name, value)
+        return value
+
+    return __getattr__

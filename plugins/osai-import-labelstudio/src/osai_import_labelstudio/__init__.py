@@ -7,11 +7,10 @@ the names below load on first use for the same reason.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from osai_import import Deferred, Reader, defer, hookimpl
+from osai_import import Deferred, Reader, defer, hookimpl, lazy_exports
 
 if TYPE_CHECKING:
     from osai_import_labelstudio.options import LabelStudioOptions
@@ -29,23 +28,7 @@ __all__ = ["LabelStudioOptions", "LabelStudioReader", "__version__", "register_r
 
 # Hidden from type checkers, which see the names imported above.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        if name == "__version__":
-            from importlib import metadata
-
-            try:
-                version: str = metadata.version("osai-import-labelstudio")
-            except metadata.PackageNotFoundError:  # imported from a source tree
-                version = "0+unknown"
-            globals()[name] = version
-            return version
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_exports(__name__, _HOMES, version_of="osai-import-labelstudio")
 
 
 @hookimpl

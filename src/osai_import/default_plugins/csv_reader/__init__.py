@@ -11,11 +11,10 @@ the names below load on first use for the same reason.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from osai_import import Deferred, Reader, defer, hookimpl
+from osai_import import Deferred, Reader, defer, hookimpl, lazy_exports
 
 if TYPE_CHECKING:
     from osai_import.default_plugins.csv_reader.reader import CsvReader
@@ -29,14 +28,7 @@ __all__ = ["CsvReader", "register_readers"]
 
 # Hidden from type checkers, which see the names imported above.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_exports(__name__, _HOMES)
 
 
 @hookimpl(trylast=True)
