@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +122,7 @@ def open_image(path: Path) -> tuple[int, os.stat_result, bool]:
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino):
-            raise _changed(path, "it was replaced while it was opened")
+            raise changed(path, "it was replaced while it was opened")
         _require_regular(path, st)
     except BaseException:
         os.close(fd)
@@ -197,38 +197,54 @@ def read_image(path: Path | SourcePath) -> tuple[bytes, str, Facts]:
 
 
 def _read(path: Path, facts: FileFacts, keep: Callable[[bytes], object] | None) -> str:
+    digest = hashlib.sha256()
+    for block in checked_blocks(path, facts):
+        digest.update(block)
+        if keep is not None:
+            keep(block)
+    return digest.hexdigest()
+
+
+def checked_blocks(path: Path, facts: FileFacts, block_size: int = _BLOCK) -> Iterator[bytes]:
+    """Open the file the check saw at ``path`` and yield its ``facts.size`` bytes in blocks.
+
+    The open descriptor is checked first (a regular file, the same inode, size and time,
+    no symbolic link where there was none); a length that changes while it is read is
+    noticed before the generator ends. Every refusal is an ItemError (``image.changed``,
+    ``image.missing``, ``image.unreadable``), never an OSError.
+    """
     flags = _READ if facts.link else _READ | _NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not facts.link:
-            raise _changed(path, "its path is now a symbolic link") from None
+            raise changed(path, "its path is now a symbolic link") from None
         raise _open_error(path, exc) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _changed(path, "it is no longer a regular file")
+            raise changed(path, "it is no longer a regular file")
         if (st.st_dev, st.st_ino) != (facts.dev, facts.ino):
-            raise _changed(path, "another file now has its name")
+            raise changed(path, "another file now has its name")
         if st.st_size != facts.size or st.st_mtime_ns != facts.mtime_ns:
-            raise _changed(path, "its size or modification time is not what the check saw")
-        digest = hashlib.sha256()
+            raise changed(path, "its size or modification time is not what the check saw")
         remaining = st.st_size
         while remaining > 0:
-            block = os.read(fd, min(_BLOCK, remaining))
+            block = os.read(fd, min(block_size, remaining))
             if not block:
                 break
-            digest.update(block)
-            if keep is not None:
-                keep(block)
             remaining -= len(block)
-        if remaining or os.read(fd, 1):
-            raise _changed(path, "its length changed while it was read")
+            # Checked before the last block is handed out: a stream holding it back
+            # never sends a file that grew.
+            if remaining == 0 and os.read(fd, 1):
+                raise changed(path, "its length changed while it was read")
+            yield block
+        if remaining or (st.st_size == 0 and os.read(fd, 1)):
+            raise changed(path, "its length changed while it was read")
     except OSError as exc:
         raise _open_error(path, exc) from None
     finally:
         os.close(fd)
-    return digest.hexdigest()
 
 
 def _blob_checked(path: Path | SourcePath, facts: Facts) -> tuple[bytes, str]:
@@ -236,11 +252,12 @@ def _blob_checked(path: Path | SourcePath, facts: Facts) -> tuple[bytes, str]:
         raise TypeError(f"{path}: facts of another kind of file ({type(facts).__name__})")
     data, now = read_blob(path)
     if (now.size, now.sha256) != (facts.size, facts.sha256):
-        raise _changed(path, "its bytes are not those the check read")
+        raise changed(path, "its bytes are not those the check read")
     return data, now.sha256
 
 
-def _changed(path: Path | SourcePath, why: str) -> ItemError:
+def changed(path: Path | SourcePath, why: str) -> ItemError:
+    """Return the error of a file that is not the one the check saw (``image.changed``)."""
     return ItemError(
         "image.changed",
         f"{path}: the file changed after it was checked ({why}); it was not sent: run again "

@@ -3,9 +3,9 @@
 A chunk's body is streamed from the files (``multipart.ChunkBody``) instead of being held
 in memory, so each image is read twice: once before its chunk leaves, to digest it for
 the journal (``digest_file``), and once more for every try that sends it
-(``stream_file``). Each read opens the path anew, checks the open descriptor against what
-the check saw (the same inode, a regular file, no symbolic link where there was none,
-the same size and modification time) and reads exactly that many bytes. A stream digests
+(``stream_file``). Each read opens the path anew as ``source.files.checked_blocks`` does
+(the open descriptor checked against what the check saw, exactly that many bytes read),
+the mechanism every read of a checked file shares. A stream digests
 what it reads and holds the file's last block back until the digest is the journal's:
 a file changed since it was digested fails by name, and its chunk's body never ends, so
 the server stores nothing of it.
@@ -17,10 +17,8 @@ broken connection and try again.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +29,13 @@ from osai_import.source.files import (
     BlobFacts,
     Facts,
     FileFacts,
+    changed,
+    checked_blocks,
     facts_of,
     open_image,
     read_many,
 )
 
-_READ = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # Large enough that a 150 KB photo is one read and one send, small enough that a worker
 # holds little: the block in hand and the one held back.
 BLOCK = 256 * 1024
@@ -71,7 +69,7 @@ def digest_file(path: Path, facts: FileFacts) -> CheckedFile:
     """
     digest = hashlib.sha256()
     head = b""
-    for block in _blocks(path, facts):
+    for block in checked_blocks(path, facts, BLOCK):
         if len(head) < HEAD:
             head += block[:HEAD - len(head)]
         digest.update(block)
@@ -119,7 +117,7 @@ def stream_file(source: CheckedFile) -> Iterator[bytes]:
     """
     digest = hashlib.sha256()
     held: bytes | None = None
-    for block in _blocks(source.path, source.facts):
+    for block in checked_blocks(source.path, source.facts, BLOCK):
         if held is not None:
             yield held
         digest.update(block)
@@ -128,57 +126,3 @@ def stream_file(source: CheckedFile) -> Iterator[bytes]:
         raise changed(source.path, "its bytes are not those digested before its chunk left")
     if held is not None:
         yield held
-
-
-def _blocks(path: Path, facts: FileFacts) -> Iterator[bytes]:
-    """Open ``path`` as the check saw it and yield its ``facts.size`` bytes in blocks."""
-    flags = _READ if facts.link else _READ | _NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and not facts.link:
-            raise changed(path, "its path is now a symbolic link") from None
-        raise _open_error(path, exc) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise changed(path, "it is no longer a regular file")
-        if (st.st_dev, st.st_ino) != (facts.dev, facts.ino):
-            raise changed(path, "another file now has its name")
-        if st.st_size != facts.size or st.st_mtime_ns != facts.mtime_ns:
-            raise changed(path, "its size or modification time is not what the check saw")
-        remaining = facts.size
-        while remaining > 0:
-            block = os.read(fd, min(BLOCK, remaining))
-            if not block:
-                raise changed(path, "its length changed while it was read")
-            remaining -= len(block)
-            if remaining == 0 and os.read(fd, 1):
-                raise changed(path, "its length changed while it was read")
-            yield block
-    except OSError as exc:
-        raise _open_error(path, exc) from None
-    finally:
-        os.close(fd)
-
-
-def changed(path: Path, why: str) -> ItemError:
-    """Return the error of a file that is not the one the check saw (``image.changed``)."""
-    return ItemError(
-        "image.changed",
-        f"{path}: the file changed after it was checked ({why}); it was not sent: run again "
-        "to check and send it as it is now",
-    )
-
-
-def _open_error(path: Path, exc: OSError) -> ItemError:
-    if exc.errno == errno.ENOENT:
-        return ItemError(
-            "image.missing",
-            f"{path}: the image file does not exist; fix the path in the source or restore the "
-            "file",
-        )
-    reason = exc.strerror or str(exc)
-    return ItemError(
-        "image.unreadable", f"{path}: cannot read the file ({reason}); check its permissions"
-    )
