@@ -136,25 +136,33 @@ def _legacy_key(record: ImageRecord) -> str:
 def _same_bytes(place: FeedPlace, row: ImageRow, item: CheckedItem) -> bool:
     """Tell whether the file holds the bytes the server acknowledged under its name.
 
+    A file read again whose bytes match gets its note refreshed (``sent_bytes_match``).
+    """
+    same, reread = sent_bytes_match(row, item)
+    if same and reread and not place.read_only:
+        assert item.facts is not None
+        place.journal.record(place.server, place.dataset_id, [_row(row, item.facts, row.state)])
+    return same
+
+
+def sent_bytes_match(row: ImageRow, item: CheckedItem) -> tuple[bool, bool]:
+    """Tell whether the item's file holds the bytes ``row`` says were sent, and if it was read.
+
     The file is read again only when its size, time or identity differ from those noted
-    when it was sent (as git's index and rsync do); a match then refreshes the note.
+    when it was sent (as git's index and rsync do). Returns ``(same, read_again)``; a file
+    that cannot be read raises its ItemError.
     """
     facts = item.facts
     if facts is None:
-        return False
+        return False, False
     if isinstance(facts, BlobFacts):
         # In an archive or a bucket the check read the bytes: their digest decides.
-        return facts.sha256 == row.digest
+        return facts.sha256 == row.digest, False
     if (row.size, row.mtime_ns, row.dev, row.ino) == (
         facts.size, facts.mtime_ns, facts.dev, facts.ino
     ):
-        return True
-    digest = digest_checked(item.record.path, facts)
-    if digest != row.digest:
-        return False
-    if not place.read_only:
-        place.journal.record(place.server, place.dataset_id, [_row(row, facts, row.state)])
-    return True
+        return True, False
+    return digest_checked(item.record.path, facts) == row.digest, True
 
 
 def _row(row: ImageRow, facts: Facts, state: str) -> ImageRow:

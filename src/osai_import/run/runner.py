@@ -346,8 +346,14 @@ def _forget(ctx: RunContext, client: OsaiClient, server: str) -> None:
 
 
 def _encoder_identity(ctx: RunContext) -> str:
-    """Return the encoder's name and options: another encoder writes another annotation."""
-    resolved = ctx.resolved
+    return encoder_identity(ctx.resolved)
+
+
+def encoder_identity(resolved: ResolvedConfig) -> str:
+    """Return the encoder's name and options: another encoder writes another annotation.
+
+    Part of every image's annotation fingerprint in the journal; ``verify`` asks it too.
+    """
     return f"{resolved.encoder_cls.name}:{resolved.encoder_options.model_dump_json()}"
 
 

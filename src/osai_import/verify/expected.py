@@ -19,7 +19,8 @@ from osai_import.config.resolve import ResolvedConfig
 from osai_import.errors import ItemError
 from osai_import.plugin.base import Encoder
 from osai_import.records import ImageRecord
-from osai_import.source.files import BlobFacts, digest_checked
+from osai_import.run.feed import sent_bytes_match
+from osai_import.run.runner import encoder_identity
 from osai_import.source.reads import SourceReads
 from osai_import.source.voc import parse_voc
 from osai_import.upload.journal import ImageRow
@@ -54,11 +55,6 @@ class SourceView:
     unsent: list[tuple[str, str]] = field(default_factory=list)
     read: int = 0
     refused: int = 0
-
-
-def encoder_identity(resolved: ResolvedConfig) -> str:
-    """Return the encoder's name and options, as ``run`` puts them in each fingerprint."""
-    return f"{resolved.encoder_cls.name}:{resolved.encoder_options.model_dump_json()}"
 
 
 def read_source(resolved: ResolvedConfig, rows: Mapping[str, ImageRow],
@@ -102,16 +98,8 @@ def _expected(item: CheckedItem, row: ImageRow, identity: str, encoder: Encoder,
 
 def _same_bytes(item: CheckedItem, row: ImageRow) -> bool:
     """Tell whether the file holds the bytes the journal says were sent (as ``run`` tells)."""
-    facts = item.facts
-    if facts is None:
-        return False
-    if isinstance(facts, BlobFacts):
-        return facts.sha256 == row.digest
-    if (row.size, row.mtime_ns, row.dev, row.ino) == (
-            facts.size, facts.mtime_ns, facts.dev, facts.ino):
-        return True
     try:
-        return digest_checked(item.record.path, facts) == row.digest
+        return sent_bytes_match(row, item)[0]
     except ItemError:
         return False
 
