@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -31,3 +33,44 @@ def make_image(
         kwargs["exif"] = exif.tobytes()
     image.save(path, fmt, **kwargs)
     return path
+
+
+def oracle(name: str) -> dict[str, dict[str, Any]]:
+    """Return {file: {"boxes", "labels", "size"}} of the whole dataset, as datumaro reads it.
+
+    A view over all subsets is taken when there is one; otherwise views are joined, and a
+    view listing the same files as one taken already (another encoding of the same
+    annotations) is left out.
+    """
+    data = json.loads((REALDATA / name / "ORACLE.json").read_text(encoding="utf-8"))
+    views = data["views"]
+    whole = [v for k, v in views.items() if "all subsets" in k]
+    images: dict[str, dict[str, Any]] = {}
+    for view in whole or list(views.values()):
+        found = view["oracles"].get("datumaro") or next(iter(view["oracles"].values()))
+        files = {image["file"] for image in found["images"]}
+        if files & set(images):
+            continue
+        for image in found["images"]:
+            extras = image.get("box_extras") or [{}] * len(image.get("boxes", []))
+            # COCO crowd regions are left out by the coco reader's default (iscrowd: skip).
+            boxes = [b for b, e in zip(image.get("boxes", []), extras, strict=True)
+                     if not e.get("is_crowd")]
+            images[image["file"]] = {"boxes": boxes,
+                                     "labels": image.get("labels") or [],
+                                     "size": (image.get("width"), image.get("height"))}
+    return images
+
+
+def clipped(boxes: list[list[Any]], size: tuple[Any, Any]) -> list[tuple[Any, ...]]:
+    """Return boxes clipped to the image as the check clips them; those left outside go."""
+    width, height = size
+    out = []
+    for label, x1, y1, x2, y2 in boxes:
+        if width and height:
+            x1, x2 = max(0.0, min(x1, width)), max(0.0, min(x2, width))
+            y1, y2 = max(0.0, min(y1, height)), max(0.0, min(y2, height))
+            if x2 <= x1 or y2 <= y1:
+                continue  # entirely outside: the check drops it
+        out.append((label, x1, y1, x2, y2))
+    return sorted(out, key=lambda b: (b[0], *(round(c) for c in b[1:])))

@@ -26,8 +26,8 @@ import yaml
 
 from osai_import.testing import local_server
 from osai_import.testing.s3 import LocalS3
+from tests.support import REALDATA, clipped, oracle
 
-REALDATA = Path(__file__).parent / "data" / "realdata"
 EXPECTED = {
     "datumaro_coco_instances": "coco",
     "datumaro_roboflow_coco": "coco",
@@ -56,46 +56,6 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def _copy(name: str, tmp_path: Path) -> Path:
     return shutil.copytree(REALDATA / name, tmp_path / name,
                            ignore=shutil.ignore_patterns("ORACLE.json"))
-
-
-def oracle(name: str) -> dict[str, dict[str, Any]]:
-    """Return {file: {"boxes", "labels", "size"}} of the whole dataset, as datumaro reads it.
-
-    A view over all subsets is taken when there is one; otherwise views are joined, and a
-    view listing the same files as one taken already (another encoding of the same
-    annotations) is left out.
-    """
-    data = json.loads((REALDATA / name / "ORACLE.json").read_text(encoding="utf-8"))
-    views = data["views"]
-    whole = [v for k, v in views.items() if "all subsets" in k]
-    images: dict[str, dict[str, Any]] = {}
-    for view in whole or list(views.values()):
-        found = view["oracles"].get("datumaro") or next(iter(view["oracles"].values()))
-        files = {image["file"] for image in found["images"]}
-        if files & set(images):
-            continue
-        for image in found["images"]:
-            extras = image.get("box_extras") or [{}] * len(image.get("boxes", []))
-            # COCO crowd regions are left out by the coco reader's default (iscrowd: skip).
-            boxes = [b for b, e in zip(image.get("boxes", []), extras, strict=True)
-                     if not e.get("is_crowd")]
-            images[image["file"]] = {"boxes": boxes,
-                                     "labels": image.get("labels") or [],
-                                     "size": (image.get("width"), image.get("height"))}
-    return images
-
-
-def _clipped(boxes: list[list[Any]], size: tuple[Any, Any]) -> list[tuple[Any, ...]]:
-    width, height = size
-    out = []
-    for label, x1, y1, x2, y2 in boxes:
-        if width and height:
-            x1, x2 = max(0.0, min(x1, width)), max(0.0, min(x2, width))
-            y1, y2 = max(0.0, min(y1, height)), max(0.0, min(y2, height))
-            if x2 <= x1 or y2 <= y1:
-                continue  # entirely outside: the check drops it
-        out.append((label, x1, y1, x2, y2))
-    return sorted(out, key=lambda b: (b[0], *(round(c) for c in b[1:])))
 
 
 def _close(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
@@ -152,7 +112,7 @@ def test_init_then_run_uploads_what_the_dataset_holds(name: str, tmp_path: Path)
         got = sorted(((o["name"], o["xmin"], o["ymin"], o["xmax"], o["ymax"])
                       for o in image["objects"]),
                      key=lambda b: (b[0], *(round(c) for c in b[1:])))
-        assert _close(got, _clipped(want["boxes"], want["size"])), (file, got, want["boxes"])
+        assert _close(got, clipped(want["boxes"], want["size"])), (file, got, want["boxes"])
         if len(want["labels"]) == 1 and not want["boxes"]:
             assert category.get(image["classifyCategoryId"]) == want["labels"][0], (file, image)
 

@@ -25,7 +25,7 @@ import requests
 import osai_import
 from osai_import.emulator import EmulatorSettings, LocalServer
 from tests.browser import DrawnFigure, drawn, screenshot, select, tolerance
-from tests.test_detect_init import REALDATA, oracle
+from tests.support import REALDATA, oracle
 
 from .support import Api, Img, b64, make_image, voc_xml
 

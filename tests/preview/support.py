@@ -8,8 +8,6 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from tests.support import REALDATA
-
 
 def coloured(path: Path, width: int, height: int, *, patch: tuple[int, int, int, int] | None = None,
              exif_orientation: int | None = None) -> Path:
@@ -61,41 +59,3 @@ def write_mixed_coco(root: Path) -> dict[str, Any]:
     return {"dataset": {"name": "mixed"},
             "source": {"type": "coco", "path": "coco.json", "images": "images",
                        "image_category": "single"}}
-
-
-def oracle_images(name: str) -> dict[str, dict[str, Any]]:
-    """Return {file: {"boxes", "size"}} of a real dataset as its ORACLE.json's parsers read it.
-
-    The datumaro view over all subsets when there is one, else every view (a view listing
-    files another one listed already is another encoding of the same annotations). COCO
-    crowd regions are left out, as the coco reader leaves them out by default.
-    """
-    data = json.loads((REALDATA / name / "ORACLE.json").read_text(encoding="utf-8"))
-    views = data["views"]
-    whole = [v for k, v in views.items() if "all subsets" in k]
-    images: dict[str, dict[str, Any]] = {}
-    for view in whole or list(views.values()):
-        found = view["oracles"].get("datumaro") or next(iter(view["oracles"].values()))
-        if {image["file"] for image in found["images"]} & set(images):
-            continue
-        for image in found["images"]:
-            extras = image.get("box_extras") or [{}] * len(image.get("boxes", []))
-            images[image["file"]] = {
-                "boxes": [b for b, e in zip(image.get("boxes", []), extras, strict=True)
-                          if not e.get("is_crowd")],
-                "size": (image.get("width"), image.get("height"))}
-    return images
-
-
-def clipped(boxes: list[list[Any]], size: tuple[Any, Any]) -> list[tuple[Any, ...]]:
-    """Return boxes clipped to the image (as the check clips them), those left inside."""
-    width, height = size
-    out = []
-    for label, x1, y1, x2, y2 in boxes:
-        if width and height:
-            x1, x2 = max(0.0, min(x1, width)), max(0.0, min(x2, width))
-            y1, y2 = max(0.0, min(y1, height)), max(0.0, min(y2, height))
-            if x2 <= x1 or y2 <= y1:
-                continue
-        out.append((label, x1, y1, x2, y2))
-    return out

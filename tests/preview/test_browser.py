@@ -24,8 +24,8 @@ from PIL import Image, ImageOps
 
 import osai_import
 from tests.browser import DrawnFigure, drawn, screenshot, select, tolerance
-from tests.preview.support import clipped, coloured, oracle_images
-from tests.support import CONFIGS, REALDATA
+from tests.preview.support import coloured
+from tests.support import CONFIGS, REALDATA, clipped, oracle
 
 Box = tuple[str, float, float, float, float]
 
@@ -137,7 +137,7 @@ def test_a_real_dataset_is_drawn_as_its_oracle_says(chromium: Any, tmp_path: Pat
     done = _cli("preview", "upload.yaml", "-o", f"{name}.html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     figures = _open(chromium, tmp_path / f"{name}.html")
-    truth = {f: v for f, v in oracle_images(name).items() if (data / f).is_file()}
+    truth = {f: v for f, v in oracle(name).items() if (data / f).is_file()}
     assert len(figures) == len(truth)
     for file, want in truth.items():
         figure = figures[_remote_name(file, set(figures))]
