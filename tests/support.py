@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT / "tests" / "data" / "realdata"
+# What a run of the shipped configs leaves beside them (the README's first command does):
+# the local server's data and the journal. Tests that copy configs/ leave them behind.
+LEFT_BY_RUNS = shutil.ignore_patterns(".osai-local", ".osai-import")
 CONFIGS = ROOT / "configs"
 DOCS = ROOT / "docs"
 

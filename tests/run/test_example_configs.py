@@ -20,7 +20,7 @@ from osai_import.run.context import RunOptions
 from osai_import.run.runner import run
 from osai_import.source.voc import parse_voc
 from tests.run.support import stored
-from tests.support import CONFIGS
+from tests.support import CONFIGS, LEFT_BY_RUNS
 
 EXAMPLES = sorted(p.name for p in CONFIGS.glob("*.yaml"))
 
@@ -49,7 +49,7 @@ def _expected(config: Path) -> dict[str, tuple[str | None, list[tuple[object, ..
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_config_stores_exactly_what_the_source_holds(tmp_path: Path, name: str) -> None:
-    shutil.copytree(CONFIGS, tmp_path / "configs")
+    shutil.copytree(CONFIGS, tmp_path / "configs", ignore=LEFT_BY_RUNS)
     config = tmp_path / "configs" / name
     expected = _expected(config)
     assert expected, f"{name} reads no image"
@@ -79,7 +79,7 @@ def test_example_config_stores_exactly_what_the_source_holds(tmp_path: Path, nam
 
 
 def test_quickstart_numbers(tmp_path: Path) -> None:
-    shutil.copytree(CONFIGS, tmp_path / "configs")
+    shutil.copytree(CONFIGS, tmp_path / "configs", ignore=LEFT_BY_RUNS)
     resolved, _ = prepare(tmp_path / "configs" / "quickstart.yaml")
     report = run(resolved, RunOptions(quiet=True), Console(quiet=True))
     assert (report.uploaded, report.exit_code) == (12, 0)

@@ -27,7 +27,7 @@ import yaml
 
 from osai_import.emulator import EmulatorSettings, LocalServer, Variants
 from tests.run.support import TOKEN
-from tests.support import CONFIGS
+from tests.support import CONFIGS, LEFT_BY_RUNS
 
 # Rich wraps at the terminal's width (80 in a pipe): a wide one keeps each line whole.
 _ENV = {"COLUMNS": "300", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
@@ -109,7 +109,7 @@ def remote_config(folder: Path, url: str, *, source: str = "data", **upload: Any
 
 def quickstart(tmp_path: Path) -> Path:
     """Copy the shipped configs to ``tmp_path`` and return the quickstart config there."""
-    shutil.copytree(CONFIGS, tmp_path / "configs")
+    shutil.copytree(CONFIGS, tmp_path / "configs", ignore=LEFT_BY_RUNS)
     return tmp_path / "configs" / "quickstart.yaml"
 
 
