@@ -6,6 +6,8 @@ import hashlib
 import os
 import random
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -588,3 +590,37 @@ def test_headers_larger_than_one_read(tmp_path: Path, monkeypatch: pytest.Monkey
     path.write_bytes(data[:2] + filler + segment + data[2:])
     assert agrees_with_pillow(path, monkeypatch, alone=True) == (3, 8)
     assert inspect_image(path, BIG).size == len(data) + len(filler) + len(segment)
+
+
+def test_pillows_load_truncated_images_flag_hands_pngs_to_pillow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A program that set the flag (Pillow then skips checks) gets Pillow's own reading.
+    from PIL import ImageFile
+
+    path = png_with_chunk(tmp_path / "a.png", b"gAMA", b"\0\0\xb1\x8f")
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    assert agrees_with_pillow(path, monkeypatch, alone=False) == (3, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(imageinfo, "_pillow_facts", _pillow_not_needed)
+        with pytest.raises(AssertionError):
+            reading(path)
+
+
+def test_plain_headers_are_read_without_importing_pillow(tmp_path: Path) -> None:
+    # Pillow is a tenth of a short command's start-up: a check of plain JPEGs and PNGs
+    # must not import it (a fresh interpreter, so no other test's import counts).
+    make_image(tmp_path / "a.jpg", 40, 30)
+    png_with_chunk(tmp_path / "b.png", b"pHYs", b"\0\0\x0b\x13\0\0\x0b\x13\1")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from osai_import.check.imageinfo import inspect_image\n"
+        f"for name in ('a.jpg', 'b.png'):\n"
+        f"    info = inspect_image(Path({str(tmp_path)!r}) / name, 10**8)\n"
+        "    print(info.format, info.width, info.height, info.depth)\n"
+        "print(sorted(m for m in sys.modules if m == 'PIL' or m.startswith('PIL.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == ["jpeg 40 30 3", "png 7 9 3", "[]"], done.stdout

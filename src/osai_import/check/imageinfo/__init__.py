@@ -16,8 +16,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, JpegImagePlugin, PngImagePlugin
+from typing import TYPE_CHECKING
 
 from osai_import.check.imageinfo.jpeg import JPEG_EOI, jpeg_dimensions, jpeg_facts
 from osai_import.check.imageinfo.png import PNG_IEND, png_dimensions, png_facts
@@ -27,6 +26,9 @@ from osai_import.check.imageinfo.window import BytesWindow, FileWindow, Window
 from osai_import.errors import ItemError
 from osai_import.location import SourcePath
 from osai_import.source.files import Facts, facts_of, open_image, read_blob
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["SUPPORTED_FORMATS", "ImageInfo", "file_digest", "inspect_image", "sniff_format"]
 
@@ -166,6 +168,10 @@ def _inspect_open(
 
 def _pillow_facts(path: Path | SourcePath, reader: Window, kind: str) -> tuple[int, int]:
     """Return depth and orientation as Pillow reads them; its errors mean a corrupt header."""
+    # Imported here: a plainly well-formed header never needs Pillow, and importing it
+    # is a tenth of the start-up of a short command.
+    from PIL import JpegImagePlugin, PngImagePlugin
+
     with reader.stream() as handle:
         try:
             image = (
@@ -208,6 +214,8 @@ def _depth(image: Image.Image) -> int:
         return 4 if "transparency" in image.info else 3
     if image.mode.startswith("I;16"):
         return 1
+    from PIL import Image
+
     return _MODE_DEPTH.get(image.mode) or Image.getmodebands(image.mode)
 
 
@@ -217,6 +225,8 @@ def _orientation(image: Image.Image) -> int:
     raw = image.info.get("exif")
     if not raw:
         return 1
+    from PIL import Image
+
     exif = Image.Exif()
     try:
         exif.load(raw)

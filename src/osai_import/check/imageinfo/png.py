@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 import zlib
+from functools import cache
 from pathlib import Path
-
-from PIL import ImageFile, PngImagePlugin
 
 from osai_import.check.imageinfo.tiff import tiff_orientation
 from osai_import.check.imageinfo.window import Window, truncated_header
@@ -66,7 +66,7 @@ def png_facts(reader: Window) -> tuple[int, int] | None:
     checksum, text, an ICC profile, animation, any odd length): the caller then asks
     Pillow, so its answer or its error stands.
     """
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
+    if _pillow_loads_truncated():
         return None  # Pillow then skips checks that this reading keeps
     ihdr = reader.read(12, 21)
     if len(ihdr) < 21 or not _png_checksum_ok(ihdr[:4], ihdr[4:17], ihdr[17:]):
@@ -106,7 +106,7 @@ def png_facts(reader: Window) -> tuple[int, int] | None:
         elif name in _PNG_MIN_LENGTH:
             if length < _PNG_MIN_LENGTH[name]:
                 return None
-        elif name != b"PLTE" and hasattr(PngImagePlugin.PngStream, f"chunk_{name.decode()}"):
+        elif name != b"PLTE" and _pillow_reads(name):
             return None  # a chunk Pillow reads in a way not repeated here
         pos += 12 + length
     else:
@@ -115,6 +115,23 @@ def png_facts(reader: Window) -> tuple[int, int] | None:
         return depth, 1
     orientation = tiff_orientation(exif)
     return None if orientation is None else (depth, orientation)
+
+
+def _pillow_loads_truncated() -> bool:
+    """Tell whether Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set in this process.
+
+    Pillow is imported only when a header needs it: a flag nobody could set yet is off.
+    """
+    image_file = sys.modules.get("PIL.ImageFile")
+    return bool(getattr(image_file, "LOAD_TRUNCATED_IMAGES", False))
+
+
+@cache
+def _pillow_reads(name: bytes) -> bool:
+    """Tell whether Pillow's PNG plugin reads chunk ``name`` in a way of its own."""
+    from PIL import PngImagePlugin  # only for a chunk the lists above do not know
+
+    return hasattr(PngImagePlugin.PngStream, f"chunk_{name.decode()}")
 
 
 def _png_checksum_ok(name: bytes, data: bytes, crc: bytes) -> bool:
