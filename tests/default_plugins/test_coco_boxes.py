@@ -18,27 +18,26 @@ NAMES = ["cat", "dog", "bird"]
 
 
 def filled() -> BoxStore:
-    """A store fed one box at a time and in batches, interleaved, under int and str ids."""
+    """A store fed one box at a time and in batches, interleaved, under int and str ids;
+    a batch holds two boxes of one image (linked in order within the batch)."""
     store = BoxStore()
     store.add("12", 0, (1.5, 2.0, 3.25, 4.0), 0)
     store.add("x", 2, (0.0, 0.0, 1.0, 1.0), 0)
-    last = store.last
-    prev = [last.get(12, -1), -1]
-    last[12], last["y"] = 2, 3
-    store.extend(prev, [1, 0], ([0.0, 9.0], [-1.0, 9.0], [1e300, 10.0], [5.5, 10.5]),
-                 bytes([DIFFICULT, 0]))
+    store.extend([12, "y", 12], [2 * 1 + DIFFICULT, 2 * 0, 2 * 2],
+                 [0.0, -1.0, 1e300, 5.5, 9.0, 9.0, 10.0, 10.5, -2.0, 0.5, 3.0, 4.0])
+    store.extend([], [], [])
     store.add("12", 2, (7.0, 8.0, 9.0, 10.0), DIFFICULT)
     return store
 
 
 EXPECTED = (Box("cat", 1.5, 2.0, 3.25, 4.0), Box("dog", 0.0, -1.0, 1e300, 5.5, difficult=True),
-            Box("bird", 7.0, 8.0, 9.0, 10.0, difficult=True))
+            Box("bird", -2.0, 0.5, 3.0, 4.0), Box("bird", 7.0, 8.0, 9.0, 10.0, difficult=True))
 
 
 def test_boxes_come_back_in_file_order_equal_to_constructed_ones() -> None:
-    assert slots.BOX_SETTERS is not None  # Box is as expected: boxes are built by slot
+    assert slots.BOX_TWIN is not None  # Box is as expected: boxes are built by slot
     store = filled()
-    assert len(store) == 5
+    assert len(store) == 6
     built = store.pop(12, NAMES)
     assert built == EXPECTED and all(type(box) is Box for box in built)
     assert [dataclasses.asdict(b) for b in built] == [dataclasses.asdict(b) for b in EXPECTED]
@@ -51,7 +50,7 @@ def test_boxes_come_back_in_file_order_equal_to_constructed_ones() -> None:
 def test_the_constructor_is_used_when_box_is_not_as_expected(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(boxes_module, "BOX_SETTERS", None)
+    monkeypatch.setattr(boxes_module, "BOX_TWIN", None)
     assert filled().pop("12", NAMES) == EXPECTED
 
 
@@ -66,9 +65,9 @@ def test_records_built_by_slot_equal_constructed_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_slot: bool
 ) -> None:
     if by_slot:
-        assert slots.RECORD_SETTERS is not None
+        assert slots.RECORD_TWIN is not None
     else:
-        monkeypatch.setattr(slots, "RECORD_SETTERS", None)
+        monkeypatch.setattr(slots, "RECORD_TWIN", None)
     extras = MappingProxyType({"coco_image_id": 7, "file_name": "a/b.jpg", "legacy_key": "7"})
     built = slots.plain_record("a/b.jpg", tmp_path / "a/b.jpg", "b.jpg", "cat", EXPECTED, 640,
                                None, extras)
@@ -78,13 +77,44 @@ def test_records_built_by_slot_equal_constructed_ones(
     assert pickle.loads(pickle.dumps(built)) == made and built.labels == {"cat", "dog", "bird"}
 
 
-def test_a_class_unlike_the_expected_one_gets_no_setters() -> None:
+def test_a_class_unlike_the_expected_one_gets_no_twin() -> None:
     @dataclasses.dataclass(frozen=True, slots=True)
     class Other:
         label: str
         xmin: float = 0.0
 
-    assert slots.slot_setters(Other, {"label": None, "xmin": 0.0}) is None  # label required
-    assert slots.slot_setters(Other, {"label": slots._REQUIRED, "xmin": 1.0}) is None
-    assert slots.slot_setters(Other, {"label": slots._REQUIRED}) is None
-    assert slots.slot_setters(Other, {"label": slots._REQUIRED, "xmin": 0.0}) is not None
+    probe = {"label": "a", "xmin": 0.5}
+    assert slots.slot_twin(Other, {"label": None, "xmin": 0.0}, probe) is None  # label required
+    assert slots.slot_twin(Other, {"label": slots._REQUIRED, "xmin": 1.0}, probe) is None
+    assert slots.slot_twin(Other, {"label": slots._REQUIRED}, probe) is None
+    twin = slots.slot_twin(Other, {"label": slots._REQUIRED, "xmin": 0.0}, probe)
+    assert twin is not None
+    made = twin()
+    made.label, made.xmin = "b", 2.0
+    made.__class__ = Other
+    assert type(made) is Other and made == Other("b", 2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.xmin = 3.0  # type: ignore[misc]
+
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        label: str
+
+    assert slots.slot_twin(Unslotted, {"label": slots._REQUIRED}, {"label": "a"}) is None
+
+    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
+    class Weak:  # one more slot than its fields: another layout
+        label: str
+
+    assert slots.slot_twin(Weak, {"label": slots._REQUIRED}, {"label": "a"}) is None
+
+
+def test_a_twin_whose_probe_differs_from_the_constructor_is_refused() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Converting:
+        label: str
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "label", self.label.upper())
+
+    assert slots.slot_twin(Converting, {"label": slots._REQUIRED}, {"label": "a"}) is None

@@ -10,6 +10,8 @@ must not vouch for go to ijson (``path_taken``), and still read the same.
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from osai_import.default_plugins.coco_reader import names as names_module
 from osai_import.default_plugins.coco_reader import scan as scan_module
 from osai_import.default_plugins.coco_reader.reader import CocoReader
 from osai_import.errors import SourceError
@@ -330,3 +333,37 @@ def test_a_file_that_changes_under_the_images_pass_stops_the_read(
     with pytest.raises(SourceError, match="changed while it was read"):
         list(records)
     assert reader.path_taken == "msgspec"
+
+
+# --- the fast path's shortcuts for plain file names ---------------------------------------
+
+_NAME_CHARS = st.sampled_from(["a", "b", "/", ".", "..", "\\", "\x00", " ", "\t", "\x1c", "é",
+                               "//", "./", "/."])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(names=st.lists(st.lists(_NAME_CHARS, max_size=6).map("".join), min_size=1, max_size=6))
+def test_a_chunk_of_names_is_plain_when_each_of_them_is(names: list[str]) -> None:
+    assert names_module.plain_names(names) == all(map(names_module.plain_name, names))
+
+
+def test_plain_names_are_what_normalizing_leaves_alone(tmp_path: Path) -> None:
+    for name in ("a.jpg", "dir/b.png", "a/b/c d.jpg", "x..y/z.", "a-b_c"):
+        assert names_module.plain_name(name)
+        assert os.path.normpath(os.path.join(tmp_path, name)) == os.path.join(tmp_path, name)
+    for name in ("", " ", "\t", ".a", "a/.b", "a//b", "/a", "a/", "a\\b", "caf\u00e9", "a\x00"):
+        assert not names_module.plain_name(name), name
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.lists(st.sampled_from(["a", "b.jpg", "c d", "x..y", "0", "é"]), min_size=1,
+                     max_size=4).map("/".join))
+def test_a_plain_name_joins_the_image_folder_as_pathlib_joins_it(name: str) -> None:
+    root = Path(os.path.abspath("images"))
+    for join in (names_module.joiner(root), names_module.joiner(root / "nested dir")):
+        made, expected = join(name), Path(join("x").parent) / name
+        assert type(made) is type(expected) and made == expected
+        assert str(made) == str(expected) and made.parts == expected.parts
+        assert hash(made) == hash(expected) and made.name == expected.name
+        assert made.parent == expected.parent and made.suffix == expected.suffix
+        assert pickle.loads(pickle.dumps(made)) == expected and made.exists() == expected.exists()

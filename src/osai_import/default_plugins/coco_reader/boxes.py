@@ -7,14 +7,12 @@ entry comes; then they are built by slot (see ``slots``).
 from __future__ import annotations
 
 from array import array
-from itertools import chain
-from operator import add
 
 from osai_import import Box
-from osai_import.default_plugins.coco_reader.slots import BOX_SETTERS
+from osai_import.default_plugins.coco_reader.slots import BOX_TWIN
 
 DIFFICULT = 1  # the flag of a box kept as difficult
-_new = object.__new__
+_FLAG = (False, True)  # a flag bit as the bool a Box holds, without a call to bool()
 
 
 def store_key(key: int | str) -> int | str:
@@ -59,47 +57,54 @@ class BoxStore:
         self._links.extend((self.last.get(key, -1), 2 * label + flags))
         self.last[key] = index
 
-    def extend(self, prev: list[int], labels: list[int],
-               corners: tuple[list[float], list[float], list[float], list[float]],
-               flags: bytes) -> None:
-        """Append many boxes at once, linked by their caller (see ``last``).
+    def extend(self, keys: list[int | str], tags: list[int], corners: list[float]) -> None:
+        """Append many boxes at once, in file order.
 
-        ``corners`` holds the boxes' xmin, ymin, xmax and ymax values; ``prev`` the index
-        of each box's image's box before it (``last.get(key, -1)``; ``last[key]`` is then
-        set to the new box's index); ``flags`` a byte per box.
+        ``keys`` holds each box's image key (``store_key``), ``tags`` its label index times
+        two plus its flag, ``corners`` its xmin, ymin, xmax and ymax, box after box.
         """
-        self._coords.fromlist(list(chain.from_iterable(zip(*corners, strict=True))))
-        tags = list(map(add, labels, map(add, labels, flags)))  # 2 * label + flag
-        self._links.fromlist(list(chain.from_iterable(zip(prev, tags, strict=True))))
+        last = self.last
+        count = len(self)
+        prev = []
+        for key in keys:
+            prev.append(last.get(key, -1))
+            last[key] = count
+            count += 1
+        links = [0] * (2 * len(prev))
+        links[0::2] = prev
+        links[1::2] = tags
+        self._links.fromlist(links)
+        self._coords.fromlist(corners)
 
     def pop(self, image: int | str, names: list[str]) -> tuple[Box, ...]:
         """Remove and return the boxes of ``image`` (an id or its ``store_key``), labelled
         with ``names``, in file order."""
-        index = self.last.pop(store_key(image), -1)
+        index = self.last.pop(image if type(image) is int else store_key(image), -1)
         if index < 0:
             return ()
         coords, links = self._coords, self._links
         out = []
-        if BOX_SETTERS is None:
+        if BOX_TWIN is None:
             while index >= 0:
                 at, tag = 4 * index, links[2 * index + 1]
                 out.append(Box(names[tag >> 1], coords[at], coords[at + 1], coords[at + 2],
-                               coords[at + 3], difficult=bool(tag & DIFFICULT)))
+                               coords[at + 3], difficult=_FLAG[tag & DIFFICULT]))
                 index = links[2 * index]
         else:
-            label, xmin, ymin, xmax, ymax, difficult, truncated, occluded, pose = BOX_SETTERS
+            twin = BOX_TWIN
             while index >= 0:
                 at, tag = 4 * index, links[2 * index + 1]
-                box = _new(Box)
-                label(box, names[tag >> 1])
-                xmin(box, coords[at])
-                ymin(box, coords[at + 1])
-                xmax(box, coords[at + 2])
-                ymax(box, coords[at + 3])
-                difficult(box, bool(tag & DIFFICULT))
-                truncated(box, False)
-                occluded(box, False)
-                pose(box, "Unspecified")
+                box = twin()
+                box.label = names[tag >> 1]
+                box.xmin = coords[at]
+                box.ymin = coords[at + 1]
+                box.xmax = coords[at + 2]
+                box.ymax = coords[at + 3]
+                box.difficult = _FLAG[tag & DIFFICULT]
+                box.truncated = False
+                box.occluded = False
+                box.pose = "Unspecified"
+                box.__class__ = Box
                 out.append(box)
                 index = links[2 * index]
         out.reverse()

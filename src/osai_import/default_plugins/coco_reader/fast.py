@@ -16,18 +16,20 @@ would raise about the file, so that the words and the order of faults stay ijson
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from io import BufferedReader
 from itertools import chain, compress
 from operator import add
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
 
 from osai_import import ImageRecord, SourceError
 from osai_import.default_plugins.coco_reader.boxes import DIFFICULT, store_key
 from osai_import.default_plugins.coco_reader.entries import Entries
-from osai_import.default_plugins.coco_reader.scan import Section, items_text, scan
+from osai_import.default_plugins.coco_reader.names import joiner, plain_name, plain_names
+from osai_import.default_plugins.coco_reader.scan import Section, items_in_place, scan
 from osai_import.default_plugins.coco_reader.slots import plain_record
 from osai_import.default_plugins.coco_reader.stream import JsonSource
 
@@ -106,31 +108,34 @@ def _usable(layout: dict[str, Section]) -> bool:
         layout[key].kind == "array" for key in ("annotations", "categories") if key in layout)
 
 
-def _label_lookup(category_index: dict[str, int]) -> dict[int | str, int]:
-    """Map category ids as decoded (int or str) to label indexes, as ``id_key`` matches them."""
+def _tag_lookup(category_index: dict[str, int]) -> dict[int | str, int]:
+    """Map category ids as decoded (int or str) to the tag of their label (its index times
+    two, see ``BoxStore``), as ``id_key`` matches them."""
     lookup: dict[int | str, int] = {}
-    lookup.update(category_index)
     for key, label in category_index.items():
+        lookup[key] = 2 * label
         try:
             number = int(key)
         except ValueError:
             continue
         if str(number) == key:  # "7" is the id 7; " 7", "07" and "٧" are not
-            lookup[number] = label
+            lookup[number] = 2 * label
     return lookup
 
 
 class _Passes:
     """The three passes of one read, each over its own section."""
 
-    def __init__(self, entries: Entries, fh: BinaryIO, layout: dict[str, Section]) -> None:
+    def __init__(self, entries: Entries, fh: BufferedReader, layout: dict[str, Section]) -> None:
         self.entries = entries
         self.fh = fh
         self.layout = layout
         # Plain file names below a local folder are their own key, and their path is the
-        # folder's joined with them (what normalizing would give: see ``image``).
-        self.root = entries.root if isinstance(entries.root, Path) else None
-        self.lookup: dict[int | str, int] = {}
+        # folder's joined with them (what normalizing would give: see ``plain_name``).
+        self.join = joiner(entries.root) if isinstance(entries.root, Path) else None
+        self.drop_empty = entries.options.drop_empty
+        self.categorize = entries.options.image_category != "none"
+        self.tags: dict[int | str, int] = {}  # see _tag_lookup
 
     def read(self, start: int, end: int) -> bytes:
         """Return the file's bytes ``[start, end)``."""
@@ -140,14 +145,29 @@ class _Passes:
             raise Fallback  # the file changed under the scan
         return data
 
-    def chunks(self, key: str) -> Iterator[bytes]:
-        """Yield each chunk of section ``key`` as a JSON array."""
+    def chunks(self, key: str) -> Iterator[memoryview]:
+        """Yield each chunk of section ``key`` as a JSON array.
+
+        Every chunk is read into the same buffer: whatever is decoded from one (``Raw``
+        values above all) must be done with before the next is asked for.
+        """
         section = self.layout.get(key)
-        for number, (start, end) in enumerate(section.chunks if section else ()):
-            text = items_text(self.read(start, end), number == 0)
-            if text is None:
+        if section is None or not section.chunks:
+            return
+        buffer = bytearray(2 + max(end - start for start, end in section.chunks))
+        view = memoryview(buffer)
+        for number, (start, end) in enumerate(section.chunks):
+            length = end - start
+            self.fh.seek(start)
+            done = 0
+            while done < length:
+                count = self.fh.readinto(view[1 + done:1 + length])
+                if not count:
+                    raise Fallback  # the file changed under the scan
+                done += count
+            if not items_in_place(buffer, length, number == 0):
                 raise Fallback
-            yield text
+            yield view[:length + 2]
 
     # -- pass 1 -------------------------------------------------------------------------
     def categories(self) -> None:
@@ -159,7 +179,7 @@ class _Passes:
     # -- pass 2 -------------------------------------------------------------------------
     def annotations(self) -> None:
         """Keep the box of every usable annotation, in file order."""
-        self.lookup = _label_lookup(self.entries.category_index)
+        self.tags = _tag_lookup(self.entries.category_index)
         index = 0
         for text in self.chunks("annotations"):
             items: Sequence[_Annotation | _IntAnnotation]
@@ -180,44 +200,40 @@ class _Passes:
     def plain_boxes(self, items: Sequence[_Annotation | _IntAnnotation]) -> bool:
         """Keep the boxes of a chunk whose annotations all have the common shape, a column
         at a time; return False, keeping nothing, if any of them has not."""
-        labels = list(map(self.lookup.get, [item.category_id for item in items]))
-        boxes = [item.bbox for item in items]
-        crowds = set(crowd := [item.iscrowd for item in items])
-        ids = [item.image_id for item in items]
-        if None in labels or None in boxes or not crowds <= {0, 1, None}:
-            return False
-        keys: list[int | str] = ids
+        keys: list[int | str] = [item.image_id for item in items]
         if items and type(items[0]) is _Annotation:  # some ids may be strings
-            if not all(key.strip() for key in ids if type(key) is str):
+            if not all(key.strip() for key in keys if type(key) is str):
                 return False
-            keys = list(map(store_key, ids))
-        # The corners a column at a time (as bbox_box makes them: x + width, y + height).
-        numbers = list(chain.from_iterable(boxes))  # type: ignore[arg-type]
-        xmin, ymin = numbers[0::4], numbers[1::4]
-        xmax, ymax = list(map(add, xmin, numbers[2::4])), list(map(add, ymin, numbers[3::4]))
+            keys = list(map(store_key, keys))
+        crowds = {item.iscrowd for item in items}
+        if not crowds <= {0, 1, None}:
+            return False
+        iscrowd = self.entries.options.iscrowd
+        if 1 in crowds and iscrowd == "skip":
+            # Left out before their category and bbox are looked at, as Entries does.
+            kept = [item.iscrowd != 1 for item in items]
+            items, keys = list(compress(items, kept)), list(compress(keys, kept))
+        try:
+            tags = list(map(self.tags.__getitem__, [item.category_id for item in items]))
+            # x, y, width and height of each box, box after box.
+            corners: list[float] = list(chain.from_iterable(
+                [item.bbox for item in items]))  # type: ignore[misc]  # None: TypeError
+        except (KeyError, TypeError):  # an unknown category; an annotation without a bbox
+            return False
+        # The corners a column at a time, as bbox_box makes them: x + width, y + height.
+        xmax = list(map(add, corners[0::4], corners[2::4]))
+        ymax = list(map(add, corners[1::4], corners[3::4]))
         total = sum(xmax) + sum(ymax)
         if total - total:  # inf or nan: some corner is not finite (or just the sum)
             return False
-        flags = bytes(len(keys))
-        if 1 in crowds:
-            if self.entries.options.iscrowd == "skip":
-                kept = [value != 1 for value in crowd]
-                keys, labels = list(compress(keys, kept)), list(compress(labels, kept))
-                xmin, ymin = list(compress(xmin, kept)), list(compress(ymin, kept))
-                xmax, ymax = list(compress(xmax, kept)), list(compress(ymax, kept))
-                flags = bytes(len(keys))
-            elif self.entries.options.iscrowd == "difficult":
-                flags = bytes(DIFFICULT if value == 1 else 0 for value in crowd)
-        store = self.entries.store
-        last, count, prev = store.last, len(store), []
-        for key in keys:
-            prev.append(last.get(key, -1))
-            last[key] = count
-            count += 1
-        store.extend(prev, labels, (xmin, ymin, xmax, ymax), flags)  # type: ignore[arg-type]
+        corners[2::4], corners[3::4] = xmax, ymax
+        if 1 in crowds and iscrowd == "difficult":
+            tags = [tag + DIFFICULT if item.iscrowd == 1 else tag
+                    for tag, item in zip(tags, items, strict=True)]
+        self.entries.store.extend(keys, tags, corners)
         return True
 
-    def one_by_one(self, text: bytes, index: int) -> int:
+    def one_by_one(self, text: memoryview, index: int) -> int:
         """Read a chunk whose items do not all have the common shape; return the next index."""
         try:
             raws = _RAWS.decode(text)
@@ -234,19 +250,16 @@ class _Passes:
         return index
 
     def boxes(self, items: Sequence[_Annotation | _IntAnnotation],
-              raws: list[msgspec.Raw] | None, text: bytes, index: int) -> None:
+              raws: list[msgspec.Raw] | None, text: memoryview, index: int) -> None:
         """Keep the boxes of annotations ``index``...; hand unusual ones to Entries in order."""
         entries = self.entries
         store = entries.store
-        last = store.last
-        lookup = self.lookup
+        tag_of = self.tags
         skip_crowd = entries.options.iscrowd == "skip"
         crowd_flag = DIFFICULT if entries.options.iscrowd == "difficult" else 0
-        prev: list[int] = []
-        labels: list[int] = []
-        corners: tuple[list[float], ...] = ([], [], [], [])
-        flags: list[int] = []
-        count = len(store)
+        keys: list[int | str] = []
+        tags: list[int] = []
+        corners: list[float] = []
         for offset, item in enumerate(items):
             image: Any = item.image_id
             if type(image) is str:
@@ -258,30 +271,23 @@ class _Passes:
                     if crowd == 1 and skip_crowd:
                         continue
                     flag = crowd_flag if crowd == 1 else -1
-                label = lookup.get(item.category_id)
+                tag = tag_of.get(item.category_id)
                 box = item.bbox
-                if flag >= 0 and label is not None and box is not None:
+                if flag >= 0 and tag is not None and box is not None:
                     x, y, w, h = box
                     x2, y2 = x + w, y + h
                     if not (x2 - x2 or y2 - y2):  # inf - inf and nan are nan, true
-                        prev.append(last.get(image, -1))
-                        last[image] = count
-                        count += 1
-                        labels.append(label)
-                        corners[0].append(x)
-                        corners[1].append(y)
-                        corners[2].append(x2)
-                        corners[3].append(y2)
-                        flags.append(flag)
+                        keys.append(image)
+                        tags.append(tag + flag)
+                        corners += (x, y, x2, y2)
                         continue
             # Anything else: as ijson would have given it, after the boxes before it.
-            store.extend(prev, labels, corners, bytes(flags))  # type: ignore[arg-type]
-            prev, labels, corners, flags = [], [], ([], [], [], []), []
+            store.extend(keys, tags, corners)
+            keys, tags, corners = [], [], []
             if raws is None:
                 raws = _RAWS.decode(text)
             entries.annotation(index + offset, _ANY.decode(raws[offset]))
-            count = len(store)
-        store.extend(prev, labels, corners, bytes(flags))  # type: ignore[arg-type]
+        store.extend(keys, tags, corners)
 
     # -- pass 3 -------------------------------------------------------------------------
     def images(self) -> Iterator[ImageRecord]:
@@ -291,13 +297,18 @@ class _Passes:
         for text in self.chunks("images"):
             raws: list[msgspec.Raw] | None = None
             items: Sequence[_Image | None]
+            plain = False  # every file_name of the chunk is plain (see ``plain_names``)
             try:
-                items = _IMAGES.decode(text)
+                decoded: list[_Image] = _IMAGES.decode(text)
             except msgspec.ValidationError:
                 raws = _RAWS.decode(text)
                 items = [_plain_image(raw) for raw in raws]
+            else:
+                items = decoded
+                plain = self.join is not None and plain_names(
+                    [item.file_name for item in decoded])
             for offset, item in enumerate(items):
-                record = False if item is None else self.image(index, item)
+                record = False if item is None else self.image(index, item, plain)
                 if record is False:
                     if raws is None:
                         raws = _RAWS.decode(text)
@@ -307,8 +318,11 @@ class _Passes:
                 index += 1
         entries.report_leftovers()
 
-    def image(self, index: int, item: _Image) -> ImageRecord | bool | None:
-        """Return the record of a plain image entry, or False to leave it to Entries."""
+    def image(self, index: int, item: _Image, plain: bool) -> ImageRecord | bool | None:
+        """Return the record of a plain image entry, or False to leave it to Entries.
+
+        ``plain``: the names of the whole chunk are known to be plain (``plain_names``).
+        """
         entries = self.entries
         raw_id = item.id
         if isinstance(raw_id, int):
@@ -319,19 +333,20 @@ class _Passes:
             return False
         name = item.file_name
         width, height = item.width, item.height
-        # A name that normalizes to itself (ASCII, no "." or ".." part, no "//" nor "\\",
-        # relative, not a folder) and an image that no problem concerns; else Entries.
-        if (self.root is None or not name.isascii() or not name.strip() or "\x00" in name
-                or "\\" in name or "//" in name or name[0] in "/." or name[-1] == "/"
-                or "/." in name or image_id in entries.first_index
-                or image_id in entries.notes
+        # A plain name (it normalizes to itself) and an image that no problem concerns;
+        # else Entries.
+        join = self.join
+        if (join is None or (not plain and not plain_name(name))
+                or image_id in entries.first_index or image_id in entries.notes
                 or (width is not None and width < 0) or (height is not None and height < 0)):
             return False
         entries.first_index[image_id] = (index, name)
         boxes = entries.store.pop(raw_id, entries.names)
-        if entries.options.drop_empty and not boxes:
+        if self.drop_empty and not boxes:
             return None
         return plain_record(
-            name, self.root / name, name.rpartition("/")[2], entries.category_of(boxes), boxes,
+            name, join(name), name.rpartition("/")[2],
+            entries.category_of(boxes) if self.categorize else None, boxes,
             width or None, height or None,
             MappingProxyType({"coco_image_id": raw_id, "file_name": name, "legacy_key": image_id}))
+

@@ -76,6 +76,25 @@ def items_text(data: bytes, first: bool) -> bytes | None:
     return b"[" + text + b"]"
 
 
+def items_in_place(buffer: bytearray, length: int, first: bool) -> bool:
+    """Make a chunk read into ``buffer[1:length + 1]`` a JSON array there, as ``items_text``
+    would (its separating comma becomes a blank); False if it cannot be one.
+
+    Decoding the chunk where it was read spares a copy of every byte of the section.
+    """
+    buffer[0], buffer[length + 1] = 0x5B, 0x5D  # "[", "]"
+    if first:
+        return True
+    at = _SPACE.match(buffer, 1, length + 1).end()  # type: ignore[union-attr]
+    if at == length + 1:  # blanks alone: the last item ended where a block did
+        return True
+    if buffer[at] != 0x2C:  # ","
+        return False
+    buffer[at] = 0x20
+    # "x, ]": a trailing comma
+    return _SPACE.match(buffer, at + 1, length + 1).end() != length + 1  # type: ignore[union-attr]
+
+
 def scan(fh: BinaryIO, start: int) -> dict[str, Section] | None:
     """Return the top-level sections of the JSON object at ``start``, or None to use ijson."""
     fh.seek(start)
