@@ -200,8 +200,9 @@ class _Passes:
     def plain_boxes(self, items: Sequence[_Annotation | _IntAnnotation]) -> bool:
         """Keep the boxes of a chunk whose annotations all have the common shape, a column
         at a time; return False, keeping nothing, if any of them has not."""
-        keys: list[int | str] = [item.image_id for item in items]
+        keys: list[int | str] | None = None
         if items and type(items[0]) is _Annotation:  # some ids may be strings
+            keys = [item.image_id for item in items]
             if not all(key.strip() for key in keys if type(key) is str):
                 return False
             keys = list(map(store_key, keys))
@@ -211,8 +212,13 @@ class _Passes:
         iscrowd = self.entries.options.iscrowd
         if 1 in crowds and iscrowd == "skip":
             # Left out before their category and bbox are looked at, as Entries does.
-            kept = [item.iscrowd != 1 for item in items]
-            items, keys = list(compress(items, kept)), list(compress(keys, kept))
+            if keys is None:
+                items = [item for item in items if item.iscrowd != 1]
+            else:
+                kept = [item.iscrowd != 1 for item in items]
+                items, keys = list(compress(items, kept)), list(compress(keys, kept))
+        if keys is None:  # integer ids: their own keys
+            keys = [item.image_id for item in items]
         try:
             tags = list(map(self.tags.__getitem__, [item.category_id for item in items]))
             # x, y, width and height of each box, box after box.
