@@ -8,6 +8,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osai_import.default_plugins.coco_reader import boxes as boxes_module
 from osai_import.default_plugins.coco_reader import slots
@@ -118,3 +120,32 @@ def test_a_twin_whose_probe_differs_from_the_constructor_is_refused() -> None:
             object.__setattr__(self, "label", self.label.upper())
 
     assert slots.slot_twin(Converting, {"label": slots._REQUIRED}, {"label": "a"}) is None
+
+
+_ONE = st.tuples(st.sampled_from([1, 2, 300, "x", "12"]), st.integers(0, 2), st.booleans(),
+                 st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=4, max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=st.lists(st.tuples(st.booleans(), st.lists(_ONE, max_size=12)), max_size=8))
+def test_the_store_gives_back_what_it_was_given_per_image_in_order(
+    batches: list[tuple[bool, list[tuple[int | str, int, bool, list[float]]]]]
+) -> None:
+    store, expected = BoxStore(), {}
+    for one_at_a_time, boxes in batches:
+        for image, label, difficult, corners in boxes:
+            expected.setdefault(store_key(image), []).append(
+                Box(NAMES[label], *corners, difficult=difficult))
+            if one_at_a_time:
+                store.add(str(image), label, (corners[0], corners[1], corners[2], corners[3]),
+                          DIFFICULT if difficult else 0)
+        if not one_at_a_time:
+            store.extend([store_key(image) for image, _, _, _ in boxes],
+                         [2 * label + (DIFFICULT if difficult else 0) for _, label, difficult, _
+                          in boxes],
+                         [number for _, _, _, corners in boxes for number in corners])
+    assert len(store) == sum(map(len, expected.values()))
+    assert store.leftovers() == {str(key): len(boxes) for key, boxes in expected.items()}
+    for key, boxes in expected.items():
+        assert store.pop(key, NAMES) == tuple(boxes)
+    assert store.leftovers() == {}
