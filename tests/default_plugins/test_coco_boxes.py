@@ -122,30 +122,45 @@ def test_a_twin_whose_probe_differs_from_the_constructor_is_refused() -> None:
     assert slots.slot_twin(Converting, {"label": slots._REQUIRED}, {"label": "a"}) is None
 
 
-_ONE = st.tuples(st.sampled_from([1, 2, 300, "x", "12"]), st.integers(0, 2), st.booleans(),
+_ONE = st.tuples(st.sampled_from([0, 1, 2, 3, 7, 300, 10**12, -5, "x", "12", "-0"]),
+                 st.integers(0, 2), st.booleans(),
                  st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=4, max_size=4))
 
 
-@settings(max_examples=200, deadline=None)
-@given(batches=st.lists(st.tuples(st.booleans(), st.lists(_ONE, max_size=12)), max_size=8))
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.tuples(st.booleans(), st.lists(_ONE, max_size=12)), max_size=8),
+       floor=st.sampled_from([1, 4, 1 << 16]), popped=st.sets(st.sampled_from([0, 3, 300, "x"])))
 def test_the_store_gives_back_what_it_was_given_per_image_in_order(
-    batches: list[tuple[bool, list[tuple[int | str, int, bool, list[float]]]]]
+    batches: list[tuple[bool, list[tuple[int | str, int, bool, list[float]]]]], floor: int,
+    popped: set[int | str]
 ) -> None:
-    store, expected = BoxStore(), {}
-    for one_at_a_time, boxes in batches:
-        for image, label, difficult, corners in boxes:
-            expected.setdefault(store_key(image), []).append(
-                Box(NAMES[label], *corners, difficult=difficult))
-            if one_at_a_time:
-                store.add(str(image), label, (corners[0], corners[1], corners[2], corners[3]),
-                          DIFFICULT if difficult else 0)
-        if not one_at_a_time:
-            store.extend([store_key(image) for image, _, _, _ in boxes],
-                         [2 * label + (DIFFICULT if difficult else 0) for _, label, difficult, _
-                          in boxes],
-                         [number for _, _, _, corners in boxes for number in corners])
+    # A small floor makes the table of integer keys grow while boxes come (and take over
+    # keys the dict held); keys it cannot cover (too large, negative, text) stay in the dict.
+    original = boxes_module._TABLE_FLOOR
+    boxes_module._TABLE_FLOOR = floor
+    try:
+        store, expected = BoxStore(), {}
+        for one_at_a_time, boxes in batches:
+            for image, label, difficult, corners in boxes:
+                expected.setdefault(store_key(image), []).append(
+                    Box(NAMES[label], *corners, difficult=difficult))
+                if one_at_a_time:
+                    store.add(str(image), label, (corners[0], corners[1], corners[2], corners[3]),
+                              DIFFICULT if difficult else 0)
+            if not one_at_a_time:
+                store.extend([store_key(image) for image, _, _, _ in boxes],
+                             [2 * label + (DIFFICULT if difficult else 0)
+                              for _, label, difficult, _ in boxes],
+                             [number for _, _, _, corners in boxes for number in corners])
+    finally:
+        boxes_module._TABLE_FLOOR = original
     assert len(store) == sum(map(len, expected.values()))
-    assert store.leftovers() == {str(key): len(boxes) for key, boxes in expected.items()}
+    for key in popped:
+        assert store.pop(key, NAMES) == tuple(expected.pop(key, ()))
+    # In the order of their first box: the order the images were first met in the file.
+    assert list(store.leftovers().items()) == [(str(key), len(boxes))
+                                               for key, boxes in expected.items()]
     for key, boxes in expected.items():
         assert store.pop(key, NAMES) == tuple(boxes)
+        assert store.pop(key, NAMES) == ()
     assert store.leftovers() == {}

@@ -6,6 +6,8 @@ image's entry comes; then they are built by slot (see ``slots``).
 
 from __future__ import annotations
 
+from array import array
+from itertools import repeat
 from struct import Struct, pack
 
 from osai_import import Box
@@ -15,6 +17,7 @@ DIFFICULT = 1  # the flag of a box kept as difficult
 # A box: its image's box before it, label * 2 + flag, xmin, ymin, xmax, ymax (native order).
 _RECORD = Struct("qqdddd")
 _PREVIOUS = Struct("q")  # the first field alone
+_TABLE_FLOOR = 1 << 16  # integer keys below this always go in the table (512 KiB at most)
 _FLAG = (False, True)  # a flag bit as the bool a Box holds, without a call to bool()
 
 
@@ -38,25 +41,51 @@ class BoxStore:
 
     Each box is one 48-byte record (``_RECORD``): the index of its image's box before it
     (-1 for the first), its label index times two plus its flag, then its xmin, ymin,
-    xmax and ymax; a dict maps each image key to its last box. Reading a box back is one
-    call and, the boxes of an image being spread over the file, one cache miss where two
-    arrays (links, corners) took two. Segmentation is never kept.
+    xmax and ymax. Reading a box back is one call and, the boxes of an image being spread
+    over the file, one cache miss where two arrays (links, corners) took two.
+    Segmentation is never kept.
+
+    Each image key's last box is found in a table indexed by the key when it is a small
+    integer (most COCO ids: the table holds up to two entries a box, 16 bytes, or 64 Ki),
+    in a dict for any other key; an integer the table covers is never in the dict. Over a
+    million annotations a table is three times faster than a dict, whose entries and int
+    values are all over memory.
     """
 
     def __init__(self) -> None:
         self._records = bytearray()
-        self.last: dict[int | str, int] = {}  # each image's last box, by store_key
+        self._table = array("q")  # the last box of each integer key below its length, or -1
+        self._others: dict[int | str, int] = {}  # the last box of every other key
 
     def __len__(self) -> int:
         return len(self._records) // _RECORD.size
+
+    def _covers(self, top: int, boxes: int) -> bool:
+        """Tell whether the table covers the keys below ``top``, growing it (within two
+        entries a box, ``boxes`` counted) and moving the keys it then covers out of the
+        dict."""
+        size = len(self._table)
+        if top <= size:
+            return True
+        bound = max(_TABLE_FLOOR, 2 * boxes)
+        if top > bound:
+            return False
+        grown = min(bound, max(top, 2 * size))
+        self._table.extend(repeat(-1, grown - size))
+        for key in [key for key in self._others if type(key) is int and size <= key < grown]:
+            self._table[key] = self._others.pop(key)
+        return True
 
     def add(self, image: str, label: int, box: tuple[float, float, float, float],
             flags: int) -> None:
         """Append one box of image ``image`` (its ``id_key``)."""
         index = len(self)
         key = store_key(image)
-        self._records += _RECORD.pack(self.last.get(key, -1), 2 * label + flags, *box)
-        self.last[key] = index
+        if type(key) is int and key >= 0 and self._covers(key + 1, index + 1):
+            previous, self._table[key] = self._table[key], index
+        else:
+            previous, self._others[key] = self._others.get(key, -1), index
+        self._records += _RECORD.pack(previous, 2 * label + flags, *box)
 
     def extend(self, keys: list[int | str], tags: list[int], corners: list[float]) -> None:
         """Append many boxes at once, in file order.
@@ -66,13 +95,29 @@ class BoxStore:
         """
         if not keys:
             return
-        last = self.last
         count = start = len(self)
+        table, others = self._table, self._others
+        try:
+            low, high = min(keys), max(keys)
+        except TypeError:  # integers and strings
+            low = high = ""
         prev = []
-        for key in keys:
-            prev.append(last.get(key, -1))
-            last[key] = count
-            count += 1
+        if (type(low) is int and type(high) is int and low >= 0
+                and self._covers(high + 1, start + len(keys))):
+            for key in keys:  # the common case, kept short
+                prev.append(table[key])  # type: ignore[index]
+                table[key] = count  # type: ignore[index]
+                count += 1
+        else:
+            size = len(table)
+            for key in keys:
+                if type(key) is int and 0 <= key < size:
+                    prev.append(table[key])
+                    table[key] = count
+                else:
+                    prev.append(others.get(key, -1))
+                    others[key] = count
+                count += 1
         size = len(prev)
         links = [0] * (2 * size)
         links[0::2] = prev
@@ -93,7 +138,11 @@ class BoxStore:
     def pop(self, image: int | str, names: list[str]) -> tuple[Box, ...]:
         """Remove and return the boxes of ``image`` (an id or its ``store_key``), labelled
         with ``names``, in file order."""
-        index = self.last.pop(image if type(image) is int else store_key(image), -1)
+        key = image if type(image) is int else store_key(image)
+        if type(key) is int and 0 <= key < len(self._table):
+            index, self._table[key] = self._table[key], -1
+        else:
+            index = self._others.pop(key, -1)
         if index < 0:
             return ()
         records, unpack, size = self._records, _RECORD.unpack_from, _RECORD.size
@@ -123,13 +172,20 @@ class BoxStore:
         return tuple(out)
 
     def leftovers(self) -> dict[str, int]:
-        """Return how many boxes each image id still holds (those no image claimed)."""
-        counts: dict[str, int] = {}
+        """Return how many boxes each image id still holds (those no image claimed), in the
+        order of their first box."""
+        held = list(self._others.items())
+        table = self._table
+        if table.count(-1) != len(table):
+            held += [(key, index) for key, index in enumerate(table) if index >= 0]
+        found = []
         records, unpack, size = self._records, _PREVIOUS.unpack_from, _RECORD.size
-        for image, index in self.last.items():
-            count = 0
+        for image, index in held:
+            count = first = 0
             while index >= 0:
                 count += 1
+                first = index
                 index = unpack(records, size * index)[0]
-            counts[str(image)] = count
-        return counts
+            found.append((first, str(image), count))
+        found.sort()
+        return {image: count for _, image, count in found}
