@@ -42,14 +42,14 @@ class BoxStore:
     Each box is one 48-byte record (``_RECORD``): the index of its image's box before it
     (-1 for the first), its label index times two plus its flag, then its xmin, ymin,
     xmax and ymax. Reading a box back is one call and, the boxes of an image being spread
-    over the file, one cache miss where two arrays (links, corners) took two.
+    over the file, one cache miss (links and corners in two arrays took two).
     Segmentation is never kept.
 
-    Each image key's last box is found in a table indexed by the key when it is a small
-    integer (most COCO ids: the table holds up to two entries a box, 16 bytes, or 64 Ki),
-    in a dict for any other key; an integer the table covers is never in the dict. Over a
-    million annotations a table is three times faster than a dict, whose entries and int
-    values are all over memory.
+    Each image key's last box is looked up in a table indexed by the key itself when the
+    key is an integer the table covers (from 0 up to twice the number of boxes, or 64 Ki:
+    most COCO ids, at 16 bytes a box at most), else in a dict; an integer the table covers
+    is never in the dict. Over a million annotations the table is three times faster than
+    a dict, whose entries and int values are all over memory.
     """
 
     def __init__(self) -> None:
