@@ -226,7 +226,7 @@ def _dry_walk(ctx: RunContext, planner: Planner) -> None:
     if dataset_id is None:
         return
     report.dataset_id = dataset_id
-    place = FeedPlace(ctx.journal, server, dataset_id, _encoder_identity(ctx),
+    place = FeedPlace(ctx.journal, server, dataset_id, encoder_identity(ctx.resolved),
                       str(ctx.resolved.loaded.path), run=0, read_only=True)
     walk = PlanWalk()
     planned = planned_bytes = 0
@@ -293,7 +293,7 @@ def _upload(ctx: RunContext, target: Target, work: _Work) -> None:
         # before anything is sent again.
         settle_by_listing(client, journal, server, dataset_id)
         session = UploadSession(client, journal, server, dataset_id)
-        place = FeedPlace(journal, server, dataset_id, _encoder_identity(ctx), origin, run)
+        place = FeedPlace(journal, server, dataset_id, encoder_identity(ctx.resolved), origin, run)
         t0 = time.monotonic()
         try:
             _send(ctx, _Link(target, client, session, tally), work, setup.ids, place,
@@ -343,10 +343,6 @@ def _forget(ctx: RunContext, client: OsaiClient, server: str) -> None:
                 f"OSAI unlocks it by itself after a while without new images"
             )
     journal.forget(server)
-
-
-def _encoder_identity(ctx: RunContext) -> str:
-    return encoder_identity(ctx.resolved)
 
 
 def encoder_identity(resolved: ResolvedConfig) -> str:
